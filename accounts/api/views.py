@@ -1,0 +1,179 @@
+"""Accounts API: register, obtain tokens, the signed-in member, public profiles.
+
+Thin: each view parses with a serializer, calls one service or selector and
+presents the result. Refusals are ``DomainError``s, answered in the one error
+format by ``config.api.errors``.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.serializers import (
+    ApiErrorSerializer,
+    ApiTokenCreatedSerializer,
+    ApiTokenSerializer,
+    MeSerializer,
+    PublicUserSerializer,
+    RegisteredSerializer,
+    RegisterSerializer,
+    TokenObtainedSerializer,
+    TokenObtainSerializer,
+)
+from accounts.models import ApiToken
+from accounts.selectors import api_token_list, user_get_public
+from accounts.services import (
+    api_token_create,
+    api_token_obtain,
+    api_token_revoke,
+    user_avatar_remove,
+    user_profile_update,
+    user_register_with_token,
+)
+
+INVALID = OpenApiResponse(
+    ApiErrorSerializer, description="Invalid input: field errors in `errors`."
+)
+UNAUTHENTICATED = OpenApiResponse(ApiErrorSerializer, description="No valid credentials.")
+THROTTLED = OpenApiResponse(ApiErrorSerializer, description="Too many attempts; see Retry-After.")
+NOT_FOUND = OpenApiResponse(ApiErrorSerializer, description="Not found.")
+
+
+@extend_schema(tags=["auth"])
+class RegisterView(APIView):
+    """Create an account and its first API token."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_scope = "register"
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=RegisterSerializer,
+        responses={201: RegisteredSerializer, 400: INVALID, 429: THROTTLED},
+        auth=[],
+    )
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user, token, key = user_register_with_token(**serializer.validated_data, request=request)
+        body = {
+            "user": MeSerializer(user, context={"request": request}).data,
+            "token": key,
+            "token_id": token.pk if token else None,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["auth"])
+class TokenObtainView(APIView):
+    """Exchange a username (or e-mail address) and password for a new named API token."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_scope = "token"
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenObtainSerializer,
+        responses={201: TokenObtainedSerializer, 400: INVALID, 429: THROTTLED},
+        auth=[],
+    )
+    def post(self, request):
+        serializer = TokenObtainSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token, key = api_token_obtain(
+            login=data["username"], password=data["password"], name=data["name"], request=request
+        )
+        return Response(
+            {"token": key, "id": token.pk, "name": token.name}, status=status.HTTP_201_CREATED
+        )
+
+
+@extend_schema(tags=["me"])
+class MeView(APIView):
+    """The signed-in member's own account."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(operation_id="me_retrieve", responses={200: MeSerializer, 401: UNAUTHENTICATED})
+    def get(self, request):
+        return Response(MeSerializer(request.user, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="me_partial_update",
+        request=MeSerializer,
+        responses={200: MeSerializer, 400: INVALID, 401: UNAUTHENTICATED},
+    )
+    def patch(self, request):
+        serializer = MeSerializer(
+            request.user, data=request.data, partial=True, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        user = user_profile_update(user=request.user, request=request, **serializer.validated_data)
+        return Response(MeSerializer(user, context={"request": request}).data)
+
+
+@extend_schema(tags=["me"])
+class MeAvatarView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_avatar_destroy",
+        request=None,
+        responses={204: None, 401: UNAUTHENTICATED},
+    )
+    def delete(self, request):
+        """Remove the avatar (nothing happens if there is none)."""
+        user_avatar_remove(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["me"])
+class ApiTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The signed-in member's personal API tokens: list, create, revoke."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ApiTokenSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no viewer
+            return ApiToken.objects.none()
+        return api_token_list(user=self.request.user)
+
+    @extend_schema(responses={201: ApiTokenCreatedSerializer, 400: INVALID, 401: UNAUTHENTICATED})
+    def create(self, request):
+        """Create a token. Its key is in this response only; store it now."""
+        serializer = ApiTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = api_token_create(user=request.user, name=serializer.validated_data["name"])
+        token.token = key
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, 401: UNAUTHENTICATED, 404: NOT_FOUND})
+    def destroy(self, request, pk=None):
+        """Revoke a token: it stops working at once, even for the request revoking it."""
+        api_token_revoke(user=request.user, token_id=int(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["users"])
+class UserDetailView(APIView):
+    """A member's public profile. No e-mail address; inactive members are not found."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="users_retrieve", responses={200: PublicUserSerializer, 404: NOT_FOUND}
+    )
+    def get(self, request, username: str):
+        user = user_get_public(username=username)
+        return Response(PublicUserSerializer(user, context={"request": request}).data)

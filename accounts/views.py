@@ -1,0 +1,125 @@
+"""Account pages: public profiles and avatars, and the settings a member edits.
+
+Sign-up, log-in, log-out, password and e-mail pages are allauth's, under /accounts/.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.forms import ApiTokenForm, ProfileForm
+from accounts.selectors import api_token_list, user_get_public
+from accounts.services import api_token_create, api_token_revoke, user_profile_update
+from config.errors import DomainError, NotFound, form_add_domain_error
+from portraits.selectors import portrait_list_public
+
+PROFILE_PORTRAITS = 24
+
+
+def _member_or_404(username: str):
+    try:
+        return user_get_public(username=username)
+    except NotFound:
+        raise Http404("No such member.") from None
+
+
+@require_GET
+def profile(request, username: str):
+    member = _member_or_404(username)
+    if member.username != username:
+        return redirect(member, permanent=True)
+    # The member's public portraits (the gallery's visibility rules, one selector).
+    portraits = portrait_list_public().filter(author=member)[:PROFILE_PORTRAITS]
+    return render(request, "accounts/profile.html", {"member": member, "portraits": portraits})
+
+
+@require_GET
+def avatar(request, username: str):
+    """Stream a member's avatar from storage: public profile data, no media folder exposed.
+
+    The file is always our own re-encoded WebP (see ``services.avatar_render``).
+    """
+    member = _member_or_404(username)
+    if not member.avatar:
+        raise Http404("No avatar.")
+    etag = f'"{member.avatar_version}"'
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        return not_modified
+    try:
+        file = default_storage.open(member.avatar.name, "rb")
+    except FileNotFoundError:
+        raise Http404("No avatar.") from None
+    response = FileResponse(file, content_type="image/webp")
+    response["ETag"] = etag
+    if request.GET.get("v") == member.avatar_version:
+        # A versioned URL never changes content: a new upload gets a new version.
+        patch_cache_control(response, public=True, max_age=365 * 24 * 3600, immutable=True)
+    else:
+        patch_cache_control(response, public=True, max_age=300)
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_profile(request):
+    user = request.user
+    if request.method == "POST":
+        form = ProfileForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                user_profile_update(user=user, request=request, **form.profile_changes())
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
+            else:
+                messages.success(request, "Your profile is saved.")
+                return redirect("accounts:settings")
+    else:
+        form = ProfileForm(initial={"display_name": user.display_name, "bio": user.bio})
+    return render(request, "accounts/settings_profile.html", {"form": form})
+
+
+@never_cache  # the page may show a new key: never stored by a browser or proxy
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_tokens(request):
+    new_token = new_key = None
+    form = ApiTokenForm()
+    if request.method == "POST":
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            try:
+                new_token, new_key = api_token_create(
+                    user=request.user, name=form.cleaned_data["name"]
+                )
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
+            else:
+                form = ApiTokenForm()
+    context = {
+        "form": form,
+        "tokens": api_token_list(user=request.user),
+        "new_token": new_token,
+        "new_key": new_key,
+    }
+    # Rendered in the POST response rather than after a redirect, so the key is
+    # never stored anywhere (not even in the session) on its way to the screen.
+    return render(request, "accounts/settings_tokens.html", context)
+
+
+@login_required
+@require_POST
+def settings_token_revoke(request, pk: int):
+    try:
+        token = api_token_revoke(user=request.user, token_id=pk)
+    except NotFound:
+        raise Http404("No such API token.") from None
+    messages.success(request, f"The token “{token.name}” is revoked; it no longer works.")
+    return redirect("accounts:tokens")

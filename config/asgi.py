@@ -1,0 +1,34 @@
+"""ASGI entry point: HTTP and WebSockets, served by daphne.
+
+daphne -b 0.0.0.0 -p 8000 config.asgi:application
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Django must be set up before anything imports models (the routing does).
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from accounts.websocket import (  # noqa: E402
+    AllowedHostsOrTokenOriginValidator,
+    TokenOrSessionAuthMiddleware,
+)
+from config.worker import start_inprocess_worker  # noqa: E402
+from generation.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # Browsers always send an Origin (checked against ALLOWED_HOSTS); REST clients
+        # without one must present an API token.
+        "websocket": AllowedHostsOrTokenOriginValidator(
+            TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)
+
+start_inprocess_worker()

@@ -1,0 +1,93 @@
+"""An in-memory channel layer that a worker thread can publish to.
+
+Channels' stock ``InMemoryChannelLayer`` keeps an ``asyncio.Queue`` per channel.
+When the embedded worker thread (its own event loop, via ``async_to_sync``) puts
+into a queue that a consumer awaits on the server's loop, the waiting consumer is
+never woken: measured, 0 of 3 messages arrived. Here every put is handed to the
+loop that receives on that channel with ``call_soon_threadsafe``.
+
+Only for the single-process embedded default; production uses channels_redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from copy import deepcopy
+
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer
+
+
+class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+        self._loops: dict[str, asyncio.AbstractEventLoop] = {}
+
+    async def send(self, channel, message):
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        assert "__asgi_channel__" not in message
+        item = (time.time() + self.expiry, deepcopy(message))
+        with self._lock:
+            queue = self.channels.setdefault(
+                channel, asyncio.Queue(maxsize=self.get_capacity(channel))
+            )
+            owner = self._loops.get(channel)
+        if owner is None or owner is asyncio.get_running_loop() or owner.is_closed():
+            try:
+                queue.put_nowait(item)
+            except asyncio.QueueFull:
+                raise ChannelFull(channel) from None
+            return
+
+        def put() -> None:
+            # Same as a full channel: progress events may be dropped.
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(item)
+
+        owner.call_soon_threadsafe(put)
+
+    async def receive(self, channel):
+        self.require_valid_channel_name(channel)
+        with self._lock:
+            self._loops[channel] = asyncio.get_running_loop()
+            self._clean_expired()
+            queue = self.channels.setdefault(
+                channel, asyncio.Queue(maxsize=self.get_capacity(channel))
+            )
+        try:
+            _, message = await queue.get()
+        finally:
+            with self._lock:
+                if queue.empty() and self.channels.get(channel) is queue:
+                    self.channels.pop(channel, None)
+        return message
+
+    async def group_add(self, group, channel):
+        with self._lock:
+            await super().group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        with self._lock:
+            await super().group_discard(group, channel)
+            self._loops.pop(channel, None)
+
+    async def group_send(self, group, message):
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        with self._lock:
+            self._clean_expired()
+            members = list(self.groups.get(group, {}))
+        for channel in members:
+            with contextlib.suppress(ChannelFull):
+                await self.send(channel, message)
+
+    async def flush(self):
+        with self._lock:
+            self.channels = {}
+            self.groups = {}
+            self._loops = {}

@@ -1,0 +1,350 @@
+"""Likeness settings: one module, driven by the environment.
+
+With nothing set you get the embedded default: SQLite in ./data, Celery on
+``memory://`` with a worker thread inside the web process, an in-memory channel
+layer, media on local disk and the tiny offline model. Production is the same
+code with DATABASE_URL, REDIS_URL, the S3 variables and DEBUG=false.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    env,
+    env_bool,
+    env_database,
+    env_float,
+    env_int,
+    env_list,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env.str("LIKENESS_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+    SECRET_KEY = "django-insecure-local-development-only"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes={"http", "https"}).rstrip("/")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    # Before allauth: our templates override allauth's (app templates are searched in order).
+    "accounts",
+    "allauth",
+    "allauth.account",
+    "generation",
+    "portraits",
+    "gallery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+_default_sqlite = f"sqlite:///{DATA_DIR / 'likeness.sqlite3'}"
+DATABASES = {"default": env_database("DATABASE_URL", _default_sqlite)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A worker thread writes while the web serves: WAL lets readers proceed,
+    # IMMEDIATE takes the write lock up front (no upgrade deadlocks) and the
+    # timeout waits instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # A file, not :memory:, so live-server and worker-thread tests share it; one per
+    # process so concurrent test runs on one machine never collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_likeness_{os.getpid()}.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache, channel layer, Celery ------------------------------------
+REDIS_URL = env_url("REDIS_URL", "", schemes={"redis", "rediss", "unix"})
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Progress events are "latest state": a slow browser may lose some,
+                # never the job (the REST resource and the state on connect are the truth).
+                "capacity": 200,
+                "expiry": 30,
+                "group_expiry": 3600,
+                "prefix": env.str("CHANNELS_PREFIX", default="likeness"),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "config.channel_layers.ThreadSafeInMemoryChannelLayer"}
+    }
+
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL",
+    REDIS_URL or "memory://localhost/",
+    schemes={"redis", "rediss", "amqp", "amqps", "pyamqp", "memory"},
+)
+CELERY_RESULT_BACKEND = None  # job state lives in the database, not in Celery results
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("GENERATION_HARD_TIME_LIMIT", 900, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("GENERATION_SOFT_TIME_LIMIT", 840, minimum=5)
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "GENERATION_SOFT_TIME_LIMIT must be below GENERATION_HARD_TIME_LIMIT "
+        f"({CELERY_TASK_SOFT_TIME_LIMIT} >= {CELERY_TASK_TIME_LIMIT}): the soft limit "
+        "is what lets a job fail with a message before the hard one kills the process."
+    )
+CELERY_TASK_ROUTES = {
+    "generation.tasks.run_job": {"queue": "gpu"},
+    "generation.tasks.sweep_stale_jobs": {"queue": "celery"},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis redelivers an unacknowledged task (a killed worker's job) only after the
+# visibility timeout. It must exceed the longest job (the hard time limit), or a
+# slow job is delivered twice; much shorter than Redis' one-hour default so a lost
+# job comes back soon. RabbitMQ (CELERY_BROKER_URL=amqp://…) redelivers at once.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int(
+        "CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 60, minimum=CELERY_TASK_TIME_LIMIT
+    ),
+}
+if CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    # kombu scans for expired unacknowledged tasks only every 10th tick of 10 s by
+    # default, so a lost job waited up to ~100 s past its visibility timeout
+    # (measured). One cheap ZRANGE every 10 s brings it back promptly.
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
+if CELERY_BROKER_URL.startswith("memory"):
+    # kombu's memory transport polls once a second by default.
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
+# The embedded default runs the worker as a thread of the web process.
+CELERY_INPROCESS_WORKER = env_bool(
+    "CELERY_INPROCESS_WORKER", CELERY_BROKER_URL.startswith("memory")
+)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-jobs": {
+        "task": "generation.tasks.sweep_stale_jobs",
+        "schedule": float(env_int("GENERATION_SWEEP_INTERVAL", 60, minimum=1)),
+    },
+}
+
+# --- Generation ---------------------------------------------------------------
+GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 3, minimum=1)
+GENERATION_SUBMIT_RATE = env.str("GENERATION_SUBMIT_RATE", default="30/hour")
+GENERATION_TINY_MODEL_DIR = DATA_DIR / "models" / "likeness-tiny"
+# A running job whose worker has not reported for this long is failed by the sweeper.
+GENERATION_STALE_AFTER = env_int("GENERATION_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 120, minimum=30)
+GENERATION_SWEEP_INTERVAL = env_int("GENERATION_SWEEP_INTERVAL", 60, minimum=1)
+
+# --- Media and static ----------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))).resolve()
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    # Private by default: every media file is served through a signed, expiring URL,
+    # and only to someone the visibility selectors allowed to see it.
+    AWS_DEFAULT_ACL = None
+    AWS_QUERYSTRING_AUTH = True
+    AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600, minimum=60)
+    _media_backend = "storages.backends.s3.S3Storage"
+else:
+    _media_backend = "django.core.files.storage.FileSystemStorage"
+STORAGES = {
+    "default": {"BACKEND": _media_backend},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+AVATAR_MAX_BYTES = env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+AVATAR_MAX_PIXELS = 4096 * 4096
+
+# --- Accounts -------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = env_list("PASSWORD_HASHERS", []) or [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "gallery:home"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+if ACCOUNT_EMAIL_VERIFICATION not in {"none", "optional", "mandatory"}:
+    raise ImproperlyConfigured(
+        f"Environment variable ACCOUNT_EMAIL_VERIFICATION={ACCOUNT_EMAIL_VERIFICATION!r} "
+        "is malformed: expected none, optional or mandatory"
+    )
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_USERNAME_BLACKLIST = ["admin", "api", "me", "settings", "static", "media", "likeness"]
+
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url_config(EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likeness <noreply@localhost>")
+
+# --- API ------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CreatedCursorPagination",
+    "PAGE_SIZE": 24,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    # Job submissions are limited by the generation service itself (per user, in the
+    # database), so the page, the API, remixes and reproductions share one limit.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_ANON_RATE", default="120/minute"),
+        "user": env.str("API_USER_RATE", default="600/minute"),
+        "register": env.str("API_REGISTER_RATE", default="20/hour"),
+        "token": env.str("API_TOKEN_RATE", default="30/hour"),
+    },
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Likeness API",
+    "DESCRIPTION": (
+        "Generate portraits, follow them paint over WebSockets, remix them with provenance. "
+        "Authenticate with `Authorization: Token <key>` (create keys in Settings → API tokens "
+        "or POST /api/v1/auth/token/)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI served from our own static files: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PortraitRoleEnum": "portraits.models.Portrait.Role"},
+}
+
+# --- Content Credentials --------------------------------------------------------
+C2PA_DEV_DIR = DATA_DIR / "c2pa"
+C2PA_SIGNING_KEY = Path(env.str("C2PA_SIGNING_KEY", default=str(C2PA_DEV_DIR / "signer.key")))
+C2PA_SIGNING_CERTS = Path(env.str("C2PA_SIGNING_CERTS", default=str(C2PA_DEV_DIR / "chain.pem")))
+C2PA_TSA_URL = env.str("C2PA_TSA_URL", default="") or None
+
+# --- i18n, security, logging ----------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "celery": {"level": "WARNING"}},
+}
+
+GENERATION_EVENT_THROTTLE = env_float("GENERATION_EVENT_THROTTLE", 0.0)

@@ -1,0 +1,74 @@
+"""The embedded default's worker: the same Celery task code, in a thread of the web process.
+
+Started from the ASGI module (not ``AppConfig.ready``, or ``migrate`` and every
+management command would start one too) when ``CELERY_INPROCESS_WORKER`` is on,
+which it is by default with the ``memory://`` broker. ``WorkController`` is used
+rather than ``app.Worker`` because the latter hijacks stdout and signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+_started = threading.Event()
+
+
+def start_inprocess_worker() -> threading.Thread | None:
+    """Start one solo-pool worker thread consuming every queue; idempotent."""
+    if not settings.CELERY_INPROCESS_WORKER or _started.is_set():
+        return None
+    _started.set()
+    from celery.worker import WorkController
+
+    from config.celery import app
+
+    def run() -> None:
+        worker = WorkController(
+            app=app,
+            pool_cls="solo",
+            concurrency=1,
+            queues=["gpu", "celery"],
+            hostname="embedded@localhost",
+            beat=False,
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel=logging.WARNING,
+        )
+        try:
+            worker.start()
+        except Exception:  # pragma: no cover - logged for the operator
+            logger.exception("The in-process Celery worker stopped")
+
+    thread = threading.Thread(target=run, name="likeness-worker", daemon=True)
+    thread.start()
+    threading.Thread(target=_sweep_forever, name="likeness-sweeper", daemon=True).start()
+    logger.info("Started the in-process generation worker (embedded default)")
+    return thread
+
+
+def _sweep_forever() -> None:
+    """The embedded default's stand-in for Celery beat.
+
+    The first sweep treats every running job as lost and re-sends every queued
+    one: with the memory broker, a restarted process has neither its worker nor
+    its queue from before.
+    """
+    from generation.services import jobs_sweep
+
+    first = True
+    while True:
+        try:
+            if first:
+                jobs_sweep(stale_after=0, resend_queued_after=0)
+            else:
+                jobs_sweep()
+        except Exception:  # pragma: no cover - e.g. the database not migrated yet
+            logger.warning("The job sweeper failed", exc_info=True)
+        first = False
+        time.sleep(settings.GENERATION_SWEEP_INTERVAL)

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from generation.api.views import GenerationModelViewSet, JobViewSet, StylePresetViewSet
+
+router = SimpleRouter()
+router.register("jobs", JobViewSet, basename="job")
+router.register("models", GenerationModelViewSet, basename="generation-model")
+router.register("styles", StylePresetViewSet, basename="style")
+
+urlpatterns = router.urls

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from generation import inference
+from generation.services import model_register
+
+
+class Command(BaseCommand):
+    help = (
+        "Build the tiny offline Stable Diffusion pipeline (random weights: it paints abstract "
+        "noise) and register it, as the default model when no other model is configured."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dir", type=Path, default=settings.GENERATION_TINY_MODEL_DIR)
+        parser.add_argument("--force", action="store_true", help="Rebuild even if it exists.")
+
+    def handle(self, *args, dir: Path, force: bool, **options):
+        if not inference.backend_available():
+            raise CommandError(inference.backend_missing_reason())
+        from generation.tinymodel import build_tiny_model
+
+        if force or not (dir / "model_index.json").exists():
+            self.stdout.write(f"Building the tiny model in {dir} …")
+            build_tiny_model(dir)
+        model, created = model_register(
+            name="Likeness tiny (offline demo)",
+            slug="likeness-tiny",
+            source=str(dir),
+            family="sd",
+            paints_noise=True,
+            description="Random weights, built locally: paints abstract noise. Add a real model to paint portraits.",
+            limits={
+                "default_steps": 20,
+                "max_steps": 50,
+                "default_guidance": 7.0,
+                "max_guidance": 20.0,
+                "default_width": 128,
+                "default_height": 128,
+                "max_width": 512,
+                "max_height": 512,
+            },
+            make_default_if_none=True,
+        )
+        verb = "Registered" if created else "Updated"
+        self.stdout.write(self.style.SUCCESS(f"{verb} model “{model.name}” ({model.source})."))

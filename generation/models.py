@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+PROMPT_MAX_LENGTH = 1000
+SEED_MAX = 2**32 - 1
+MAX_IMAGES_PER_JOB = 4
+
+
+class GenerationModel(models.Model):
+    """A diffusers text-to-image model that workers can load, with its defaults and limits."""
+
+    class Family(models.TextChoices):
+        AUTO = "auto", "Detect (AutoPipelineForText2Image)"
+        SD = "sd", "Stable Diffusion 1.x / 2.x"
+        SDXL = "sdxl", "Stable Diffusion XL"
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    source = models.CharField(
+        max_length=500,
+        help_text="A Hugging Face repo id (stabilityai/sd-turbo) or a local folder path.",
+    )
+    revision = models.CharField(max_length=100, blank=True, help_text="Hub branch, tag or commit.")
+    family = models.CharField(max_length=10, choices=Family.choices, default=Family.AUTO)
+    description = models.TextField(blank=True)
+    is_enabled = models.BooleanField("enabled", default=True)
+    is_default = models.BooleanField("default", default=False)
+    paints_noise = models.BooleanField(
+        default=False,
+        help_text="Random weights (the offline demo model): the site warns that it paints noise.",
+    )
+    default_steps = models.PositiveSmallIntegerField(default=25)
+    max_steps = models.PositiveSmallIntegerField(default=50)
+    default_guidance = models.FloatField(default=7.0)
+    max_guidance = models.FloatField(default=20.0)
+    default_width = models.PositiveIntegerField(default=512)
+    default_height = models.PositiveIntegerField(default=512)
+    max_width = models.PositiveIntegerField(default=1024)
+    max_height = models.PositiveIntegerField(default=1024)
+    default_scheduler = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="A diffusers scheduler class name; empty: the model's own.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="generation_one_default_model",
+            ),
+            models.CheckConstraint(
+                condition=Q(default_steps__gte=1) & Q(default_steps__lte=F("max_steps")),
+                name="generation_model_steps_within_limit",
+            ),
+            models.CheckConstraint(
+                condition=Q(default_guidance__gte=0) & Q(default_guidance__lte=F("max_guidance")),
+                name="generation_model_guidance_within_limit",
+            ),
+            models.CheckConstraint(
+                condition=Q(default_width__gte=64)
+                & Q(default_width__lte=F("max_width"))
+                & Q(default_height__gte=64)
+                & Q(default_height__lte=F("max_height")),
+                name="generation_model_size_within_limit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StylePreset(models.Model):
+    """A style from the portrait tradition, applied to the user's prompt by a template."""
+
+    name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=80, unique=True)
+    prompt_template = models.CharField(
+        max_length=500, help_text="Must contain {prompt}, where the user's prompt goes."
+    )
+    negative_prompt = models.CharField(max_length=500, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    is_enabled = models.BooleanField("enabled", default=True)
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(prompt_template__contains="{prompt}"),
+                name="generation_style_template_has_prompt",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def apply(self, prompt: str) -> str:
+        return self.prompt_template.replace("{prompt}", prompt)
+
+
+class GenerationJob(models.Model):
+    """One submission: a recipe, painted as a batch of 1–4 images by a worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+
+    # The recipe, as the user asked for it (defaults resolved at submission).
+    model = models.ForeignKey(GenerationModel, on_delete=models.PROTECT, related_name="jobs")
+    style = models.ForeignKey(
+        StylePreset, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    prompt = models.TextField(max_length=PROMPT_MAX_LENGTH)
+    negative_prompt = models.TextField(max_length=PROMPT_MAX_LENGTH, blank=True)
+    seed = models.BigIntegerField(validators=[MinValueValidator(0), MaxValueValidator(SEED_MAX)])
+    steps = models.PositiveSmallIntegerField()
+    guidance_scale = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    num_images = models.PositiveSmallIntegerField(default=1)
+    scheduler = models.CharField(max_length=60, blank=True)
+    # Remixes: the portrait this job was remixed from (chosen by the server from
+    # what the user could see) and, for image-to-image, how far to move from it.
+    parent = models.ForeignKey(
+        "portraits.Portrait",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="remix_jobs",
+    )
+    init_strength = models.FloatField(null=True, blank=True)
+    # Everything the worker needs, frozen at submission: the styled prompt, the
+    # model source and revision, the style's name. Immutable afterwards.
+    recipe = models.JSONField(default=dict)
+
+    # Execution.
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress_step = models.PositiveSmallIntegerField(default=0)
+    progress_total = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="generation_job_queue_idx"),
+            models.Index(fields=["user", "status"], name="generation_job_user_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="generation_job_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(num_images__gte=1) & Q(num_images__lte=MAX_IMAGES_PER_JOB),
+                name="generation_job_num_images_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(seed__gte=0) & Q(seed__lte=SEED_MAX), name="generation_job_seed_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(init_strength__isnull=True)
+                | (Q(init_strength__gt=0) & Q(init_strength__lte=1) & Q(parent__isnull=False)),
+                name="generation_job_init_strength_needs_parent",
+            ),
+            models.CheckConstraint(
+                condition=Q(width__gte=64) & Q(height__gte=64) & Q(steps__gte=1),
+                name="generation_job_minimums",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt[:40]} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:job-detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+    @property
+    def is_img2img(self) -> bool:
+        return self.init_strength is not None
+
+    @property
+    def ws_path(self) -> str:
+        return f"/ws/jobs/{self.pk}/"

@@ -1,0 +1,89 @@
+"""Reads for generation. Who may see a job: its owner and moderators, nobody else."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from accounts.permissions import is_moderator
+from config.errors import NotFound
+from generation.models import GenerationJob, GenerationModel, StylePreset
+
+
+def _for_display(qs: QuerySet[GenerationJob]) -> QuerySet[GenerationJob]:
+    """Everything a job's representation reads, in a fixed number of queries for any page size:
+    its queue position (one subquery) and its live portraits (one prefetch)."""
+    from portraits.models import Portrait
+
+    ahead = (
+        GenerationJob.objects.filter(
+            status=GenerationJob.Status.QUEUED, created_at__lt=OuterRef("created_at")
+        )
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        qs.select_related("model", "style", "user", "parent")
+        .annotate(queue_ahead=Coalesce(Subquery(ahead), 0))
+        .prefetch_related(
+            Prefetch(
+                "portraits",
+                queryset=Portrait.objects.filter(deleted_at__isnull=True).order_by("index_in_job"),
+                to_attr="live_portraits",
+            )
+        )
+    )
+
+
+def job_queryset_for(*, viewer) -> QuerySet[GenerationJob]:
+    qs = _for_display(GenerationJob.objects.all())
+    if is_moderator(viewer):
+        return qs
+    if viewer is None or not viewer.is_authenticated:
+        return qs.none()
+    return qs.filter(user=viewer)
+
+
+def job_get_for_viewer(*, viewer, job_id) -> GenerationJob:
+    """The job, or NotFound — a stranger cannot even learn that an id exists."""
+    try:
+        job = job_queryset_for(viewer=viewer).filter(pk=job_id).first()
+    except (ValueError, TypeError, ValidationError):  # a malformed UUID
+        job = None
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def job_list_owned(*, user, status: str | None = None) -> QuerySet[GenerationJob]:
+    qs = _for_display(GenerationJob.objects.filter(user=user))
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def job_queue_position(*, job: GenerationJob) -> int | None:
+    """1 for the next job to run; None once the job has left the queue."""
+    if job.status != GenerationJob.Status.QUEUED:
+        return None
+    if hasattr(job, "queue_ahead"):  # annotated by _for_display
+        return job.queue_ahead + 1
+    ahead = GenerationJob.objects.filter(
+        status=GenerationJob.Status.QUEUED, created_at__lt=job.created_at
+    ).count()
+    return ahead + 1
+
+
+def model_list_enabled() -> QuerySet[GenerationModel]:
+    return GenerationModel.objects.filter(is_enabled=True)
+
+
+def model_get_default() -> GenerationModel | None:
+    return model_list_enabled().order_by("-is_default", "name").first()
+
+
+def style_list_enabled() -> QuerySet[StylePreset]:
+    return StylePreset.objects.filter(is_enabled=True)

@@ -1,0 +1,680 @@
+"""Writes for generation: submitting, running, finishing and cancelling jobs.
+
+A job moves queued → running → succeeded | failed | cancelled, and only along
+those arrows: every transition is a conditional UPDATE (``WHERE status = …``),
+so two workers, a worker and a cancel, or a task delivered twice can never both
+win. A running job belongs to one *attempt* (``attempts``); a worker that lost
+its job to a redelivery finds its writes refused and stops.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.errors import DomainError, NotFound, QuotaExceeded
+from generation import events
+from generation.models import (
+    MAX_IMAGES_PER_JOB,
+    PROMPT_MAX_LENGTH,
+    SEED_MAX,
+    GenerationJob,
+    GenerationModel,
+    StylePreset,
+)
+from generation.selectors import model_get_default
+
+logger = logging.getLogger(__name__)
+
+Status = GenerationJob.Status
+MAX_ATTEMPTS = 3
+
+# Scheduler class names a job may ask for (diffusers' own names).
+SCHEDULERS = {
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DDIMScheduler": "DDIM",
+    "UniPCMultistepScheduler": "UniPC",
+    "LMSDiscreteScheduler": "LMS",
+    "HeunDiscreteScheduler": "Heun",
+    "PNDMScheduler": "PNDM",
+}
+
+SPEC_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "style",
+    "model",
+    "seed",
+    "steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "num_images",
+    "scheduler",
+    "init_strength",
+)
+
+
+# --- Submission ------------------------------------------------------------------
+
+
+class _Errors(dict):
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def _as_int(errors: _Errors, field: str, value: Any, default: int, low: int, high: int) -> int:
+    if _blank(value):
+        return default
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = int(value)
+    except (TypeError, ValueError):
+        errors.add(field, "Enter a whole number.")
+        return default
+    if not low <= number <= high:
+        errors.add(field, f"Must be between {low} and {high}.")
+    return number
+
+
+def _as_float(
+    errors: _Errors, field: str, value: Any, default: float | None, low: float, high: float
+) -> float | None:
+    if _blank(value):
+        return default
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        errors.add(field, "Enter a number.")
+        return default
+    if not math.isfinite(number) or not low <= number <= high:
+        errors.add(field, f"Must be between {low:g} and {high:g}.")
+    return number
+
+
+def _resolve_model(errors: _Errors, value: Any) -> GenerationModel | None:
+    if _blank(value):
+        model = model_get_default()
+        if model is None:
+            errors.add(
+                "model", "No generation model is configured. Ask an administrator to add one."
+            )
+        return model
+    if isinstance(value, GenerationModel):
+        model = value
+    else:
+        model = GenerationModel.objects.filter(slug=str(value)).first()
+    if model is None:
+        errors.add("model", f"Unknown model “{value}”.")
+    elif not model.is_enabled:
+        errors.add("model", f"The model “{model.name}” is disabled.")
+        return None
+    return model
+
+
+def _resolve_style(errors: _Errors, value: Any) -> StylePreset | None:
+    if _blank(value):
+        return None
+    style = (
+        value
+        if isinstance(value, StylePreset)
+        else StylePreset.objects.filter(slug=str(value)).first()
+    )
+    if style is None or not style.is_enabled:
+        errors.add("style", f"Unknown style “{value}”.")
+        return None
+    return style
+
+
+def _clean_text(errors: _Errors, field: str, value: Any, *, required: bool) -> str:
+    text = "" if value is None else str(value)
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text).strip()
+    if required and not text:
+        errors.add(field, "Describe the portrait you want." if field == "prompt" else "Required.")
+    if len(text) > PROMPT_MAX_LENGTH:
+        errors.add(field, f"At most {PROMPT_MAX_LENGTH} characters (this has {len(text)}).")
+    return text
+
+
+def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]:
+    """Check a job's recipe and fill in the model's defaults.
+
+    Returns the complete, typed recipe fields; raises DomainError with one
+    message per bad field (all of them at once, not the first only).
+    """
+    errors = _Errors()
+    unknown = set(spec) - set(SPEC_FIELDS)
+    for field in sorted(unknown):
+        errors.add(field, "Unknown field.")
+
+    model = _resolve_model(errors, spec.get("model"))
+    style = _resolve_style(errors, spec.get("style"))
+    prompt = _clean_text(errors, "prompt", spec.get("prompt"), required=True)
+    negative = _clean_text(errors, "negative_prompt", spec.get("negative_prompt"), required=False)
+    seed_value = spec.get("seed")
+    seed = (
+        secrets.randbelow(SEED_MAX + 1)
+        if _blank(seed_value)
+        else _as_int(errors, "seed", seed_value, 0, 0, SEED_MAX)
+    )
+    num_images = _as_int(errors, "num_images", spec.get("num_images"), 1, 1, MAX_IMAGES_PER_JOB)
+    scheduler = "" if _blank(spec.get("scheduler")) else str(spec["scheduler"]).strip()
+    if scheduler and scheduler not in SCHEDULERS:
+        errors.add("scheduler", f"Choose one of: {', '.join(sorted(SCHEDULERS))}.")
+
+    steps = guidance = width = height = None
+    if model is not None:
+        steps = _as_int(errors, "steps", spec.get("steps"), model.default_steps, 1, model.max_steps)
+        guidance = _as_float(
+            errors,
+            "guidance_scale",
+            spec.get("guidance_scale"),
+            model.default_guidance,
+            0,
+            model.max_guidance,
+        )
+        width = _as_int(
+            errors, "width", spec.get("width"), model.default_width, 64, model.max_width
+        )
+        height = _as_int(
+            errors, "height", spec.get("height"), model.default_height, 64, model.max_height
+        )
+        for field, value in (("width", width), ("height", height)):
+            if value % 8:
+                errors.add(field, f"Must be a multiple of 8 (try {value - value % 8 or 8}).")
+        scheduler = scheduler or model.default_scheduler
+
+    init_strength = _as_float(errors, "init_strength", spec.get("init_strength"), None, 0, 1)
+    if init_strength is not None:
+        if parent is None:
+            errors.add("init_strength", "Image-to-image needs a portrait to start from: remix one.")
+        elif init_strength == 0:
+            errors.add(
+                "init_strength", "Must be greater than 0 (0 would keep the parent unchanged)."
+            )
+
+    if errors:
+        raise DomainError("Please correct the errors below.", field_errors=errors)
+    return {
+        "model": model,
+        "style": style,
+        "prompt": prompt,
+        "negative_prompt": negative,
+        "seed": seed,
+        "steps": steps,
+        "guidance_scale": guidance,
+        "width": width,
+        "height": height,
+        "num_images": num_images,
+        "scheduler": scheduler,
+        "init_strength": init_strength,
+    }
+
+
+def _parse_rate(rate: str) -> tuple[int, timedelta]:
+    count, _, period = rate.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[:1]]
+    return int(count), timedelta(seconds=seconds)
+
+
+def _check_quota(user) -> None:
+    active = GenerationJob.objects.filter(
+        user=user, status__in=GenerationJob.ACTIVE_STATUSES
+    ).count()
+    limit = settings.GENERATION_MAX_ACTIVE_JOBS
+    if active >= limit:
+        raise QuotaExceeded(
+            f"You already have {active} jobs queued or running (the limit is {limit}). "
+            "Wait for one to finish or cancel one."
+        )
+    count, window = _parse_rate(settings.GENERATION_SUBMIT_RATE)
+    recent = GenerationJob.objects.filter(
+        user=user, created_at__gte=timezone.now() - window
+    ).count()
+    if recent >= count:
+        raise QuotaExceeded(
+            f"You have submitted {recent} jobs recently (the limit is {settings.GENERATION_SUBMIT_RATE}). "
+            "Please wait a little."
+        )
+
+
+def _recipe(fields: Mapping[str, Any], parent) -> dict[str, Any]:
+    model: GenerationModel = fields["model"]
+    style: StylePreset | None = fields["style"]
+    prompt, negative = fields["prompt"], fields["negative_prompt"]
+    styled_prompt = style.apply(prompt) if style else prompt
+    styled_negative = ", ".join(
+        part for part in (negative, style.negative_prompt if style else "") if part
+    )
+    return {
+        "prompt": prompt,
+        "negative_prompt": negative,
+        "style": style.slug if style else None,
+        "style_name": style.name if style else None,
+        "styled_prompt": styled_prompt,
+        "styled_negative_prompt": styled_negative,
+        "model": model.slug,
+        "model_name": model.name,
+        "model_source": model.source,
+        "model_revision": model.revision,
+        "model_family": model.family,
+        "seed": fields["seed"],
+        "steps": fields["steps"],
+        "guidance_scale": fields["guidance_scale"],
+        "width": fields["width"],
+        "height": fields["height"],
+        "num_images": fields["num_images"],
+        "scheduler": fields["scheduler"],
+        "init_strength": fields["init_strength"],
+        "parent": parent.public_id if parent is not None else None,
+    }
+
+
+def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
+    """Validate, check the user's quota, save a queued job and enqueue it after commit.
+
+    ``parent`` is the portrait being remixed; the caller must have chosen it from
+    what ``user`` can see (portraits.selectors), never from a client's claim.
+    """
+    fields = job_validate_spec(spec, parent=parent)
+    with transaction.atomic():
+        # Serialise one user's submissions so two parallel requests cannot both
+        # pass the quota check (SQLite serialises writers anyway).
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        _check_quota(user)
+        job = GenerationJob.objects.create(
+            user=user, parent=parent, recipe=_recipe(fields, parent), **fields
+        )
+        transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id) -> None:
+    from generation.tasks import run_job
+
+    run_job.delay(str(job_id))
+
+
+# --- Cancel ------------------------------------------------------------------------
+
+
+def job_cancel(*, job: GenerationJob, by) -> GenerationJob:
+    """Cancel a queued or running job.
+
+    A queued job will never run (``job_start`` refuses it); a running job's worker
+    sees the new status at its next step and stops without keeping any image.
+    """
+    updated = GenerationJob.objects.filter(
+        pk=job.pk, status__in=GenerationJob.ACTIVE_STATUSES
+    ).update(status=Status.CANCELLED, finished_at=timezone.now())
+    job.refresh_from_db()
+    if not updated:
+        raise DomainError(
+            f"This job is already {job.get_status_display().lower()}; it cannot be cancelled.",
+            status=409,
+            code="conflict",
+        )
+    logger.info("Job %s cancelled by %s", job.pk, by)
+    events.publish_on_commit(job.pk, {"type": "cancelled"})
+    transaction.on_commit(publish_queue_positions)
+    return job
+
+
+# --- The worker's side -------------------------------------------------------------
+
+
+def job_start(*, job_id, worker: str, redelivered: bool = False) -> GenerationJob | None:
+    """Claim a job for this worker; None when there is nothing to do.
+
+    * queued → running: the normal case.
+    * running and ``redelivered``: the broker gave the task back because the
+      worker running it was lost (acks_late + reject_on_worker_lost), so this
+      worker takes over as a new attempt; after MAX_ATTEMPTS the job fails.
+    * running and not redelivered: a duplicate delivery while another worker
+      paints it — do nothing, so a job is never generated twice.
+    * finished or cancelled: nothing to do.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            logger.warning("Job %s does not exist (deleted?)", job_id)
+            return None
+        if job.status == Status.RUNNING and redelivered and job.attempts >= MAX_ATTEMPTS:
+            _fail_locked(
+                job,
+                f"The worker painting this job stopped unexpectedly {job.attempts} times; giving up.",
+            )
+            return None
+        runnable = job.status == Status.QUEUED or (job.status == Status.RUNNING and redelivered)
+        if not runnable:
+            return None
+        job.status = Status.RUNNING
+        job.worker = worker[:200]
+        job.attempts = F("attempts") + 1
+        job.started_at = now
+        job.heartbeat_at = now
+        job.progress_step = 0
+        job.progress_total = 0
+        job.error = ""
+        job.save(
+            update_fields=[
+                "status",
+                "worker",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "progress_step",
+                "progress_total",
+                "error",
+            ]
+        )
+        job.refresh_from_db(fields=["attempts"])
+        events.publish_on_commit(
+            job.pk, {"type": "started", "worker": job.worker, "total": job.steps}
+        )
+        transaction.on_commit(publish_queue_positions)
+    return job
+
+
+def job_progress(*, job: GenerationJob, step: int, total: int) -> bool:
+    """Record a step (and that the worker is alive). False if the job is no longer
+    this attempt's to paint (cancelled, or taken over after a redelivery)."""
+    return bool(
+        GenerationJob.objects.filter(
+            pk=job.pk, status=Status.RUNNING, attempts=job.attempts
+        ).update(progress_step=step, progress_total=total, heartbeat_at=timezone.now())
+    )
+
+
+def _lock_attempt(job: GenerationJob) -> GenerationJob | None:
+    """The job row, locked, if it is still running as this attempt (else None)."""
+    return (
+        GenerationJob.objects.select_for_update()
+        .filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts)
+        .first()
+    )
+
+
+def job_succeed(*, job: GenerationJob, result) -> bool:
+    """Store the images as portraits and mark the job succeeded, atomically.
+
+    Returns False (storing nothing) when the job was cancelled or taken over
+    meanwhile. Call outside any transaction; the ``done`` event follows commit.
+    """
+    from portraits.services import portrait_create_from_job
+
+    with transaction.atomic():
+        locked = _lock_attempt(job)
+        if locked is None:
+            return False
+        portrait_create_from_job(job=locked, result=result)
+        locked.status = Status.SUCCEEDED
+        locked.finished_at = timezone.now()
+        locked.progress_step = locked.progress_total or locked.progress_step
+        locked.save(update_fields=["status", "finished_at", "progress_step"])
+        transaction.on_commit(lambda: _publish_final(locked.pk, "done"))
+    return True
+
+
+def job_fail(*, job: GenerationJob, error: str) -> bool:
+    with transaction.atomic():
+        locked = _lock_attempt(job)
+        if locked is None:
+            return False
+        _fail_locked(locked, error)
+    return True
+
+
+def job_fail_running(*, job_id, error: str) -> bool:
+    """Fail a running job whatever its attempt: its worker process is known to be gone
+    (killed by the hard time limit), so no attempt of it is painting any more."""
+    with transaction.atomic():
+        job = (
+            GenerationJob.objects.select_for_update()
+            .filter(pk=job_id, status=Status.RUNNING)
+            .first()
+        )
+        if job is None:
+            return False
+        _fail_locked(job, error)
+    return True
+
+
+def _fail_locked(job: GenerationJob, error: str) -> None:
+    job.status = Status.FAILED
+    job.error = error[:2000]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    events.publish_on_commit(job.pk, {"type": "failed", "error": job.error})
+
+
+def _publish_final(job_id, kind: str) -> None:
+    from generation.api.serializers import job_representation
+
+    job = GenerationJob.objects.select_related("model", "style", "user", "parent").get(pk=job_id)
+    events.publish(job_id, {"type": kind, "job": job_representation(job)})
+
+
+def publish_queue_positions(limit: int = 100) -> None:
+    """Tell the first ``limit`` queued jobs where they now stand (after one left the queue)."""
+    queued = GenerationJob.objects.filter(status=Status.QUEUED).order_by("created_at")
+    for position, job_id in enumerate(queued.values_list("pk", flat=True)[:limit], start=1):
+        events.publish(job_id, {"type": "queued", "position": position})
+
+
+def user_message_for(exc: BaseException) -> str:
+    """A sentence a user can act on, for an exception raised while painting."""
+    name = type(exc).__name__
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    if name in {"SoftTimeLimitExceeded", "TimeLimitExceeded"}:
+        return "The job took longer than this server allows and was stopped. Try fewer steps or a smaller size."
+    if name == "OutOfMemoryError" or "out of memory" in text.lower():
+        return "The GPU ran out of memory. Try a smaller size or fewer images."
+    if name == "InvalidSpecError":
+        return f"This recipe cannot be painted with this model: {text}."
+    if name in {"ModelUnavailableError", "OSError", "FileNotFoundError", "LocalEntryNotFoundError"}:
+        return f"The model could not be loaded ({text or name}). An administrator should check it."
+    if name == "InferenceBackendMissing":
+        return text
+    return f"Generation failed: {text or name}."
+
+
+def job_run(*, job: GenerationJob, on_step_extra: Callable[[int, int], None] | None = None) -> str:
+    """Paint a claimed (running) job: inference, then portraits, then done.
+
+    Returns the final status. Any exception from the pipeline fails the job with
+    a message the user can understand; a cancel stops it at the next step
+    without keeping any image.
+    """
+    from generation import inference
+
+    spec = job_inference_spec(job)
+    started = time.monotonic()
+
+    def on_step(event: inference.StepEvent) -> None:
+        if not job_progress(job=job, step=event.step, total=event.total):
+            raise inference.GenerationCancelled
+        elapsed = time.monotonic() - started
+        preview = base64.b64encode(event.preview).decode("ascii")
+        eta = elapsed / event.step * (event.total - event.step)
+        events.publish(
+            job.pk,
+            {
+                "type": "progress",
+                "step": event.step,
+                "total": event.total,
+                "eta_seconds": round(eta, 2),
+                "preview": f"data:{event.preview_mime};base64,{preview}",
+            },
+        )
+        if on_step_extra is not None:
+            on_step_extra(event.step, event.total)
+
+    try:
+        result = inference.generate(spec, on_step=on_step)
+    except inference.GenerationCancelled:
+        job.refresh_from_db(fields=["status"])
+        logger.info("Job %s stopped: %s", job.pk, job.status)
+        return job.status
+    except Exception as exc:
+        logger.exception("Job %s failed", job.pk)
+        job_fail(job=job, error=user_message_for(exc))
+        return Status.FAILED
+    try:
+        if job_succeed(job=job, result=result):
+            return Status.SUCCEEDED
+    except Exception as exc:
+        logger.exception("Job %s could not be stored", job.pk)
+        job_fail(job=job, error=f"The images could not be stored: {exc}")
+        return Status.FAILED
+    job.refresh_from_db(fields=["status"])
+    return job.status
+
+
+def job_inference_spec(job: GenerationJob):
+    """The inference module's view of a job (no Django objects cross that boundary)."""
+    from generation import inference
+
+    recipe = job.recipe
+    init_image = None
+    if job.init_strength is not None:
+        if job.parent is None or not job.parent.image:
+            raise NotFound("The portrait this job starts from is no longer available.")
+        with job.parent.image.open("rb") as handle:
+            init_image = handle.read()
+    return inference.GenerationSpec(
+        model=inference.ModelRef(
+            source=recipe["model_source"],
+            revision=recipe.get("model_revision", ""),
+            family=recipe.get("model_family", "auto"),
+        ),
+        prompt=recipe["styled_prompt"],
+        negative_prompt=recipe["styled_negative_prompt"],
+        seed=job.seed,
+        steps=job.steps,
+        guidance_scale=job.guidance_scale,
+        width=job.width,
+        height=job.height,
+        num_images=job.num_images,
+        scheduler=job.scheduler,
+        init_image=init_image,
+        init_strength=job.init_strength,
+    )
+
+
+# --- Keeping the queue honest ------------------------------------------------------
+
+
+def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | None = None) -> dict:
+    """Make sure no job stays running forever and no queued job is forgotten.
+
+    * running, but no heartbeat for ``stale_after`` seconds (its worker died and
+      no redelivery came): back to the queue for another attempt, or failed after
+      MAX_ATTEMPTS;
+    * queued for longer than ``resend_queued_after`` seconds (the broker may have
+      lost the message, e.g. a restarted Redis without persistence): enqueued
+      again — harmless if the original is still there, ``job_start`` runs it once.
+
+    Run by Celery beat every minute in production and by a timer thread in the
+    embedded default (which also runs it with 0 at start-up: a restarted single
+    process has no worker left from before).
+    """
+    stale_after = settings.GENERATION_STALE_AFTER if stale_after is None else stale_after
+    if resend_queued_after is None:
+        resend_queued_after = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(
+            "visibility_timeout", 3600
+        )
+    now = timezone.now()
+    requeued = failed = resent = 0
+    stale = GenerationJob.objects.filter(
+        status=Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after)
+    ).values_list("pk", flat=True)
+    for job_id in list(stale):
+        with transaction.atomic():
+            job = (
+                GenerationJob.objects.select_for_update()
+                .filter(pk=job_id, status=Status.RUNNING)
+                .first()
+            )
+            if job is None:
+                continue
+            if job.attempts >= MAX_ATTEMPTS:
+                _fail_locked(job, "The worker painting this job stopped responding; giving up.")
+                failed += 1
+                continue
+            job.status = Status.QUEUED
+            job.worker = ""
+            job.save(update_fields=["status", "worker"])
+            transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
+            requeued += 1
+    forgotten = GenerationJob.objects.filter(
+        status=Status.QUEUED, created_at__lt=now - timedelta(seconds=resend_queued_after)
+    ).values_list("pk", flat=True)
+    for job_id in list(forgotten):
+        _enqueue(job_id)
+        resent += 1
+    if requeued or failed or resent:
+        logger.warning("Sweeper: requeued %d, failed %d, re-sent %d jobs", requeued, failed, resent)
+    return {"requeued": requeued, "failed": failed, "resent": resent}
+
+
+# --- The model registry ----------------------------------------------------------
+
+
+def model_register(
+    *,
+    name: str,
+    slug: str,
+    source: str,
+    family: str = "auto",
+    revision: str = "",
+    description: str = "",
+    paints_noise: bool = False,
+    limits: Mapping[str, Any] | None = None,
+    make_default: bool = False,
+    make_default_if_none: bool = False,
+) -> tuple[GenerationModel, bool]:
+    """Add or update a model by slug; optionally make it the default (one at a time)."""
+    fields = {
+        "name": name,
+        "source": source,
+        "family": family,
+        "revision": revision,
+        "description": description,
+        "paints_noise": paints_noise,
+        "is_enabled": True,
+        **(limits or {}),
+    }
+    with transaction.atomic():
+        model, created = GenerationModel.objects.update_or_create(slug=slug, defaults=fields)
+        has_default = GenerationModel.objects.filter(is_default=True, is_enabled=True).exists()
+        if make_default or (make_default_if_none and not has_default):
+            GenerationModel.objects.exclude(pk=model.pk).filter(is_default=True).update(
+                is_default=False
+            )
+            GenerationModel.objects.filter(pk=model.pk).update(is_default=True)
+            model.is_default = True
+    return model, created

@@ -1,0 +1,45 @@
+"""Celery tasks: take ids, load the row, call one service.
+
+``run_job`` is routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES); acks
+late and rejection on a lost worker are set once in settings, so a killed
+worker's job is delivered again and taken over (see services.job_start).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import TimeLimitExceeded
+
+from generation import services
+
+logger = logging.getLogger(__name__)
+
+
+class PaintTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # The hard time limit kills the pool process, so the task itself cannot
+        # say so; the worker's main process calls this instead (Celery ≥ 5.7, see pyproject).
+        # The message is acknowledged, not redelivered: fail the job now rather
+        # than leave it running until the sweeper notices.
+        if isinstance(exc, TimeLimitExceeded) and args:
+            services.job_fail_running(job_id=args[0], error=services.user_message_for(exc))
+
+
+@shared_task(bind=True, base=PaintTask, name="generation.tasks.run_job", ignore_result=True)
+def run_job(self, job_id: str) -> str | None:
+    delivery = self.request.delivery_info or {}
+    job = services.job_start(
+        job_id=job_id,
+        worker=self.request.hostname or "worker",
+        redelivered=bool(delivery.get("redelivered")),
+    )
+    if job is None:
+        return None
+    return services.job_run(job=job)
+
+
+@shared_task(name="generation.tasks.sweep_stale_jobs", ignore_result=True)
+def sweep_stale_jobs() -> dict:
+    return services.jobs_sweep()

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from generation import views
+
+app_name = "generation"
+
+urlpatterns = [
+    path("create/", views.job_create, name="job-create"),
+    path("jobs/", views.job_list, name="job-list"),
+    path("jobs/<uuid:pk>/", views.job_detail, name="job-detail"),
+    path("jobs/<uuid:pk>/cancel/", views.job_cancel, name="job-cancel"),
+]

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from config.errors import DomainError, NotFound, form_add_domain_error
+from generation import inference, selectors, services
+from generation.api.serializers import job_representation
+from generation.forms import JobForm
+from generation.models import GenerationJob
+
+
+def _remix_parent(request):
+    public_id = request.GET.get("remix")
+    if not public_id:
+        return None
+    from portraits.selectors import portrait_get_viewable
+
+    try:
+        return portrait_get_viewable(viewer=request.user, public_id=public_id)
+    except NotFound:
+        raise Http404("No such portrait.") from None
+
+
+def _initial_from(parent) -> dict:
+    from portraits.services import remix_spec
+
+    return {key: value for key, value in remix_spec(parent).items() if value not in (None, "")}
+
+
+@login_required
+def job_create(request):
+    parent = _remix_parent(request)
+    if request.method == "POST":
+        form = JobForm(request.POST, remix=parent is not None)
+        if form.is_valid():
+            try:
+                job = services.job_submit(user=request.user, spec=form.spec(), parent=parent)
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
+            else:
+                return redirect(job)
+    else:
+        form = JobForm(initial=_initial_from(parent) if parent else None, remix=parent is not None)
+    backend_missing = (
+        inference.backend_missing_reason()
+        if settings.CELERY_INPROCESS_WORKER and not inference.backend_available()
+        else ""
+    )
+    return render(
+        request,
+        "generation/job_form.html",
+        {"form": form, "parent": parent, "backend_missing": backend_missing},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def job_list(request):
+    jobs = selectors.job_list_owned(user=request.user, status=request.GET.get("status") or None)
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "generation/job_list.html",
+        {
+            "page": page,
+            "statuses": GenerationJob.Status.choices,
+            "status": request.GET.get("status", ""),
+        },
+    )
+
+
+@login_required
+def job_detail(request, pk):
+    try:
+        job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
+    except NotFound:
+        raise Http404("No such job.") from None
+    return render(
+        request,
+        "generation/job_detail.html",
+        {"job": job, "job_json": job_representation(job)},
+    )
+
+
+@login_required
+@require_POST
+def job_cancel(request, pk):
+    try:
+        job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
+        services.job_cancel(job=job, by=request.user)
+    except NotFound:
+        raise Http404("No such job.") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Job cancelled.")
+    return redirect("generation:job-detail", pk=pk)

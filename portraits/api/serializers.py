@@ -1,0 +1,314 @@
+"""Portrait representations. URLs are site-relative unless a request is in the context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from generation.api.serializers import JobSpecSerializer
+from portraits.lineage import author_fields, changes_for_viewer
+from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait
+from portraits.selectors import portrait_can_edit, portrait_is_viewable
+from portraits.services import public_recipe
+
+
+def _url(serializer: serializers.Serializer, path: str) -> str:
+    request = serializer.context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+def _portrait_url(serializer: serializers.Serializer, name: str, portrait: Portrait) -> str:
+    return _url(serializer, reverse(name, kwargs={"public_id": portrait.public_id}))
+
+
+class AuthorSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    username = serializers.CharField(allow_null=True)
+    url = serializers.CharField(
+        allow_null=True, help_text="Profile page; null for a deleted account."
+    )
+
+
+@extend_schema_field(AuthorSerializer)
+class AuthorField(serializers.Field):
+    def __init__(self, **kwargs):
+        kwargs["source"] = "*"
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, portrait: Portrait) -> dict[str, Any]:
+        name, username, profile = author_fields(portrait)
+        return {"name": name, "username": username, "url": profile}
+
+
+class PortraitSummarySerializer(serializers.ModelSerializer):
+    """A portrait in a list or embedded in a job: enough to show and link it.
+
+    ``id`` is the public id (the only id the API knows portraits by). The portraits
+    given must have their ``author`` selected (the selectors do).
+    """
+
+    id = serializers.CharField(source="public_id", read_only=True)
+    url = serializers.SerializerMethodField(help_text="The portrait's page.")
+    api_url = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+    author = AuthorField()
+
+    class Meta:
+        model = Portrait
+        fields = [
+            "id",
+            "title",
+            "url",
+            "api_url",
+            "image_url",
+            "thumbnail_url",
+            "download_url",
+            "width",
+            "height",
+            "thumbnail_width",
+            "thumbnail_height",
+            "visibility",
+            "author",
+            "depth",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, portrait: Portrait) -> str:
+        return _url(self, portrait.get_absolute_url())
+
+    def get_api_url(self, portrait: Portrait) -> str:
+        return _portrait_url(self, "api:portrait-detail", portrait)
+
+    def get_image_url(self, portrait: Portrait) -> str:
+        return _portrait_url(self, "portraits:image", portrait)
+
+    def get_thumbnail_url(self, portrait: Portrait) -> str:
+        return _portrait_url(self, "portraits:thumbnail", portrait)
+
+    def get_download_url(self, portrait: Portrait) -> str:
+        return _portrait_url(self, "portraits:download", portrait)
+
+
+class ParentSerializer(serializers.Serializer):
+    available = serializers.BooleanField()
+    id = serializers.CharField(allow_null=True)
+    title = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    author = AuthorSerializer()
+
+
+class CreditSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    username = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    role = serializers.ChoiceField(choices=Portrait.Role.choices, help_text="Their first role.")
+    role_label = serializers.CharField()
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=Portrait.Role.choices))
+    depths = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The steps of the chain they made."
+    )
+
+
+class PortraitSerializer(PortraitSummarySerializer):
+    """One portrait in full, as a viewer who may see it sees it.
+
+    ``changes`` is what this step changed from its parent (word diff of the prompt,
+    changed parameters, style, image-to-image); when the parent is not available to
+    the viewer only the names of what changed are given. ``credits`` lists everyone
+    who shaped it; pass the chain in the context (``chain``) to avoid a query.
+    """
+
+    recipe = serializers.SerializerMethodField()
+    parent = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField()
+    credits = serializers.SerializerMethodField()
+    role = serializers.ChoiceField(choices=Portrait.Role.choices, read_only=True)
+    is_img2img = serializers.BooleanField(read_only=True)
+    can_edit = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta(PortraitSummarySerializer.Meta):
+        fields = [
+            *PortraitSummarySerializer.Meta.fields,
+            "description",
+            "recipe",
+            "role",
+            "is_img2img",
+            "parent",
+            "changes",
+            "credits",
+            "can_edit",
+            "links",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def _viewer(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    @extend_schema_field(serializers.DictField())
+    def get_recipe(self, portrait: Portrait) -> dict[str, Any]:
+        return public_recipe(portrait.recipe)
+
+    @extend_schema_field(ParentSerializer(allow_null=True))
+    def get_parent(self, portrait: Portrait) -> dict[str, Any] | None:
+        parent = portrait.parent
+        if parent is None:
+            return None
+        name, username, profile = author_fields(parent)
+        visible = portrait_is_viewable(portrait=parent, viewer=self._viewer())
+        return {
+            "available": visible,
+            "id": parent.public_id if visible else None,
+            "title": parent.title if visible else None,
+            "url": _url(self, parent.get_absolute_url()) if visible else None,
+            "author": {"name": name, "username": username, "url": profile},
+        }
+
+    @extend_schema_field(serializers.DictField())
+    def get_changes(self, portrait: Portrait) -> dict[str, Any]:
+        parent_visible = portrait.parent is None or portrait_is_viewable(
+            portrait=portrait.parent, viewer=self._viewer()
+        )
+        return changes_for_viewer(
+            portrait.changes, step_visible=True, parent_visible=parent_visible
+        )
+
+    @extend_schema_field(CreditSerializer(many=True))
+    def get_credits(self, portrait: Portrait) -> list[dict[str, Any]]:
+        from portraits.selectors import portrait_credits
+
+        credits = portrait_credits(portrait=portrait, chain=self.context.get("chain"))
+        return CreditSerializer(credits, many=True).data
+
+    def get_can_edit(self, portrait: Portrait) -> bool:
+        return portrait_can_edit(portrait=portrait, viewer=self._viewer())
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_links(self, portrait: Portrait) -> dict[str, str]:
+        names = {
+            "lineage": "api:portrait-lineage",
+            "remixes": "api:portrait-remixes",
+            "credentials": "api:portrait-credentials",
+            "remix": "api:portrait-remix",
+            "reproduce": "api:portrait-reproduce",
+            "download": "api:portrait-download",
+        }
+        return {key: _portrait_url(self, name, portrait) for key, name in names.items()}
+
+
+class PortraitUpdateSerializer(serializers.Serializer):
+    """What an owner may change. Checked again by the service (forms use it too)."""
+
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH, required=False)
+    description = serializers.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
+    )
+    visibility = serializers.ChoiceField(choices=Portrait.Visibility.choices, required=False)
+
+    def to_internal_value(self, data):
+        # Unknown fields are reported with the others, not only once those pass.
+        errors = {
+            name: ["This field cannot be changed."] for name in sorted(set(data) - set(self.fields))
+        }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors.update(exc.detail)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class RemixSerializer(JobSpecSerializer):
+    """A remix: any job field to change; the rest comes from the parent's recipe.
+
+    ``init_strength`` (0 < s ≤ 1) paints over the parent's original (image-to-image);
+    without it the remix paints from noise. There is no ``parent`` field: the parent
+    is the portrait in the URL.
+    """
+
+    prompt = serializers.CharField(required=False, allow_blank=False, trim_whitespace=True)
+    negative_prompt = serializers.CharField(required=False, allow_blank=True)
+    init_strength = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Image-to-image: how far to move from the parent's image (0 < s ≤ 1).",
+    )
+
+    def validate_init_strength(self, value):
+        if value is not None and value <= 0:
+            raise serializers.ValidationError("Must be greater than 0 (0 would keep the parent).")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent (absent ones are inherited, not defaulted)."""
+        return {
+            key: value for key, value in self.validated_data.items() if key in self.initial_data
+        }
+
+
+class LineageStepSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", allow_null=True)
+    depth = serializers.IntegerField()
+    available = serializers.BooleanField()
+    is_deleted = serializers.BooleanField()
+    is_current = serializers.BooleanField()
+    role = serializers.ChoiceField(choices=Portrait.Role.choices)
+    role_label = serializers.CharField()
+    author = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    title = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    thumbnail_url = serializers.CharField(allow_null=True)
+    prompt = serializers.CharField(allow_null=True)
+    visibility = serializers.CharField(allow_null=True)
+    changes = serializers.DictField()
+
+    @extend_schema_field(AuthorSerializer)
+    def get_author(self, step) -> dict[str, Any]:
+        return {"name": step.author_name, "username": step.author_username, "url": step.author_url}
+
+
+class LineageSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    depth = serializers.IntegerField()
+    steps = LineageStepSerializer(many=True, help_text="From the original to this portrait.")
+    credits = CreditSerializer(many=True)
+
+
+class CredentialsSerializer(serializers.Serializer):
+    """A file's Content Credentials as read back and verified."""
+
+    present = serializers.BooleanField()
+    valid = serializers.BooleanField(help_text="The manifest is intact and its hashes match.")
+    trusted = serializers.BooleanField(
+        help_text="The signer chains to a trust anchor (the built-in list or this site's CA)."
+    )
+    validation_state = serializers.CharField(allow_null=True)
+    validation_errors = serializers.ListField(child=serializers.DictField())
+    title = serializers.CharField(allow_null=True)
+    author = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    digital_source_type = serializers.CharField(allow_null=True)
+    parent = serializers.DictField(allow_null=True)
+    signer = serializers.CharField(allow_null=True)
+    signer_organization = serializers.CharField(allow_null=True)
+    active_manifest = serializers.DictField(allow_null=True)
+    png_parameters = serializers.CharField(allow_null=True)
+    png_provenance = serializers.DictField(allow_null=True)
+    matches_portrait = serializers.BooleanField(required=False)
+
+
+class VerifyUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="An image file (PNG, JPEG, WebP...) up to 20 MB.")

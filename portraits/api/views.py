@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from generation.api.serializers import JobDocSerializer, JobSerializer
+from portraits import media, selectors, services
+from portraits.api.serializers import (
+    CredentialsSerializer,
+    LineageSerializer,
+    PortraitSerializer,
+    PortraitSummarySerializer,
+    PortraitUpdateSerializer,
+    RemixSerializer,
+    VerifyUploadSerializer,
+)
+from portraits.models import Portrait
+
+VERIFY_MAX_BYTES = 20 * 1024 * 1024
+
+
+def _job_created(job) -> Response:
+    data = JobSerializer(job).data
+    return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["api_url"]})
+
+
+class PortraitViewSet(
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Portraits, by their public id.
+
+    Anyone may read a public or unlisted portrait; a private one exists only for its
+    author and moderators (404 for everyone else, also on every action below). Only
+    the author (or a moderator) may edit or delete it: others who can see it get 403.
+    """
+
+    serializer_class = PortraitSerializer
+    lookup_field = "public_id"
+    # Anything up to the next slash reaches the viewset, so a malformed id gets the
+    # API's JSON 404 rather than the site's HTML one.
+    lookup_value_regex = "[^/]+"
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly]
+
+    def get_queryset(self):
+        return selectors.portrait_queryset_viewable(viewer=self.request.user)
+
+    def get_object(self) -> Portrait:
+        return selectors.portrait_get_viewable(
+            viewer=self.request.user, public_id=self.kwargs["public_id"]
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        portrait = self.get_object()
+        chain = selectors.portrait_chain(portrait=portrait)
+        context = {**self.get_serializer_context(), "chain": chain}
+        return Response(PortraitSerializer(portrait, context=context).data)
+
+    @extend_schema(request=PortraitUpdateSerializer, responses=PortraitSerializer)
+    def update(self, request, *args, **kwargs):
+        portrait = selectors.portrait_get_editable(
+            viewer=request.user, public_id=self.kwargs["public_id"]
+        )
+        changes = PortraitUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        changes.is_valid(raise_exception=True)
+        services.portrait_update(portrait=portrait, by=request.user, data=changes.validated_data)
+        return self.retrieve(request, *args, **kwargs)
+
+    @extend_schema(request=PortraitUpdateSerializer, responses=PortraitSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @extend_schema(
+        description="Delete the portrait. A portrait others built on stays as a tombstone in "
+        "their lineage (credit and changes kept, files removed); otherwise it is gone."
+    )
+    def destroy(self, request, *args, **kwargs):
+        portrait = selectors.portrait_get_editable(
+            viewer=request.user, public_id=self.kwargs["public_id"]
+        )
+        services.portrait_delete(portrait=portrait, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(
+                description="With S3 storage: a redirect to a signed URL valid for a few minutes."
+            ),
+        },
+        description="The original PNG (recipe chunks and Content Credentials inside), "
+        "as an attachment.",
+    )
+    @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
+    def download(self, request, public_id=None):
+        return media.file_response(self.get_object(), media.ORIGINAL, attachment=True)
+
+    @extend_schema(request=RemixSerializer, responses={201: JobDocSerializer})
+    @action(detail=True, methods=["post"])
+    def remix(self, request, public_id=None):
+        """Remix this portrait: a new job from its recipe with your changes. The new
+        portraits will credit every step of the chain."""
+        portrait = self.get_object()
+        spec = RemixSerializer(data=request.data)
+        spec.is_valid(raise_exception=True)
+        job = services.portrait_remix(portrait=portrait, user=request.user, changes=spec.changes())
+        return _job_created(job)
+
+    @extend_schema(request=None, responses={201: JobDocSerializer})
+    @action(detail=True, methods=["post"])
+    def reproduce(self, request, public_id=None):
+        """Paint this portrait again from its identical recipe and seed (author only).
+        On the same device class and thread count the pixels are identical."""
+        portrait = selectors.portrait_get_editable(viewer=request.user, public_id=public_id)
+        return _job_created(services.portrait_reproduce(portrait=portrait, user=request.user))
+
+    @extend_schema(responses=LineageSerializer)
+    @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
+    def lineage(self, request, public_id=None):
+        """The chain from the original to this portrait, each step with its author and
+        what it changed; steps you cannot see read as "no longer available"."""
+        portrait = self.get_object()
+        chain = selectors.portrait_chain(portrait=portrait)
+        steps = selectors.portrait_lineage(portrait=portrait, viewer=request.user, chain=chain)
+        credits = selectors.portrait_credits(portrait=portrait, chain=chain)
+        data = {
+            "id": portrait.public_id,
+            "depth": portrait.depth,
+            "steps": steps,
+            "credits": credits,
+        }
+        return Response(LineageSerializer(data).data)
+
+    @extend_schema(responses=PortraitSummarySerializer(many=True))
+    @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
+    def remixes(self, request, public_id=None):
+        """Direct remixes you may see listed (public ones, and your own), newest first."""
+        portrait = self.get_object()
+        page = self.paginate_queryset(
+            selectors.portrait_remixes(portrait=portrait, viewer=request.user)
+        )
+        serializer = PortraitSummarySerializer(page, many=True, context={"request": request})
+        return self.get_paginated_response(serializer.data)
+
+    @extend_schema(responses=CredentialsSerializer)
+    @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
+    def credentials(self, request, public_id=None):
+        """The Content Credentials (C2PA) manifest read back from the stored file and
+        verified, with the PNG's `parameters` and provenance chunks."""
+        report = selectors.portrait_credentials(portrait=self.get_object())
+        return Response(CredentialsSerializer(report).data)
+
+
+class MyPortraitListView(ListAPIView):
+    """Your portraits, newest first; `?visibility=private|unlisted|public` filters."""
+
+    serializer_class = PortraitSummarySerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(parameters=[OpenApiParameter("visibility", enum=Portrait.Visibility.values)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Portrait.objects.none()
+        visibility = self.request.query_params.get("visibility") or None
+        if visibility is not None and visibility not in Portrait.Visibility.values:
+            raise ValidationError(
+                {"visibility": [f"Choose one of: {', '.join(Portrait.Visibility.values)}."]}
+            )
+        return selectors.portrait_list_owned(user=self.request.user, visibility=visibility)
+
+
+class CredentialsVerifyView(APIView):
+    """Verify any image's Content Credentials: upload a file, get its manifest back."""
+
+    permission_classes = [permissions.AllowAny]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=VerifyUploadSerializer, responses=CredentialsSerializer)
+    def post(self, request):
+        upload = VerifyUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        if file.size > VERIFY_MAX_BYTES:
+            raise ValidationError({"file": ["At most 20 MB."]})
+        report = selectors.credentials_report(file.read())
+        return Response(CredentialsSerializer(report).data)

@@ -1,0 +1,297 @@
+"""What a remix changed, and how a chain of remixes looks to a given viewer.
+
+Pure functions, no queries: ``portraits.services`` computes a step's ``changes`` once,
+at creation (so they survive the parent becoming private or deleted), and
+``portraits.selectors`` reads the rows of a chain in one query and hands them here.
+
+A step's stored ``changes`` (empty for an original)::
+
+    {
+      "prompt_changed": bool,
+      "prompt_diff": [{"op": "equal" | "insert" | "delete", "text": "words"}, ...],
+      "negative_prompt_changed": bool,
+      "negative_prompt_diff": [...],
+      "params": {"steps": [20, 30], "model": ["Tiny", "SD 1.5"], ...},  # changed only
+      "style": {"from": {"slug", "name"} | None, "to": {...} | None} | None,
+      "img2img": bool,
+      "init_strength": float | None,
+    }
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.urls import reverse
+
+from portraits.models import Portrait
+
+# Recipe keys compared between a step and its parent, in display order. The prompts
+# get a word diff, the style its own entry; everything else is "key: [old, new]".
+COMPARED_PARAMS = (
+    "model",
+    "model_revision",
+    "scheduler",
+    "seed",
+    "steps",
+    "guidance_scale",
+    "width",
+    "height",
+)
+PARAM_LABELS = {
+    "prompt": "prompt",
+    "negative_prompt": "negative prompt",
+    "style": "style",
+    "model": "model",
+    "model_revision": "model revision",
+    "scheduler": "scheduler",
+    "seed": "seed",
+    "steps": "steps",
+    "guidance_scale": "guidance",
+    "width": "width",
+    "height": "height",
+    "init_strength": "image-to-image strength",
+}
+
+
+def word_diff(old: str, new: str) -> list[dict[str, str]]:
+    """A word-level diff of two prompts: consecutive ``equal``/``delete``/``insert`` runs.
+
+    Words are split on whitespace (a prompt's commas stay attached to their word, which
+    reads better than a character diff and keeps the ops few). A ``replace`` is written
+    as a ``delete`` then an ``insert``, so a reader needs to know only three ops.
+    """
+    old_words, new_words = old.split(), new.split()
+    matcher = difflib.SequenceMatcher(a=old_words, b=new_words, autojunk=False)
+    ops: list[dict[str, str]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("equal", "delete", "replace") and i2 > i1:
+            ops.append(
+                {"op": "equal" if tag == "equal" else "delete", "text": _join(old_words[i1:i2])}
+            )
+        if tag in ("insert", "replace") and j2 > j1:
+            ops.append({"op": "insert", "text": _join(new_words[j1:j2])})
+    return ops
+
+
+def _join(words: Sequence[str]) -> str:
+    return " ".join(words)
+
+
+def _param_value(recipe: Mapping[str, Any], key: str) -> Any:
+    # Models are compared by slug but shown by name.
+    if key == "model":
+        return recipe.get("model_name") or recipe.get("model")
+    return recipe.get(key)
+
+
+def compute_changes(parent_recipe: Mapping[str, Any], recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``recipe`` changed from ``parent_recipe`` (see the module docstring)."""
+    prompt_old, prompt_new = parent_recipe.get("prompt") or "", recipe.get("prompt") or ""
+    negative_old = parent_recipe.get("negative_prompt") or ""
+    negative_new = recipe.get("negative_prompt") or ""
+    params: dict[str, list[Any]] = {}
+    for key in COMPARED_PARAMS:
+        compared_old, compared_new = parent_recipe.get(key), recipe.get(key)
+        if compared_old != compared_new:
+            params[key] = [_param_value(parent_recipe, key), _param_value(recipe, key)]
+    style = None
+    if (parent_recipe.get("style") or None) != (recipe.get("style") or None):
+        style = {"from": _style_ref(parent_recipe), "to": _style_ref(recipe)}
+    init_strength = recipe.get("init_strength")
+    return {
+        "prompt_changed": prompt_old.split() != prompt_new.split(),
+        "prompt_diff": word_diff(prompt_old, prompt_new),
+        "negative_prompt_changed": negative_old.split() != negative_new.split(),
+        "negative_prompt_diff": word_diff(negative_old, negative_new),
+        "params": params,
+        "style": style,
+        "img2img": init_strength is not None,
+        "init_strength": init_strength,
+    }
+
+
+def _style_ref(recipe: Mapping[str, Any]) -> dict[str, str] | None:
+    if not recipe.get("style"):
+        return None
+    return {"slug": recipe["style"], "name": recipe.get("style_name") or recipe["style"]}
+
+
+def changed_fields(changes: Mapping[str, Any]) -> list[str]:
+    """The names of what a step changed, in display order (no values)."""
+    if not changes:
+        return []
+    names = []
+    if changes.get("prompt_changed"):
+        names.append("prompt")
+    if changes.get("negative_prompt_changed"):
+        names.append("negative_prompt")
+    if changes.get("style"):
+        names.append("style")
+    names += [key for key in COMPARED_PARAMS if key in (changes.get("params") or {})]
+    if changes.get("img2img"):
+        names.append("init_strength")
+    return names
+
+
+def changes_for_viewer(
+    changes: Mapping[str, Any], *, step_visible: bool, parent_visible: bool
+) -> dict[str, Any]:
+    """A step's changes as a viewer may read them.
+
+    A diff shows both of its sides: the words a remix deleted are the parent's words,
+    the old value of a parameter is the parent's value. So the full diff is shown only
+    when the viewer may see both the step and its parent. Otherwise only *which* things
+    changed (``changed``) and whether it was image-to-image remain: enough to credit
+    the step's author for what they did, without revealing a private (or deleted)
+    prompt word by word — neither the private step's own words nor, through a public
+    child's diff, its private parent's.
+    """
+    view: dict[str, Any] = {
+        "changed": changed_fields(changes),
+        "img2img": bool(changes.get("img2img")),
+        "detail_hidden": False,
+    }
+    if not changes:
+        return view
+    if not (step_visible and parent_visible):
+        view["detail_hidden"] = True
+        return view
+    view.update(
+        prompt_diff=list(changes.get("prompt_diff") or []),
+        negative_prompt_diff=(
+            list(changes.get("negative_prompt_diff") or [])
+            if changes.get("negative_prompt_changed")
+            else []
+        ),
+        params={key: list(value) for key, value in (changes.get("params") or {}).items()},
+        style=changes.get("style"),
+        init_strength=changes.get("init_strength"),
+    )
+    return view
+
+
+# --- A chain as one viewer sees it ---------------------------------------------------
+
+
+@dataclass
+class LineageStep:
+    """One portrait of a chain, with only what the viewer may see filled in.
+
+    ``available`` is False for a private portrait of someone else and for a deleted
+    one: then ``public_id``, ``title``, the URLs and the prompt stay empty, while the
+    author's credit, the role and the names of what changed remain.
+    """
+
+    depth: int
+    available: bool
+    is_deleted: bool
+    is_current: bool
+    role: str
+    role_label: str
+    author_name: str
+    author_username: str | None
+    author_url: str | None
+    created_at: datetime
+    changes: dict[str, Any]
+    public_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    thumbnail_url: str | None = None
+    thumbnail_width: int | None = None
+    thumbnail_height: int | None = None
+    prompt: str | None = None
+    visibility: str | None = None
+
+
+@dataclass
+class Credit:
+    """Someone who shaped a portrait: their first role and every step they made."""
+
+    name: str
+    username: str | None
+    url: str | None
+    role: str
+    role_label: str
+    roles: list[str] = field(default_factory=list)
+    depths: list[int] = field(default_factory=list)
+
+
+def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:
+    """(name, username, profile URL): the stored name survives a deleted account."""
+    author = portrait.author
+    if author is None:
+        return portrait.author_name, None, None
+    return (
+        author.public_name,
+        author.username,
+        reverse("accounts:profile", kwargs={"username": author.username}),
+    )
+
+
+def build_steps(
+    chain: Sequence[Portrait], *, visible: Iterable[bool], current_id: int
+) -> list[LineageStep]:
+    """Steps for ``chain`` (root first), given whether the viewer may see each portrait."""
+    visible = list(visible)
+    steps: list[LineageStep] = []
+    for index, (portrait, is_visible) in enumerate(zip(chain, visible, strict=True)):
+        parent_visible = visible[index - 1] if index > 0 else True
+        name, username, profile = author_fields(portrait)
+        role = Portrait.Role(portrait.role)
+        step = LineageStep(
+            depth=portrait.depth,
+            available=is_visible,
+            is_deleted=portrait.is_deleted,
+            is_current=portrait.pk == current_id,
+            role=role.value,
+            role_label=role.label,
+            author_name=name,
+            author_username=username,
+            author_url=profile,
+            created_at=portrait.created_at,
+            changes=changes_for_viewer(
+                portrait.changes, step_visible=is_visible, parent_visible=parent_visible
+            ),
+        )
+        if is_visible:
+            step.public_id = portrait.public_id
+            step.title = portrait.title
+            step.url = portrait.get_absolute_url()
+            step.thumbnail_url = reverse(
+                "portraits:thumbnail", kwargs={"public_id": portrait.public_id}
+            )
+            step.thumbnail_width = portrait.thumbnail_width
+            step.thumbnail_height = portrait.thumbnail_height
+            step.prompt = portrait.recipe.get("prompt", "")
+            step.visibility = portrait.visibility
+        steps.append(step)
+    return steps
+
+
+def build_credits(chain: Sequence[Portrait]) -> list[Credit]:
+    """Everyone who shaped the last portrait of ``chain``, in order of first contribution.
+
+    One entry per person (a member by account, a deleted account by its stored name),
+    so someone who remixed twice is listed once with both steps. Built from the rows
+    themselves, which a tombstone keeps: privacy or deletion of a step never removes
+    its author from the credits.
+    """
+    credits: dict[object, Credit] = {}
+    for portrait in chain:
+        name, username, profile = author_fields(portrait)
+        key: object = portrait.author_id if portrait.author_id is not None else ("name", name)
+        role = Portrait.Role(portrait.role)
+        credit = credits.get(key)
+        if credit is None:
+            credit = credits[key] = Credit(
+                name=name, username=username, url=profile, role=role.value, role_label=role.label
+            )
+        if role.value not in credit.roles:
+            credit.roles.append(role.value)
+        credit.depths.append(portrait.depth)
+    return list(credits.values())

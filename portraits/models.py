@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+TITLE_MAX_LENGTH = 120
+DESCRIPTION_MAX_LENGTH = 2000
+
+
+def new_public_id() -> str:
+    # 16 URL-safe characters, 96 bits of randomness: not guessable, not enumerable.
+    return secrets.token_urlsafe(12)
+
+
+def original_path(instance: Portrait, filename: str) -> str:
+    return f"portraits/{instance.public_id[:2]}/{instance.public_id}.png"
+
+
+def thumbnail_path(instance: Portrait, filename: str) -> str:
+    return f"portraits/{instance.public_id[:2]}/{instance.public_id}-thumb.webp"
+
+
+class Portrait(models.Model):
+    """One image of a successful job, with its recipe and its place in a remix chain.
+
+    ``ancestry`` is the stored path of internal ids from the root to the parent
+    (``"/3/17/"``; empty for an original), so a chain of any depth is read in one
+    query. ``root`` is the original of the chain (NULL for an original itself,
+    which is its own root). ``changes`` records, at creation, what this step
+    changed from its parent (format in ``portraits.lineage``), so credits survive
+    the parent becoming private or deleted.
+
+    ``recipe`` is the job's frozen recipe for this one image: its own seed (job
+    seed + index), the scheduler and weights revision that actually painted it
+    (next to the ``requested_*`` ones a remix asks for again), the device, dtype
+    and diffusers/torch versions, and ``batch_size``/``batch_index``.
+    """
+
+    class Role(models.TextChoices):
+        """What a step's author did to shape a portrait (from its parent and recipe)."""
+
+        ORIGINAL = "original", "original author"
+        REMIXER = "remixer", "remixer"
+        IMG2IMG_REMIXER = "img2img_remixer", "image-to-image remixer"
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private", "Private (only you)"
+        UNLISTED = "unlisted", "Unlisted (anyone with the link)"
+        PUBLIC = "public", "Public (in the gallery)"
+
+    public_id = models.CharField(max_length=22, unique=True, default=new_public_id, editable=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="portraits",
+    )
+    # Kept so credits still name someone whose account is gone.
+    author_name = models.CharField(max_length=150)
+    job = models.ForeignKey(
+        "generation.GenerationJob", on_delete=models.SET_NULL, null=True, related_name="portraits"
+    )
+    index_in_job = models.PositiveSmallIntegerField(default=0)
+
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+
+    image = models.FileField(upload_to=original_path, max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    thumbnail = models.FileField(upload_to=thumbnail_path, max_length=200)
+    thumbnail_width = models.PositiveIntegerField()
+    thumbnail_height = models.PositiveIntegerField()
+    recipe = models.JSONField()
+
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="remixes"
+    )
+    root = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    depth = models.PositiveIntegerField(default=0)
+    ancestry = models.TextField(blank=True, default="")
+    changes = models.JSONField(default=dict, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # A deleted portrait with descendants stays as a tombstone: its files are
+    # removed, but its author's credit and its changes remain in the chain.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("moderate_portrait", "Can see and moderate every portrait and job")]
+        indexes = [
+            models.Index(fields=["visibility", "-created_at"], name="portrait_visibility_idx"),
+            models.Index(fields=["author", "-created_at"], name="portrait_author_idx"),
+            # The remixes of a portrait, newest first, paginated by cursor.
+            models.Index(fields=["parent", "-created_at"], name="portrait_parent_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=["private", "unlisted", "public"]),
+                name="portrait_visibility_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(parent__isnull=True) & Q(depth=0) & Q(ancestry=""))
+                | (Q(parent__isnull=False) & Q(depth__gt=0) & Q(root__isnull=False)),
+                name="portrait_lineage_consistent",
+            ),
+            # A task delivered twice must not store a job's images twice.
+            models.UniqueConstraint(
+                fields=["job", "index_in_job"],
+                condition=Q(job__isnull=False),
+                name="portrait_one_per_job_image",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("portraits:detail", kwargs={"public_id": self.public_id})
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(part) for part in self.ancestry.strip("/").split("/") if part]
+
+    @property
+    def descendant_prefix(self) -> str:
+        """What every descendant's ``ancestry`` starts with (``ancestry__startswith``)."""
+        return f"{self.ancestry or '/'}{self.pk}/"
+
+    @property
+    def seed(self) -> int | None:
+        return self.recipe.get("seed")
+
+    @property
+    def is_img2img(self) -> bool:
+        return self.parent_id is not None and self.recipe.get("init_strength") is not None
+
+    @property
+    def role(self) -> str:
+        if self.parent_id is None:
+            return self.Role.ORIGINAL
+        return self.Role.IMG2IMG_REMIXER if self.is_img2img else self.Role.REMIXER
+
+    @property
+    def role_label(self) -> str:
+        return self.Role(self.role).label

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.exceptions import NotFound as InvalidCursor
+from rest_framework.request import Request
+
+from config.api.pagination import CreatedCursorPagination
+from config.errors import DomainError, NotFound, form_add_domain_error
+from portraits import media, selectors, services
+from portraits.forms import CredentialsVerifyForm, PortraitEditForm
+from portraits.models import Portrait
+
+REMIXES_ON_PAGE = 12
+PAGE_SIZE = 24
+VERIFY_MAX_BYTES = 20 * 1024 * 1024
+
+
+def _viewable(request, public_id: str) -> Portrait:
+    try:
+        return selectors.portrait_get_viewable(viewer=request.user, public_id=public_id)
+    except NotFound:
+        raise Http404("No such portrait.") from None
+
+
+def _editable(request, public_id: str) -> Portrait:
+    try:
+        return selectors.portrait_get_editable(viewer=request.user, public_id=public_id)
+    except NotFound:
+        raise Http404("No such portrait.") from None
+    except DomainError as exc:  # seen, but not theirs
+        raise PermissionDenied(exc.message) from None
+
+
+def _cursor_page(request, queryset):
+    """A page of ``queryset`` with the API's cursor pagination (stable under inserts)."""
+    paginator = CreatedCursorPagination()
+    paginator.page_size = PAGE_SIZE
+    try:
+        items = paginator.paginate_queryset(queryset, Request(request))
+    except InvalidCursor:
+        raise Http404("Invalid page.") from None
+    return items, paginator.get_next_link(), paginator.get_previous_link()
+
+
+def _private_unless_public(response, portrait: Portrait):
+    if portrait.visibility != Portrait.Visibility.PUBLIC:
+        patch_cache_control(response, private=True)
+    return response
+
+
+@require_GET
+def portrait_detail(request, public_id):
+    portrait = _viewable(request, public_id)
+    chain = selectors.portrait_chain(portrait=portrait)
+    remixes = list(
+        selectors.portrait_remixes(portrait=portrait, viewer=request.user)[: REMIXES_ON_PAGE + 1]
+    )
+    context = {
+        "portrait": portrait,
+        "recipe": services.public_recipe(portrait.recipe),
+        "steps": selectors.portrait_lineage(portrait=portrait, viewer=request.user, chain=chain),
+        "credits": selectors.portrait_credits(portrait=portrait, chain=chain),
+        "remixes": remixes[:REMIXES_ON_PAGE],
+        "more_remixes": len(remixes) > REMIXES_ON_PAGE,
+        "can_edit": selectors.portrait_can_edit(portrait=portrait, viewer=request.user),
+        "remix_url": f"{reverse('generation:job-create')}?remix={portrait.public_id}",
+    }
+    return _private_unless_public(render(request, "portraits/detail.html", context), portrait)
+
+
+@require_GET
+def portrait_image(request, public_id):
+    return media.file_response(_viewable(request, public_id), media.ORIGINAL)
+
+
+@require_GET
+def portrait_thumbnail(request, public_id):
+    return media.file_response(_viewable(request, public_id), media.THUMBNAIL)
+
+
+@require_GET
+def portrait_download(request, public_id):
+    return media.file_response(_viewable(request, public_id), media.ORIGINAL, attachment=True)
+
+
+@require_GET
+def portrait_remixes(request, public_id):
+    portrait = _viewable(request, public_id)
+    items, next_link, previous_link = _cursor_page(
+        request, selectors.portrait_remixes(portrait=portrait, viewer=request.user)
+    )
+    context = {"portrait": portrait, "remixes": items, "next": next_link, "previous": previous_link}
+    return _private_unless_public(render(request, "portraits/remixes.html", context), portrait)
+
+
+@require_GET
+def portrait_credentials(request, public_id):
+    portrait = _viewable(request, public_id)
+    try:
+        report = selectors.portrait_credentials(portrait=portrait)
+    except NotFound:
+        raise Http404("No such portrait.") from None
+    context = {
+        "portrait": portrait,
+        "report": report,
+        "manifest_json": json.dumps(report.get("active_manifest"), indent=2, ensure_ascii=False),
+    }
+    return _private_unless_public(render(request, "portraits/credentials.html", context), portrait)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def portrait_edit(request, public_id):
+    portrait = _editable(request, public_id)
+    if request.method == "POST":
+        form = PortraitEditForm(request.POST)
+        if form.is_valid():
+            try:
+                services.portrait_update(portrait=portrait, by=request.user, data=form.cleaned_data)
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
+            else:
+                messages.success(request, "Saved.")
+                return redirect(portrait)
+    else:
+        form = PortraitEditForm(
+            initial={
+                "title": portrait.title,
+                "description": portrait.description,
+                "visibility": portrait.visibility,
+            }
+        )
+    response = render(
+        request,
+        "portraits/edit.html",
+        {"portrait": portrait, "form": form},
+        status=400 if form.errors else 200,
+    )
+    return _private_unless_public(response, portrait)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def portrait_delete(request, public_id):
+    portrait = _editable(request, public_id)
+    if request.method == "POST":
+        tombstone = services.portrait_delete(portrait=portrait, by=request.user)
+        messages.success(
+            request,
+            "Deleted. Remixes built on it keep crediting you, without its picture or prompt."
+            if tombstone
+            else "Deleted.",
+        )
+        return redirect("portraits:mine")
+    has_remixes = selectors.portrait_has_descendants(portrait=portrait)
+    return render(
+        request, "portraits/delete.html", {"portrait": portrait, "has_remixes": has_remixes}
+    )
+
+
+@login_required
+@require_POST
+def portrait_reproduce(request, public_id):
+    portrait = _editable(request, public_id)
+    try:
+        job = services.portrait_reproduce(portrait=portrait, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(portrait)
+    return redirect(job)
+
+
+@login_required
+@require_GET
+def my_portraits(request):
+    visibility = request.GET.get("visibility") or None
+    if visibility not in (None, *Portrait.Visibility.values):
+        visibility = None
+    items, next_link, previous_link = _cursor_page(
+        request, selectors.portrait_list_owned(user=request.user, visibility=visibility)
+    )
+    context = {
+        "portraits": items,
+        "next": next_link,
+        "previous": previous_link,
+        "visibility": visibility or "",
+        "visibilities": Portrait.Visibility.choices,
+    }
+    response = render(request, "portraits/mine.html", context)
+    patch_cache_control(response, private=True)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def credentials_verify(request):
+    report = None
+    if request.method == "POST":
+        form = CredentialsVerifyForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > VERIFY_MAX_BYTES:
+                form.add_error("file", "At most 20 MB.")
+            else:
+                report = selectors.credentials_report(upload.read())
+    else:
+        form = CredentialsVerifyForm()
+    context = {
+        "form": form,
+        "report": report,
+        "manifest_json": json.dumps(report.get("active_manifest"), indent=2, ensure_ascii=False)
+        if report
+        else "",
+    }
+    return render(request, "portraits/verify.html", context, status=400 if form.errors else 200)

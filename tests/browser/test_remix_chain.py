@@ -1,0 +1,82 @@
+"""Three people in a browser: an original, a remix of it, a remix of the remix.
+
+Each of them then sees the whole chain with who changed what.
+"""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from portraits.models import Portrait
+from tests.browser.actions import fill, log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.inference]
+
+
+def paint_and_open_portrait(driver) -> str:
+    """Submit the form on the page, wait for the job, open its portrait, make it public."""
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait = WebDriverWait(driver, 90)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "job-status"), "Succeeded"))
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#job-portraits figure a"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "credits")))
+    url = driver.current_url
+    driver.find_element(By.PARTIAL_LINK_TEXT, "Edit title").click()
+    driver.find_element(By.CSS_SELECTOR, "input[name=visibility][value=public]").click()
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait.until(ec.url_to_be(url))
+    return url
+
+
+def test_three_people_make_a_chain_and_everyone_sees_who_changed_what(
+    embedded_site, browser, make_user
+):
+    for name in ("alice", "bob", "carol"):
+        make_user(name)
+
+    log_in(browser, embedded_site, "alice")
+    browser.get(embedded_site.url + "/create/")
+    fill(browser, "prompt", "a lighthouse keeper with a grey beard")
+    fill(browser, "steps", 6)
+    original_url = paint_and_open_portrait(browser)
+
+    log_in(browser, embedded_site, "bob")
+    browser.get(original_url)
+    browser.find_element(By.LINK_TEXT, "Remix").click()
+    assert (
+        browser.find_element(By.NAME, "prompt")
+        .get_attribute("value")
+        .startswith("a lighthouse keeper")
+    )
+    fill(browser, "prompt", "a lighthouse keeper with a red beard at night")
+    fill(browser, "init_strength", 0.6)
+    remix_url = paint_and_open_portrait(browser)
+
+    log_in(browser, embedded_site, "carol")
+    browser.get(remix_url)
+    browser.find_element(By.LINK_TEXT, "Remix").click()
+    Select(browser.find_element(By.NAME, "style")).select_by_visible_text("Watercolour")
+    fill(browser, "guidance_scale", 9)
+    final_url = paint_and_open_portrait(browser)
+
+    final = Portrait.objects.get(author__username="carol")
+    assert final.depth == 2
+    ancestors = Portrait.objects.filter(pk__in=final.ancestor_ids).order_by("depth")
+    assert [p.author.username for p in ancestors] == ["alice", "bob"]
+
+    for viewer in ("alice", "bob", "carol"):
+        log_in(browser, embedded_site, viewer)
+        browser.get(final_url)
+        credits = browser.find_element(By.CSS_SELECTOR, "ol.credits").text
+        assert credits.index("alice") < credits.index("bob") < credits.index("carol"), credits
+        steps = browser.find_elements(By.CSS_SELECTOR, "ol.lineage > li")
+        assert len(steps) == 3
+        assert "alice" in steps[0].text
+        assert "bob" in steps[1].text
+        # bob's step shows the word-level prompt change and the image-to-image start
+        assert browser.find_elements(By.CSS_SELECTOR, "ol.lineage > li:nth-child(2) .diff-add")
+        assert "red" in steps[1].text and "0.6" in steps[1].text
+        assert "carol" in steps[2].text and "Watercolour" in steps[2].text

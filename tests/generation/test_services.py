@@ -1,0 +1,224 @@
+"""Submission rules, quotas and the job state machine, through the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from config.errors import DomainError, QuotaExceeded
+from generation import services
+from generation.models import GenerationJob, StylePreset
+
+Status = GenerationJob.Status
+
+
+@pytest.fixture
+def submit(alice, tiny_model, django_capture_on_commit_callbacks):
+    """Submit as alice without running the task (its on_commit enqueue is captured)."""
+
+    def do(**spec):
+        spec.setdefault("prompt", "a lighthouse keeper at dusk")
+        with django_capture_on_commit_callbacks(execute=False):
+            return services.job_submit(user=alice, spec=spec)
+
+    return do
+
+
+def field_errors(call) -> dict:
+    with pytest.raises(DomainError) as caught:
+        call()
+    return caught.value.field_errors
+
+
+def test_defaults_come_from_the_model_and_the_seed_is_recorded(submit, tiny_model):
+    job = submit()
+    assert job.status == Status.QUEUED
+    assert (job.steps, job.width, job.height) == (4, 64, 64)
+    assert job.guidance_scale == tiny_model.default_guidance
+    assert 0 <= job.seed < 2**32
+    assert job.recipe["seed"] == job.seed
+    assert job.recipe["model_source"] == tiny_model.source
+
+
+def test_two_submissions_without_seed_get_different_seeds(submit):
+    assert submit().seed != submit().seed
+
+
+def test_style_wraps_the_prompt_in_the_recipe(submit, style_presets):
+    style = StylePreset.objects.get(slug="film-noir")
+    job = submit(style="film-noir", negative_prompt="blurry")
+    assert job.style == style
+    assert job.recipe["styled_prompt"] == style.apply("a lighthouse keeper at dusk")
+    assert job.recipe["styled_negative_prompt"].startswith("blurry, ")
+    assert job.recipe["prompt"] == "a lighthouse keeper at dusk"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"prompt": "   "}, "prompt"),
+        ({"prompt": "x" * 1001}, "prompt"),
+        ({"width": 100}, "width"),
+        ({"height": 1024}, "height"),
+        ({"steps": 0}, "steps"),
+        ({"steps": 51}, "steps"),
+        ({"steps": "many"}, "steps"),
+        ({"guidance_scale": -1}, "guidance_scale"),
+        ({"guidance_scale": float("nan")}, "guidance_scale"),
+        ({"seed": -5}, "seed"),
+        ({"seed": 2**32}, "seed"),
+        ({"num_images": 5}, "num_images"),
+        ({"style": "no-such-style"}, "style"),
+        ({"model": "no-such-model"}, "model"),
+        ({"scheduler": "MagicScheduler"}, "scheduler"),
+        ({"init_strength": 0.5}, "init_strength"),
+        ({"parent": 1}, "parent"),
+    ],
+)
+def test_bad_input_is_a_field_error_and_saves_nothing(submit, spec, field):
+    errors = field_errors(lambda: submit(**spec))
+    assert field in errors and errors[field][0]
+    assert not GenerationJob.objects.exists()
+
+
+def test_every_bad_field_is_reported_at_once(submit):
+    errors = field_errors(lambda: submit(prompt="", width=65, steps=0))
+    assert set(errors) == {"prompt", "width", "steps"}
+
+
+def test_a_disabled_model_is_refused(submit, tiny_model):
+    tiny_model.is_enabled = False
+    tiny_model.save()
+    errors = field_errors(lambda: submit(model="tiny"))
+    assert "disabled" in errors["model"][0]
+
+
+def test_active_job_cap_answers_quota_exceeded(submit, settings):
+    settings.GENERATION_MAX_ACTIVE_JOBS = 2
+    submit()
+    submit()
+    with pytest.raises(QuotaExceeded) as caught:
+        submit()
+    assert caught.value.status == 429
+    assert "limit is 2" in caught.value.message
+    assert GenerationJob.objects.count() == 2
+
+
+def test_finished_jobs_do_not_count_against_the_cap(submit, settings):
+    settings.GENERATION_MAX_ACTIVE_JOBS = 1
+    first = submit()
+    services.job_cancel(job=first, by=first.user)
+    submit()
+    assert GenerationJob.objects.count() == 2
+
+
+def test_submission_rate_limit(submit, settings):
+    settings.GENERATION_SUBMIT_RATE = "2/hour"
+    for job in (submit(), submit()):
+        GenerationJob.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED)
+    with pytest.raises(QuotaExceeded):
+        submit()
+
+
+def test_submit_enqueues_only_after_commit(alice, tiny_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.job_submit(user=alice, spec={"prompt": "x"})
+    assert len(callbacks) == 1
+
+
+# --- State machine -------------------------------------------------------------------
+
+
+def test_only_a_queued_job_starts_and_a_duplicate_delivery_does_nothing(submit):
+    job = submit()
+    started = services.job_start(job_id=job.pk, worker="w1")
+    assert started.status == Status.RUNNING and started.attempts == 1 and started.worker == "w1"
+    assert services.job_start(job_id=job.pk, worker="w2") is None
+    job.refresh_from_db()
+    assert (job.worker, job.attempts) == ("w1", 1)
+
+
+def test_a_cancelled_queued_job_never_runs(submit):
+    job = submit()
+    services.job_cancel(job=job, by=job.user)
+    assert services.job_start(job_id=job.pk, worker="w1") is None
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED and job.started_at is None
+
+
+def test_a_finished_job_cannot_be_cancelled(submit):
+    job = submit()
+    GenerationJob.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED)
+    with pytest.raises(DomainError) as caught:
+        services.job_cancel(job=job, by=job.user)
+    assert caught.value.status == 409
+
+
+def test_a_redelivered_task_takes_over_and_fences_the_lost_attempt(submit):
+    job = submit()
+    first = services.job_start(job_id=job.pk, worker="w1")
+    second = services.job_start(job_id=job.pk, worker="w2", redelivered=True)
+    assert second.attempts == 2 and second.worker == "w2"
+    # The first attempt (a zombie) can no longer write progress or finish.
+    assert services.job_progress(job=first, step=1, total=4) is False
+    assert services.job_fail(job=first, error="late") is False
+    assert services.job_progress(job=second, step=1, total=4) is True
+
+
+def test_a_job_lost_too_often_fails_instead_of_looping(submit):
+    job = submit()
+    services.job_start(job_id=job.pk, worker="w1")
+    services.job_start(job_id=job.pk, worker="w2", redelivered=True)
+    services.job_start(job_id=job.pk, worker="w3", redelivered=True)
+    assert services.job_start(job_id=job.pk, worker="w4", redelivered=True) is None
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert "stopped unexpectedly 3 times" in job.error
+
+
+def test_progress_is_refused_once_cancelled(submit):
+    job = services.job_start(job_id=submit().pk, worker="w1")
+    services.job_cancel(job=job, by=job.user)
+    assert services.job_progress(job=job, step=2, total=4) is False
+
+
+def test_sweeper_requeues_a_silent_running_job_then_fails_it(
+    submit, django_capture_on_commit_callbacks
+):
+    job = services.job_start(job_id=submit().pk, worker="w1")
+    long_ago = timezone.now() - timedelta(hours=2)
+    GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.jobs_sweep(stale_after=60)["requeued"] == 1
+    assert len(callbacks) == 1  # enqueued again after commit
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED
+
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status=Status.RUNNING, attempts=3, heartbeat_at=long_ago
+    )
+    assert services.jobs_sweep(stale_after=60)["failed"] == 1
+    job.refresh_from_db()
+    assert job.status == Status.FAILED and "stopped responding" in job.error
+
+
+def test_sweeper_leaves_a_live_job_alone(submit):
+    job = services.job_start(job_id=submit().pk, worker="w1")
+    assert services.jobs_sweep(stale_after=60) == {"requeued": 0, "failed": 0, "resent": 0}
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING
+
+
+def test_queue_position_counts_jobs_ahead(submit, bob, django_capture_on_commit_callbacks):
+    from generation.selectors import job_queue_position
+
+    first, second = submit(), submit()
+    with django_capture_on_commit_callbacks(execute=False):
+        third = services.job_submit(user=bob, spec={"prompt": "y"})
+    assert [job_queue_position(job=j) for j in (first, second, third)] == [1, 2, 3]
+    services.job_start(job_id=first.pk, worker="w1")
+    first.refresh_from_db()
+    assert job_queue_position(job=first) is None
+    assert job_queue_position(job=third) == 2

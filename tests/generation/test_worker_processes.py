@@ -1,0 +1,231 @@
+"""Across processes: daphne + separate `celery worker` processes on a real broker.
+
+A REST client submits over HTTP and follows the job over a real WebSocket
+(channels_redis carries the worker's events to daphne); a worker killed with
+SIGKILL mid-job has its job finished by another worker after redelivery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.request
+
+import pytest
+import websocket  # websocket-client, the one selenium uses
+
+from accounts.services import api_token_create
+from generation import services
+from generation.models import GenerationJob
+from tests import support
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.inference]
+
+
+def api_token(user) -> str:
+    return api_token_create(user=user, name="ci")[1]
+
+
+def http_json(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+@pytest.mark.redis
+def test_rest_client_follows_a_separate_worker_over_a_websocket(
+    alice, tiny_model, tmp_path, settings
+):
+    from config.celery import app
+
+    app.control.purge()
+    env = support.process_env(
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.REDIS_URL,
+        CELERY_INPROCESS_WORKER="false",
+    )
+    port = support.free_port()
+    web = support.start(
+        [
+            os.path.join(os.path.dirname(os.sys.executable), "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        env,
+        tmp_path / "daphne.log",
+    )
+    worker = support.celery_worker(env, tmp_path / "worker.log", "gpu1")
+    token = api_token(alice)
+    with support.running(web), support.running(worker):
+        support.wait_for_port(port, web)
+        status, job = http_json(
+            "POST",
+            f"http://127.0.0.1:{port}/api/v1/jobs/",
+            token,
+            {"prompt": "a sailor in a storm", "steps": 8, "num_images": 2},
+        )
+        assert status == 201 and job["status"] == "queued"
+
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}{job['ws_url']}",
+            header=[f"Authorization: Token {token}"],
+            suppress_origin=True,  # a script, not a browser: no Origin, the token decides
+            timeout=60,
+        )
+        events = []
+        try:
+            while True:
+                event = json.loads(ws.recv())
+                events.append(event)
+                if event["type"] in {"done", "failed", "cancelled"}:
+                    break
+                if event["type"] == "state" and event["job"]["status"] == "succeeded":
+                    break  # the worker was faster than our connect: the state says it all
+        finally:
+            ws.close()
+
+        assert events[0]["type"] == "state"
+        final = events[-1]["job"]
+        assert final["status"] == "succeeded", support.read_log(worker)
+        assert final["worker"].startswith("gpu1@")
+        assert len(final["portraits"]) == 2
+        steps = [e["step"] for e in events if e["type"] == "progress"]
+        assert steps == sorted(steps) and (not steps or steps[-1] == 8)
+
+        status, resource = http_json("GET", f"http://127.0.0.1:{port}{job['api_url']}", token)
+        assert resource["status"] == "succeeded" and resource["portraits"] == final["portraits"]
+
+
+def _kill_mid_job_then_recover(
+    alice, tiny_model, tmp_path, capture, broker_url: str, extra_env: dict, steps: int = 400
+):
+    """Submit a long job, SIGKILL the worker painting it, start another one."""
+    from celery import Celery
+
+    tiny_model.max_steps = 1000
+    tiny_model.save()
+    env = support.process_env(
+        CELERY_BROKER_URL=broker_url, CELERY_INPROCESS_WORKER="false", **extra_env
+    )
+    sender = Celery(broker=broker_url)
+    sender.control.purge()
+    with capture(execute=False):  # sent below by `sender`, on the broker under test
+        job = services.job_submit(
+            user=alice,
+            spec={"prompt": "a long sitting", "steps": steps, "width": 128, "height": 128},
+        )
+    first = support.celery_worker(env, tmp_path / "first.log", "doomed")
+    with support.running(first):
+        sender.send_task("generation.tasks.run_job", args=[str(job.pk)], queue="gpu")
+        support.wait_until(
+            lambda: GenerationJob.objects.get(pk=job.pk).progress_step >= 3,
+            timeout=90,
+            what="the first worker to start painting",
+        )
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.RUNNING and job.attempts == 1
+
+    second = support.celery_worker(env, tmp_path / "second.log", "rescuer")
+    with support.running(second):
+        support.wait_until(
+            lambda: GenerationJob.objects.get(pk=job.pk).is_final,
+            timeout=240,
+            what="the job to finish after redelivery",
+        )
+    job.refresh_from_db()
+    return job, second
+
+
+@pytest.mark.rabbitmq
+def test_a_killed_worker_s_job_is_finished_by_another_on_rabbitmq(
+    alice, tiny_model, tmp_path, django_capture_on_commit_callbacks
+):
+    broker = os.environ["RABBITMQ_URL"]
+    job, second = _kill_mid_job_then_recover(
+        alice, tiny_model, tmp_path, django_capture_on_commit_callbacks, broker, {}
+    )
+    assert job.status == GenerationJob.Status.SUCCEEDED, support.read_log(second)
+    assert job.attempts == 2 and job.worker.startswith("rescuer@")
+    assert job.portraits.count() == 1
+
+
+@pytest.mark.redis
+def test_a_killed_worker_s_job_comes_back_after_the_visibility_timeout_on_redis(
+    alice, tiny_model, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    job, second = _kill_mid_job_then_recover(
+        alice,
+        tiny_model,
+        tmp_path,
+        django_capture_on_commit_callbacks,
+        settings.REDIS_URL,
+        {
+            "REDIS_URL": settings.REDIS_URL,
+            "GENERATION_HARD_TIME_LIMIT": "12",
+            "GENERATION_SOFT_TIME_LIMIT": "10",
+            "CELERY_VISIBILITY_TIMEOUT": "12",
+        },
+        steps=120,
+    )
+    # Finished by redelivery, or failed truthfully (e.g. the soft limit) — never stuck.
+    assert job.status in {GenerationJob.Status.SUCCEEDED, GenerationJob.Status.FAILED}
+    assert job.attempts == 2, support.read_log(second)
+    if job.status == GenerationJob.Status.FAILED:
+        assert job.error
+
+
+@pytest.mark.redis
+def test_a_job_over_the_time_limit_fails_with_a_readable_message(
+    alice, tiny_model, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    """Celery's soft time limit (prefork pool, as production runs) stops a runaway job.
+
+    The sender stamps its own limits on each task message, so the task is sent by a
+    bare Celery client here: the worker's GENERATION_SOFT_TIME_LIMIT then decides.
+    A short job runs first so the pool process has the pipeline loaded: the limit
+    must then fall among the denoising steps, however slow the machine loads torch.
+    """
+    from celery import Celery
+
+    sender = Celery(broker=settings.REDIS_URL)
+    sender.control.purge()
+    tiny_model.max_steps = 1000
+    tiny_model.save()
+    env = support.process_env(
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.REDIS_URL,
+        CELERY_INPROCESS_WORKER="false",
+        GENERATION_SOFT_TIME_LIMIT="5",
+        GENERATION_HARD_TIME_LIMIT="30",
+    )
+    worker = support.celery_worker(env, tmp_path / "worker.log", "limited", pool="prefork")
+    with django_capture_on_commit_callbacks(execute=False):  # sent below, by `sender`
+        warm = services.job_submit(user=alice, spec={"prompt": "warm-up", "steps": 1})
+        job = services.job_submit(
+            user=alice, spec={"prompt": "endless", "steps": 1000, "width": 256, "height": 256}
+        )
+    with support.running(worker):
+        sender.send_task("generation.tasks.run_job", args=[str(warm.pk)], queue="gpu")
+        support.wait_until(
+            lambda: GenerationJob.objects.get(pk=warm.pk).is_final, timeout=120, what="warm-up"
+        )
+        sender.send_task("generation.tasks.run_job", args=[str(job.pk)], queue="gpu")
+        support.wait_until(
+            lambda: GenerationJob.objects.get(pk=job.pk).is_final, timeout=120, what="the limit"
+        )
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.FAILED, support.read_log(worker)
+    assert "took longer than this server allows" in job.error
+    assert 0 < job.progress_step < 1000
+    assert not job.portraits.exists()

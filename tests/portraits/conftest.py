@@ -1,0 +1,136 @@
+"""Fixtures for portraits: a painter that skips the pipeline, and the real one.
+
+Two ways to a finished job:
+
+- ``paint(job)`` stores hand-made Pillow images through ``portrait_create_from_job`` with a
+  ``GenerationResult`` like the worker's, so every test of the files, lineage and pages runs
+  the real service in milliseconds;
+- ``run_job(job)`` runs the real Celery task eagerly with the tiny model (``tiny_model``,
+  tests marked ``inference``), for what only the pipeline can show: identical pixels.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(autouse=True)
+def _site_url(settings):
+    settings.SITE_URL = "https://likeness.test"
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol", display_name="Carol")
+
+
+@pytest.fixture
+def painter(db):
+    """A registered model that is never loaded: ``paint`` stands in for the pipeline."""
+    from generation.services import model_register
+
+    model, _ = model_register(
+        name="Painter",
+        slug="painter",
+        source="/models/painter",
+        family="sd",
+        limits={
+            "default_steps": 4,
+            "max_steps": 50,
+            "default_guidance": 7.0,
+            "max_guidance": 20.0,
+            "default_width": 64,
+            "default_height": 64,
+            "max_width": 256,
+            "max_height": 256,
+        },
+        make_default=True,
+    )
+    return model
+
+
+def fake_image(seed: int, width: int, height: int) -> Image.Image:
+    """A small picture that depends on the seed, like a real one would."""
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    tint = Image.new("RGB", (width, height), (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256))
+    return Image.blend(image, tint, 0.5)
+
+
+@pytest.fixture
+def paint(painter):
+    """Finish a submitted job the way the worker does, without the pipeline."""
+    from django.utils import timezone
+
+    from generation.inference import GenerationResult
+    from generation.models import GenerationJob
+    from portraits.services import portrait_create_from_job
+
+    def paint(job):
+        seeds = [job.seed + index for index in range(job.num_images)]
+        result = GenerationResult(
+            images=[fake_image(seed, job.width, job.height) for seed in seeds],
+            seeds=seeds,
+            scheduler=job.scheduler or "PNDMScheduler",
+            device="cpu",
+            dtype="float32",
+            diffusers_version="0.42.1",
+            torch_version="2.13.0+cpu",
+            model_revision="sha256:00c0ffee00c0ffee",
+        )
+        portraits = portrait_create_from_job(job=job, result=result)
+        GenerationJob.objects.filter(pk=job.pk).update(
+            status=GenerationJob.Status.SUCCEEDED, finished_at=timezone.now()
+        )
+        return portraits
+
+    return paint
+
+
+@pytest.fixture
+def create_portrait(paint):
+    """``create_portrait(user, prompt=..., visibility=..., **spec)`` → one stored Portrait."""
+    from generation.services import job_submit
+    from portraits.models import Portrait
+
+    def create(user, *, visibility=Portrait.Visibility.PUBLIC, **spec):
+        spec.setdefault("prompt", "a portrait of a woman with red hair, oil painting")
+        spec.setdefault("seed", 1234)
+        (portrait,) = paint(job_submit(user=user, spec=spec))
+        if visibility != portrait.visibility:
+            Portrait.objects.filter(pk=portrait.pk).update(visibility=visibility)
+            portrait.visibility = visibility
+        return portrait
+
+    return create
+
+
+@pytest.fixture
+def remix(paint):
+    """``remix(portrait, user, visibility=..., **changes)`` → the stored remix."""
+    from portraits.models import Portrait
+    from portraits.services import portrait_remix
+
+    def make(portrait, user, *, visibility=Portrait.Visibility.PUBLIC, **changes):
+        (child,) = paint(portrait_remix(portrait=portrait, user=user, changes=changes))
+        if visibility != child.visibility:
+            Portrait.objects.filter(pk=child.pk).update(visibility=visibility)
+            child.visibility = visibility
+        return child
+
+    return make
+
+
+@pytest.fixture
+def run_job(tiny_model):
+    """Run a submitted job through the real Celery task, in this process."""
+    from generation.models import GenerationJob
+    from generation.tasks import run_job as task
+
+    def run(job):
+        task.apply(args=[str(job.pk)])
+        job = GenerationJob.objects.get(pk=job.pk)
+        assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+        return job
+
+    return run

@@ -1,0 +1,94 @@
+"""Portrait rows made directly, for tests that need many of them (a chain of 50).
+
+These skip the pipeline, the PNG chunks and the signing: only lineage and listing
+tests use them. Anything about the files goes through ``portrait_create_from_job``
+(see conftest's ``paint``).
+"""
+
+from __future__ import annotations
+
+import io
+
+import factory
+from PIL import Image
+
+from portraits.lineage import compute_changes
+from portraits.models import Portrait
+
+
+def image_bytes(color=(120, 80, 40), size=(16, 16), format="PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def recipe_for(prompt: str, **overrides) -> dict:
+    recipe = {
+        "prompt": prompt,
+        "negative_prompt": "",
+        "style": None,
+        "style_name": None,
+        "styled_prompt": prompt,
+        "styled_negative_prompt": "",
+        "model": "painter",
+        "model_name": "Painter",
+        "model_source": "/models/painter",
+        "model_revision": "sha256:0123456789abcdef",
+        "model_family": "sd",
+        "seed": 1,
+        "steps": 4,
+        "guidance_scale": 7.0,
+        "width": 16,
+        "height": 16,
+        "scheduler": "EulerDiscreteScheduler",
+        "init_strength": None,
+        "parent": None,
+    }
+    recipe.update(overrides)
+    return recipe
+
+
+class PortraitFactory(factory.django.DjangoModelFactory):
+    """``PortraitFactory(author=alice, parent=p)`` fills in root, depth, ancestry and
+    changes the way the service does."""
+
+    class Meta:
+        model = Portrait
+
+    author_name = factory.LazyAttribute(lambda o: o.author.public_name)
+    title = factory.Sequence(lambda n: f"Portrait {n}")
+    visibility = Portrait.Visibility.PUBLIC
+    width = 16
+    height = 16
+    thumbnail_width = 16
+    thumbnail_height = 16
+    image = factory.django.FileField(filename="original.png", data=image_bytes())
+    thumbnail = factory.django.FileField(filename="thumbnail.webp", data=image_bytes(format="WEBP"))
+    recipe = factory.Sequence(lambda n: recipe_for(f"a portrait in the style {n}", seed=n))
+    parent = None
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        parent = kwargs.get("parent")
+        if parent is not None:
+            kwargs["recipe"] = {**kwargs["recipe"], "parent": parent.public_id}
+            kwargs.setdefault("root_id", parent.root_id or parent.pk)
+            kwargs.setdefault("depth", parent.depth + 1)
+            kwargs.setdefault("ancestry", parent.descendant_prefix)
+            kwargs.setdefault("changes", compute_changes(parent.recipe, kwargs["recipe"]))
+        return super()._create(model_class, *args, **kwargs)
+
+
+def remix_chain(authors, length: int, **first) -> list[Portrait]:
+    """An original and ``length`` remixes, each by the next of ``authors`` in turn,
+    each changing one word of the prompt and the seed."""
+    chain = [PortraitFactory(author=authors[0], recipe=recipe_for("a portrait of step 0"), **first)]
+    for depth in range(1, length + 1):
+        chain.append(
+            PortraitFactory(
+                author=authors[depth % len(authors)],
+                parent=chain[-1],
+                recipe=recipe_for(f"a portrait of step {depth}", seed=depth),
+            )
+        )
+    return chain

@@ -1,0 +1,222 @@
+"""Content Credentials: a development CA, signed originals and remixes, tampering."""
+
+from __future__ import annotations
+
+import io
+import random
+import stat
+import struct
+import zlib
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from PIL import Image
+
+from portraits.credentials import (
+    DEV_CA_CERT_NAME,
+    TRAINED_ALGORITHMIC_MEDIA,
+    create_dev_ca,
+    read_manifest,
+    sign_png,
+    signing_alg_for_key,
+)
+from portraits.imagefiles import encode_png, read_png_metadata
+
+
+@pytest.fixture(scope="module")
+def dev_ca(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("c2pa")
+    chain_path, key_path = create_dev_ca(folder)
+    return {
+        "folder": folder,
+        "chain_path": chain_path,
+        "key_path": key_path,
+        "keys": {"key_pem": key_path.read_bytes(), "cert_chain_pem": chain_path.read_bytes()},
+        "ca_pem": (folder / DEV_CA_CERT_NAME).read_bytes(),
+    }
+
+
+def generated_png(seed: int, *, parameters: str = "a portrait", provenance=None) -> bytes:
+    pixels = random.Random(seed).randbytes(64 * 64 * 3)
+    image = Image.frombytes("RGB", (64, 64), pixels)
+    return encode_png(image, parameters=parameters, provenance=provenance or {"seed": seed})
+
+
+def sign_original(dev_ca, *, title: str = "The sailor", seed: int = 1) -> bytes:
+    return sign_png(
+        generated_png(seed),
+        title=title,
+        author="alice",
+        claim_generator="Likeness/0.1.0",
+        portrait_url="https://likeness.example/p/aaa/",
+        **dev_ca["keys"],
+    )
+
+
+def flip_a_pixel_byte(png: bytes) -> bytes:
+    """Change one byte of image data, keeping the PNG well-formed (CRC recomputed)."""
+    data = bytearray(png)
+    offset = 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        if data[offset + 4 : offset + 8] == b"IDAT":
+            data[offset + 8 + length // 2] ^= 0xFF
+            crc = zlib.crc32(bytes(data[offset + 4 : offset + 8 + length]))
+            data[offset + 8 + length : offset + 12 + length] = struct.pack(">I", crc)
+            return bytes(data)
+        offset += 12 + length
+    raise AssertionError("no IDAT chunk")
+
+
+def test_dev_ca_writes_a_chain_and_a_private_key(dev_ca):
+    assert stat.S_IMODE(dev_ca["key_path"].stat().st_mode) == 0o600
+    leaf, ca = x509.load_pem_x509_certificates(dev_ca["chain_path"].read_bytes())
+
+    assert leaf.issuer == ca.subject
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    ekus = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in ekus
+    assert ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in ekus
+    assert x509.load_pem_x509_certificate(dev_ca["ca_pem"]) == ca
+
+
+def test_original_reads_back_valid_ai_generated_and_without_parent(dev_ca):
+    report = read_manifest(sign_original(dev_ca))
+
+    assert report["present"] is True
+    assert report["valid"] is True
+    assert report["validation_errors"] == []
+    assert report["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
+    assert report["parent"] is None
+    assert report["title"] == "The sailor"
+    assert report["author"] == "alice"
+    assert report["url"] == "https://likeness.example/p/aaa/"
+    assert report["signer"] == "Likeness development signer"
+    actions = next(
+        a["data"]["actions"]
+        for a in report["active_manifest"]["assertions"]
+        if a["label"] == "c2pa.actions.v2"
+    )
+    assert [a["action"] for a in actions] == ["c2pa.created"]
+
+
+def test_dev_ca_is_valid_but_untrusted_unless_passed_as_anchor(dev_ca):
+    signed = sign_original(dev_ca)
+
+    untrusted = read_manifest(signed)
+    trusted = read_manifest(signed, trust_anchors_pem=dev_ca["ca_pem"])
+
+    assert (untrusted["valid"], untrusted["trusted"]) == (True, False)
+    assert untrusted["validation_state"] == "Valid"
+    assert (trusted["valid"], trusted["trusted"]) == (True, True)
+    assert trusted["validation_state"] == "Trusted"
+
+
+def test_remix_names_its_signed_parent_as_parent_of_ingredient(dev_ca):
+    parent = sign_original(dev_ca, title="The sailor", seed=1)
+
+    remix = sign_png(
+        generated_png(2),
+        title="The sailor, at dusk",
+        author="bob",
+        claim_generator="Likeness/0.1.0",
+        portrait_url="https://likeness.example/p/bbb/",
+        parent=(parent, "The sailor"),
+        **dev_ca["keys"],
+    )
+    report = read_manifest(remix)
+
+    assert report["valid"] is True
+    assert report["validation_errors"] == []
+    assert report["title"] == "The sailor, at dusk"
+    assert report["parent"]["title"] == "The sailor"
+    assert report["parent"]["relationship"] == "parentOf"
+    assert report["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
+    actions = next(
+        a["data"]["actions"]
+        for a in report["active_manifest"]["assertions"]
+        if a["label"] == "c2pa.actions.v2"
+    )
+    assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
+    assert actions[0]["parameters"]["ingredients"], "c2pa.opened must point at the parent"
+    # The parent's own manifest travels inside the remix: the chain stays verifiable.
+    assert report["parent"]["manifest_label"] == read_manifest(parent)["active_manifest"]["label"]
+
+
+def test_tampering_with_pixels_after_signing_fails_validation(dev_ca):
+    tampered = flip_a_pixel_byte(sign_original(dev_ca))
+
+    report = read_manifest(tampered)
+
+    assert report["present"] is True
+    assert report["valid"] is False
+    assert "assertion.dataHash.mismatch" in [e["code"] for e in report["validation_errors"]]
+
+
+def test_text_chunks_survive_signing(dev_ca):
+    png = generated_png(3, parameters="a lighthouse\nSteps: 20", provenance={"author": "Zoë"})
+
+    signed = sign_png(
+        png,
+        title="Lighthouse",
+        author="alice",
+        claim_generator="Likeness",
+        portrait_url="https://likeness.example/p/ccc/",
+        **dev_ca["keys"],
+    )
+
+    assert read_png_metadata(signed) == {
+        "parameters": "a lighthouse\nSteps: 20",
+        "provenance": {"author": "Zoë"},
+    }
+
+
+def test_resaving_a_signed_png_strips_its_credentials(dev_ca):
+    with Image.open(io.BytesIO(sign_original(dev_ca))) as image:
+        resaved = io.BytesIO()
+        image.save(resaved, format="PNG")
+
+    assert read_manifest(resaved.getvalue())["present"] is False
+
+
+def test_unsigned_png_has_no_manifest():
+    report = read_manifest(generated_png(4))
+
+    assert report["present"] is False
+    assert report["valid"] is False
+    assert report["validation_errors"] == []
+
+
+def test_bytes_that_are_no_image_report_no_valid_manifest():
+    report = read_manifest(b"definitely not a PNG")
+
+    assert report["present"] is False
+    assert report["valid"] is False
+
+
+def test_signing_algorithm_follows_the_key_type():
+    import c2pa
+
+    def pem(key) -> bytes:
+        return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+    assert signing_alg_for_key(pem(ec.generate_private_key(ec.SECP256R1()))) == (
+        c2pa.C2paSigningAlg.ES256
+    )
+    assert signing_alg_for_key(pem(ec.generate_private_key(ec.SECP384R1()))) == (
+        c2pa.C2paSigningAlg.ES384
+    )
+    assert signing_alg_for_key(pem(ed25519.Ed25519PrivateKey.generate())) == (
+        c2pa.C2paSigningAlg.ED25519
+    )
+    with pytest.raises(ValueError, match="no C2PA signing algorithm"):
+        signing_alg_for_key(pem(ec.generate_private_key(ec.SECP256K1())))

@@ -1,0 +1,118 @@
+"""What the stored original PNG says about itself: recipe chunks and Content Credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+from portraits import credentials, imagefiles, selectors
+
+pytestmark = pytest.mark.django_db
+
+
+def _stored(portrait) -> bytes:
+    with portrait.image.open("rb") as handle:
+        return handle.read()
+
+
+def test_stored_png_carries_the_a1111_parameters_and_provenance(alice, bob, create_portrait, remix):
+    original = create_portrait(alice, prompt="a fisherman, oil", negative_prompt="blurry", seed=3)
+    child = remix(original, bob, prompt="a fisherman, charcoal", steps=9, init_strength=0.5)
+
+    embedded = imagefiles.read_png_metadata(_stored(child))
+
+    parsed = imagefiles.parse_a1111_parameters(embedded["parameters"])
+    assert parsed["prompt"] == "a fisherman, charcoal"
+    assert parsed["negative_prompt"] == "blurry"
+    assert parsed["params"]["Steps"] == "9"
+    assert parsed["params"]["Seed"] == "3"
+    assert parsed["params"]["Size"] == "64x64"
+    assert parsed["params"]["CFG scale"] == "7.0"
+    assert parsed["params"]["Model"] == "Painter"
+    assert parsed["params"]["Denoising strength"] == "0.5"
+
+    provenance = embedded["provenance"]
+    assert provenance["portrait"] == {
+        "id": child.public_id,
+        "url": f"https://likeness.test/p/{child.public_id}/",
+    }
+    assert provenance["author"]["username"] == "bob"
+    assert provenance["parent"] == {
+        "id": original.public_id,
+        "url": f"https://likeness.test/p/{original.public_id}/",
+    }
+    assert provenance["lineage"] == [original.public_id]
+    assert provenance["generator"]["diffusers"] == "0.42.1"
+    assert provenance["generator"]["torch"] == "2.13.0+cpu"
+    assert provenance["generator"]["device"] == "cpu"
+    assert provenance["recipe"]["seed"] == 3
+    assert "model_source" not in provenance["recipe"]  # may be a server path
+
+
+def test_a_style_is_written_as_the_prompt_the_model_received(alice, create_portrait):
+    from generation.models import StylePreset
+
+    StylePreset.objects.update_or_create(
+        slug="test-noir",
+        defaults={
+            "name": "Noir",
+            "prompt_template": "{prompt}, film noir",
+            "negative_prompt": "color",
+        },
+    )
+    portrait = create_portrait(alice, prompt="a detective", style="test-noir")
+
+    parsed = imagefiles.parse_a1111_parameters(
+        imagefiles.read_png_metadata(_stored(portrait))["parameters"]
+    )
+
+    assert parsed["prompt"] == "a detective, film noir"
+    assert parsed["negative_prompt"] == "color"
+    assert parsed["params"]["Style"] == "Noir"
+
+
+def test_manifest_of_a_remix_verifies_and_names_its_parent(
+    alice, bob, carol, create_portrait, remix, c2pa_dev_credentials
+):
+    original = create_portrait(alice, prompt="a lighthouse")
+    child = remix(original, bob, prompt="a lighthouse in a storm")
+    grandchild = remix(child, carol, prompt="a lighthouse in a storm, at dawn")
+    chain, _key = c2pa_dev_credentials
+    anchors = (chain.parent / "ca.pem").read_bytes()
+
+    parent_report = credentials.read_manifest(_stored(child), trust_anchors_pem=anchors)
+    report = credentials.read_manifest(_stored(grandchild), trust_anchors_pem=anchors)
+
+    assert report["valid"] and report["trusted"], report["validation_errors"]
+    assert report["title"] == grandchild.title
+    assert report["author"] == "Carol"
+    assert report["url"] == f"https://likeness.test/p/{grandchild.public_id}/"
+    assert report["digital_source_type"] == credentials.TRAINED_ALGORITHMIC_MEDIA
+    assert report["parent"]["relationship"] == "parentOf"
+    assert report["parent"]["title"] == child.title
+    # The ingredient is the parent's signed file itself: its manifest, by label.
+    assert report["parent"]["manifest_label"] == parent_report["active_manifest"]["label"]
+    original_report = credentials.read_manifest(_stored(original), trust_anchors_pem=anchors)
+    assert original_report["valid"] and original_report["parent"] is None
+
+
+def test_signing_is_the_last_write_so_any_change_breaks_the_manifest(alice, create_portrait):
+    portrait = create_portrait(alice)
+    data = bytearray(_stored(portrait))
+    data[-20] ^= 0xFF  # inside the image data, far from the manifest chunk
+
+    report = credentials.read_manifest(bytes(data))
+
+    assert report["valid"] is False
+
+
+def test_portrait_credentials_reads_back_the_stored_file_and_checks_it_names_the_portrait(
+    alice, create_portrait
+):
+    portrait = create_portrait(alice)
+
+    report = selectors.portrait_credentials(portrait=portrait)
+
+    assert report["present"] and report["valid"] and report["trusted"]
+    assert report["matches_portrait"] is True
+    assert report["png_provenance"]["portrait"]["id"] == portrait.public_id
+    assert report["png_parameters"].startswith("a portrait of a woman with red hair")
