@@ -1,13 +1,48 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.html import format_html
 
 from accounts.models import ApiToken, User
-from accounts.services import api_token_revoke, user_avatar_remove, user_delete
+from accounts.services import (
+    api_token_revoke,
+    email_validate,
+    user_avatar_remove,
+    user_delete,
+    user_profile_update,
+)
+from config.errors import DomainError
+
+# Saved through ``user_profile_update``, so the admin follows the members' own rules:
+# a changed e-mail address becomes the primary allauth EmailAddress (unverified, and a
+# confirmation link is mailed), display names and bios are normalised the same way.
+PROFILE_FIELDS = ("email", "display_name", "bio")
+
+
+class _EmailRulesMixin:
+    """The service's e-mail rules, as a form error: also unique among allauth's addresses."""
+
+    def clean_email(self) -> str:
+        user = self.instance if self.instance.pk else None
+        try:
+            return email_validate(email=self.cleaned_data.get("email", ""), user=user)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.field_errors.get("email") or exc.message) from None
+
+
+class UserAdminChangeForm(_EmailRulesMixin, UserChangeForm):
+    pass
+
+
+class UserAdminCreationForm(_EmailRulesMixin, AdminUserCreationForm):
+    pass
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserAdminChangeForm
+    add_form = UserAdminCreationForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Profile", {"fields": ("email", "display_name", "bio", "avatar_preview")}),
@@ -52,6 +87,22 @@ class UserAdmin(DjangoUserAdmin):
             user_avatar_remove(user=user)
             removed += 1
         self.message_user(request, f"Removed {removed} avatar(s).", messages.SUCCESS)
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        changes = {
+            field: form.cleaned_data[field]
+            for field in PROFILE_FIELDS
+            if field in form.changed_data
+        }
+        # The form has already set the new values on obj: put the stored ones back,
+        # save the rest (username, permissions, password), then let the service
+        # write these and keep the EmailAddress rows in step. One transaction (the
+        # admin's), so a refusal leaves nothing half-saved.
+        for field in changes:
+            setattr(obj, field, form.initial.get(field, ""))
+        super().save_model(request, obj, form, change)
+        if changes:
+            user_profile_update(user=obj, request=request, **changes)
 
     def delete_model(self, request, obj: User) -> None:
         user_delete(user=obj)

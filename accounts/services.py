@@ -101,6 +101,18 @@ def _clean_email(email: str, errors: dict[str, list[str]], *, user: User | None 
     return email
 
 
+def email_validate(*, email: str, user: User | None = None) -> str:
+    """The address as it would be stored for ``user`` (None: a new member), or ``DomainError``.
+
+    For forms that check early (the admin's); ``user_profile_update`` applies the same rules.
+    """
+    errors: dict[str, list[str]] = {}
+    email = _clean_email(email, errors, user=user)
+    if errors:
+        raise _invalid(errors)
+    return email
+
+
 def _clean_display_name(display_name: str, errors: dict[str, list[str]]) -> str:
     display_name = " ".join((display_name or "").split())
     if len(display_name) > DISPLAY_NAME_MAX_LENGTH:

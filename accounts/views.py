@@ -12,11 +12,13 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.forms import ApiTokenForm, ProfileForm
 from accounts.selectors import api_token_list, user_get_public
 from accounts.services import api_token_create, api_token_revoke, user_profile_update
+from accounts.uploads import avatar_upload_limit
 from config.errors import DomainError, NotFound, form_add_domain_error
 from portraits.selectors import portrait_list_public
 
@@ -67,9 +69,18 @@ def avatar(request, username: str):
     return response
 
 
+@csrf_exempt  # only until the upload limit is in place: _settings_profile checks the token
 @login_required
 @require_http_methods(["GET", "POST"])
 def settings_profile(request):
+    # The CSRF check reads the POST body, so the avatar's upload limit must be installed
+    # before it runs (Django's documented pattern for custom upload handlers).
+    avatar_upload_limit(request)
+    return _settings_profile(request)
+
+
+@csrf_protect
+def _settings_profile(request):
     user = request.user
     if request.method == "POST":
         form = ProfileForm(request.POST, request.FILES)

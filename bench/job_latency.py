@@ -290,28 +290,12 @@ def spec_for(size: int, steps: int) -> Any:
 
 
 def worker_on_step(job: Any) -> Callable[[Any], None]:
-    """The per-step work of `services.job_run` (heartbeat, base64 preview, progress event)."""
-    from generation import events, inference, services
+    """The worker's own per-step work (`services.JobStepReporter`, as `job_run` uses it)."""
+    from generation import services
 
-    started = time.monotonic()
-
-    def on_step(event: Any) -> None:
-        if not services.job_progress(job=job, step=event.step, total=event.total):
-            raise inference.GenerationCancelled
-        elapsed = time.monotonic() - started
-        preview = base64.b64encode(event.preview).decode("ascii")
-        events.publish(
-            job.pk,
-            {
-                "type": "progress",
-                "step": event.step,
-                "total": event.total,
-                "eta_seconds": round(elapsed / event.step * (event.total - event.step), 2),
-                "preview": f"data:{event.preview_mime};base64,{preview}",
-            },
-        )
-
-    return on_step
+    reporter = services.JobStepReporter(job, deadline=datetime.max.replace(tzinfo=UTC))
+    reporter.start_clock()
+    return reporter
 
 
 def heartbeat_on_step(job: Any) -> Callable[[Any], None]:

@@ -14,12 +14,17 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
+    celery_broker_url_for_redis,
     env,
     env_bool,
+    env_choice,
     env_database,
-    env_float,
+    env_email,
     env_int,
     env_list,
+    env_log_level,
+    env_rate,
+    env_redis_url,
     env_url,
 )
 
@@ -114,7 +119,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, channel layer, Celery ------------------------------------
-REDIS_URL = env_url("REDIS_URL", "", schemes={"redis", "rediss", "unix"})
+# redis://, rediss:// or unix:///path/to/redis.sock (the cache and channels_redis take
+# it as it is; Celery gets its own spelling of it below).
+REDIS_URL = env_redis_url("REDIS_URL")
 
 if REDIS_URL:
     CACHES = {
@@ -142,8 +149,8 @@ else:
 
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL",
-    REDIS_URL or "memory://localhost/",
-    schemes={"redis", "rediss", "amqp", "amqps", "pyamqp", "memory"},
+    celery_broker_url_for_redis(REDIS_URL) if REDIS_URL else "memory://localhost/",
+    schemes={"redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp", "memory"},
 )
 CELERY_RESULT_BACKEND = None  # job state lives in the database, not in Celery results
 CELERY_TASK_SERIALIZER = "json"
@@ -195,7 +202,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Generation ---------------------------------------------------------------
 GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 3, minimum=1)
-GENERATION_SUBMIT_RATE = env.str("GENERATION_SUBMIT_RATE", default="30/hour")
+GENERATION_SUBMIT_RATE = env_rate("GENERATION_SUBMIT_RATE", "30/hour")
 GENERATION_TINY_MODEL_DIR = DATA_DIR / "models" / "likeness-tiny"
 # A running job whose worker has not reported for this long is failed by the sweeper.
 GENERATION_STALE_AFTER = env_int("GENERATION_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 120, minimum=30)
@@ -255,20 +262,15 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
-if ACCOUNT_EMAIL_VERIFICATION not in {"none", "optional", "mandatory"}:
-    raise ImproperlyConfigured(
-        f"Environment variable ACCOUNT_EMAIL_VERIFICATION={ACCOUNT_EMAIL_VERIFICATION!r} "
-        "is malformed: expected none, optional or mandatory"
-    )
+ACCOUNT_EMAIL_VERIFICATION = env_choice(
+    "ACCOUNT_EMAIL_VERIFICATION", "optional", choices={"none", "optional", "mandatory"}
+)
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_USERNAME_BLACKLIST = ["admin", "api", "me", "settings", "static", "media", "likeness"]
 
-EMAIL_URL = env.str("EMAIL_URL", default="")
-if EMAIL_URL:
-    vars().update(env.email_url_config(EMAIL_URL))
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# EMAIL_URL (smtp://user:password@host:587, …) sets EMAIL_BACKEND, EMAIL_HOST and the rest;
+# unset, mails are printed on the console.
+globals().update(env_email("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likeness <noreply@localhost>")
 
 # --- API ------------------------------------------------------------------------
@@ -289,10 +291,10 @@ REST_FRAMEWORK = {
     # Job submissions are limited by the generation service itself (per user, in the
     # database), so the page, the API, remixes and reproductions share one limit.
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env.str("API_ANON_RATE", default="120/minute"),
-        "user": env.str("API_USER_RATE", default="600/minute"),
-        "register": env.str("API_REGISTER_RATE", default="20/hour"),
-        "token": env.str("API_TOKEN_RATE", default="30/hour"),
+        "anon": env_rate("API_ANON_RATE", "120/minute"),
+        "user": env_rate("API_USER_RATE", "600/minute"),
+        "register": env_rate("API_REGISTER_RATE", "20/hour"),
+        "token": env_rate("API_TOKEN_RATE", "30/hour"),
     },
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -343,8 +345,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": env_log_level("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "celery": {"level": "WARNING"}},
 }
-
-GENERATION_EVENT_THROTTLE = env_float("GENERATION_EVENT_THROTTLE", 0.0)

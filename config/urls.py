@@ -16,3 +16,9 @@ urlpatterns = [
     path("", include("portraits.urls")),
     path("", include("gallery.urls")),
 ]
+
+# JSON in the API's error shape under /api/, the site's pages elsewhere (config.views).
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

@@ -8,6 +8,9 @@ subscribed WebSocket. Event shapes (JSON, see README "Live progress"):
 ``{"type": "queued", "position": 3}``         the job moved up the queue
 ``{"type": "started", "worker": "...", "total": 20}``
 ``{"type": "progress", "step": 5, "total": 20, "eta_seconds": 1.2, "preview": "data:image/jpeg;base64,..."}``
+                                              ``preview`` is null for a step with no preview;
+                                              ``eta_seconds`` counts from the first step,
+                                              not from loading the model
 ``{"type": "done", "job": {...}}``            the finished REST resource, with its portraits
 ``{"type": "failed", "error": "..."}``
 ``{"type": "cancelled"}``

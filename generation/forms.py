@@ -1,13 +1,53 @@
 from django import forms
 
-from generation.models import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SEED_MAX
+from generation.models import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SEED_MAX, GenerationModel
 from generation.selectors import model_list_enabled, style_list_enabled
 from generation.services import SCHEDULERS
+
+# Recipe fields whose default and maximum depend on the model: the form field, then the
+# model's attributes holding its default and its maximum.
+MODEL_DEFAULTED = (
+    ("steps", "default_steps", "max_steps"),
+    ("guidance_scale", "default_guidance", "max_guidance"),
+    ("width", "default_width", "max_width"),
+    ("height", "default_height", "max_height"),
+)
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class ModelSelect(forms.Select):
+    """Each model's option carries its defaults and limits as data attributes
+    (``data-default-steps``, ``data-max-steps``…), for the page's script."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.models: dict[str, GenerationModel] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        model = self.models.get(str(value))
+        if model is not None:
+            for field, default, maximum in MODEL_DEFAULTED:
+                key = field.replace("_", "-")
+                option["attrs"][f"data-default-{key}"] = _number(getattr(model, default))
+                option["attrs"][f"data-max-{key}"] = _number(getattr(model, maximum))
+            if model.paints_noise:
+                option["attrs"]["data-paints-noise"] = "true"
+        return option
 
 
 class JobForm(forms.Form):
     """The create page. Types only: limits and defaults are the service's (they
-    depend on the model), and its field errors are put back on this form."""
+    depend on the model), and its field errors are put back on this form.
+
+    Steps, guidance and size are left empty, which the service reads as "the chosen
+    model's default": the chosen model's defaults show as placeholders and its maxima as
+    ``max``, and the page's script swaps them when another model is picked. Without the
+    script an empty field still gets the right model's default, since the server fills it.
+    """
 
     prompt = forms.CharField(
         max_length=PROMPT_MAX_LENGTH,
@@ -23,14 +63,26 @@ class JobForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What to avoid.",
     )
-    model = forms.ChoiceField()
+    model = forms.ChoiceField(widget=ModelSelect)
     seed = forms.IntegerField(
         required=False, min_value=0, max_value=SEED_MAX, help_text="Empty: random."
     )
-    steps = forms.IntegerField(required=False, min_value=1)
-    guidance_scale = forms.FloatField(required=False, min_value=0, label="Guidance (CFG)")
-    width = forms.IntegerField(required=False, min_value=64, help_text="A multiple of 8.")
-    height = forms.IntegerField(required=False, min_value=64, help_text="A multiple of 8.")
+    steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: the model's default.")
+    guidance_scale = forms.FloatField(
+        required=False, min_value=0, label="Guidance (CFG)", help_text="Empty: the model's default."
+    )
+    width = forms.IntegerField(
+        required=False,
+        min_value=64,
+        widget=forms.NumberInput(attrs={"step": 8}),
+        help_text="A multiple of 8. Empty: the model's default.",
+    )
+    height = forms.IntegerField(
+        required=False,
+        min_value=64,
+        widget=forms.NumberInput(attrs={"step": 8}),
+        help_text="A multiple of 8. Empty: the model's default.",
+    )
     num_images = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_IMAGES_PER_JOB, initial=1, label="Images"
     )
@@ -46,19 +98,20 @@ class JobForm(forms.Form):
     def __init__(self, *args, remix: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.models = list(model_list_enabled())
+        by_slug = {m.slug: m for m in self.models}
         self.fields["model"].choices = [(m.slug, m.name) for m in self.models]
+        self.fields["model"].widget.models = by_slug
         default = next(
             (m for m in self.models if m.is_default), self.models[0] if self.models else None
         )
-        if default is not None and not self.is_bound:
+        if default is not None:
             self.fields["model"].initial = default.slug
-            for name, attr in (
-                ("steps", "default_steps"),
-                ("guidance_scale", "default_guidance"),
-                ("width", "default_width"),
-                ("height", "default_height"),
-            ):
-                self.fields[name].initial = getattr(default, attr)
+        chosen = by_slug.get(str(self["model"].value() or "")) or default
+        if chosen is not None:
+            for name, default_attr, max_attr in MODEL_DEFAULTED:
+                attrs = self.fields[name].widget.attrs
+                attrs["placeholder"] = _number(getattr(chosen, default_attr))
+                attrs["max"] = _number(getattr(chosen, max_attr))
         self.fields["style"].choices = [("", "No style")] + [
             (s.slug, s.name) for s in style_list_enabled()
         ]

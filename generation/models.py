@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 
 PROMPT_MAX_LENGTH = 1000
 SEED_MAX = 2**32 - 1
@@ -157,6 +158,9 @@ class GenerationJob(models.Model):
 
     # Execution.
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When a task for this job was last sent to the broker (submission, a requeue, a
+    # re-send by the sweeper): the sweeper re-sends only once this is old.
+    enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -184,9 +188,16 @@ class GenerationJob(models.Model):
             models.CheckConstraint(
                 condition=Q(seed__gte=0) & Q(seed__lte=SEED_MAX), name="generation_job_seed_range"
             ),
+            # An image-to-image job needs its parent until it is over; afterwards the
+            # parent may be deleted (SET_NULL) while the job stays in its owner's list.
+            # (portraits.services.portrait_delete keeps a tombstone for active remix jobs.)
             models.CheckConstraint(
                 condition=Q(init_strength__isnull=True)
-                | (Q(init_strength__gt=0) & Q(init_strength__lte=1) & Q(parent__isnull=False)),
+                | (
+                    Q(init_strength__gt=0)
+                    & Q(init_strength__lte=1)
+                    & (Q(parent__isnull=False) | Q(status__in=["succeeded", "failed", "cancelled"]))
+                ),
                 name="generation_job_init_strength_needs_parent",
             ),
             models.CheckConstraint(

@@ -38,13 +38,18 @@ def _for_display(qs: QuerySet[GenerationJob]) -> QuerySet[GenerationJob]:
     )
 
 
-def job_queryset_for(*, viewer) -> QuerySet[GenerationJob]:
-    qs = _for_display(GenerationJob.objects.all())
+def _visible_to(viewer) -> QuerySet[GenerationJob]:
+    """The one rule: moderators see every job, a member their own, anonymous none."""
+    qs = GenerationJob.objects.all()
     if is_moderator(viewer):
         return qs
     if viewer is None or not viewer.is_authenticated:
         return qs.none()
     return qs.filter(user=viewer)
+
+
+def job_queryset_for(*, viewer) -> QuerySet[GenerationJob]:
+    return _for_display(_visible_to(viewer))
 
 
 def job_get_for_viewer(*, viewer, job_id) -> GenerationJob:
@@ -56,6 +61,14 @@ def job_get_for_viewer(*, viewer, job_id) -> GenerationJob:
     if job is None:
         raise NotFound("No such job.")
     return job
+
+
+def job_is_visible(*, viewer, job_id) -> bool:
+    """Whether ``viewer`` may follow the job: one cheap query, no representation."""
+    try:
+        return _visible_to(viewer).filter(pk=job_id).exists()
+    except (ValueError, TypeError, ValidationError):  # a malformed UUID
+        return False
 
 
 def job_list_owned(*, user, status: str | None = None) -> QuerySet[GenerationJob]:

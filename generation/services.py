@@ -15,7 +15,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -485,55 +485,104 @@ def publish_queue_positions(limit: int = 100) -> None:
         events.publish(job_id, {"type": "queued", "position": position})
 
 
+class JobDeadlinePassed(Exception):
+    """Raised from the step callback when a job has run past the soft time limit.
+
+    Celery enforces its time limits only in prefork pools; the embedded default's
+    solo pool in a thread (and ``--pool solo|threads`` workers) ignores them, so
+    ``job_run`` also keeps this cooperative deadline, checked at every step.
+    """
+
+
+_TIME_LIMIT_EXCEPTIONS = {"SoftTimeLimitExceeded", "TimeLimitExceeded", "JobDeadlinePassed"}
+
+
+def _is_time_limit(exc: BaseException) -> bool:
+    return type(exc).__name__ in _TIME_LIMIT_EXCEPTIONS
+
+
 def user_message_for(exc: BaseException) -> str:
     """A sentence a user can act on, for an exception raised while painting."""
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-    if name in {"SoftTimeLimitExceeded", "TimeLimitExceeded"}:
+    if _is_time_limit(exc):
         return "The job took longer than this server allows and was stopped. Try fewer steps or a smaller size."
+    if isinstance(exc, DomainError):  # already written for the user
+        return exc.message
     if name == "OutOfMemoryError" or "out of memory" in text.lower():
         return "The GPU ran out of memory. Try a smaller size or fewer images."
     if name == "InvalidSpecError":
         return f"This recipe cannot be painted with this model: {text}."
     if name in {"ModelUnavailableError", "OSError", "FileNotFoundError", "LocalEntryNotFoundError"}:
         return f"The model could not be loaded ({text or name}). An administrator should check it."
-    if name == "InferenceBackendMissing":
-        return text
     return f"Generation failed: {text or name}."
 
 
-def job_run(*, job: GenerationJob, on_step_extra: Callable[[int, int], None] | None = None) -> str:
-    """Paint a claimed (running) job: inference, then portraits, then done.
+class JobStepReporter:
+    """The worker's work at each denoising step of a job (``inference.generate``'s on_step).
 
-    Returns the final status. Any exception from the pipeline fails the job with
-    a message the user can understand; a cancel stops it at the next step
-    without keeping any image.
+    Records the step as the job's heartbeat (and stops the job if that write finds
+    it cancelled or taken over), enforces the cooperative deadline, and publishes a
+    ``progress`` event with the ETA and the live preview. ``start_clock()`` marks the
+    end of pipeline loading: the ETA is about denoising steps only.
     """
-    from generation import inference
 
-    spec = job_inference_spec(job)
-    started = time.monotonic()
+    def __init__(self, job: GenerationJob, *, deadline) -> None:
+        self.job = job
+        self.deadline = deadline
+        self.painting_since = time.monotonic()
 
-    def on_step(event: inference.StepEvent) -> None:
-        if not job_progress(job=job, step=event.step, total=event.total):
+    def start_clock(self) -> None:
+        self.painting_since = time.monotonic()
+
+    def __call__(self, event) -> None:
+        from generation import inference
+
+        if not job_progress(job=self.job, step=event.step, total=event.total):
             raise inference.GenerationCancelled
-        elapsed = time.monotonic() - started
-        preview = base64.b64encode(event.preview).decode("ascii")
-        eta = elapsed / event.step * (event.total - event.step)
+        if timezone.now() >= self.deadline:
+            raise JobDeadlinePassed(f"past {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
+        elapsed = time.monotonic() - self.painting_since
+        preview = None
+        if event.preview is not None:
+            encoded = base64.b64encode(event.preview).decode("ascii")
+            preview = f"data:{event.preview_mime};base64,{encoded}"
         events.publish(
-            job.pk,
+            self.job.pk,
             {
                 "type": "progress",
                 "step": event.step,
                 "total": event.total,
-                "eta_seconds": round(eta, 2),
-                "preview": f"data:{event.preview_mime};base64,{preview}",
+                "eta_seconds": round(elapsed / event.step * (event.total - event.step), 2),
+                "preview": preview,
             },
         )
-        if on_step_extra is not None:
-            on_step_extra(event.step, event.total)
+
+
+def job_run(*, job: GenerationJob) -> str:
+    """Paint a claimed (running) job: inference, then portraits, then done.
+
+    Returns the final status. Any exception on the way — a recipe that cannot be
+    turned into a spec, a parent image gone, the pipeline, the time limit — fails
+    the job at once with a message the user can understand (never leaving it
+    ``running`` for the sweeper); a cancel stops it at the next step without
+    keeping any image.
+    """
+    from generation import inference
+
+    deadline = (job.started_at or timezone.now()) + timedelta(
+        seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT
+    )
+    on_step = JobStepReporter(job, deadline=deadline)
 
     try:
+        if not inference.backend_available():
+            raise DomainError(inference.backend_missing_reason())
+        spec = job_inference_spec(job)
+        # Load (or find in the cache) before the clock starts: the ETA is about the
+        # denoising steps, and a cold load of a real model takes longer than all of them.
+        inference.load_pipeline(spec.model)
+        on_step.start_clock()
         result = inference.generate(spec, on_step=on_step)
     except inference.GenerationCancelled:
         job.refresh_from_db(fields=["status"])
@@ -548,7 +597,12 @@ def job_run(*, job: GenerationJob, on_step_extra: Callable[[int, int], None] | N
             return Status.SUCCEEDED
     except Exception as exc:
         logger.exception("Job %s could not be stored", job.pk)
-        job_fail(job=job, error=f"The images could not be stored: {exc}")
+        error = (
+            user_message_for(exc)
+            if _is_time_limit(exc)
+            else f"The images could not be stored: {exc}"
+        )
+        job_fail(job=job, error=error)
         return Status.FAILED
     job.refresh_from_db(fields=["status"])
     return job.status
@@ -561,28 +615,37 @@ def job_inference_spec(job: GenerationJob):
     recipe = job.recipe
     init_image = None
     if job.init_strength is not None:
+        gone = NotFound("The portrait this job starts from is no longer available.")
         if job.parent is None or not job.parent.image:
-            raise NotFound("The portrait this job starts from is no longer available.")
-        with job.parent.image.open("rb") as handle:
-            init_image = handle.read()
-    return inference.GenerationSpec(
-        model=inference.ModelRef(
-            source=recipe["model_source"],
-            revision=recipe.get("model_revision", ""),
-            family=recipe.get("model_family", "auto"),
-        ),
-        prompt=recipe["styled_prompt"],
-        negative_prompt=recipe["styled_negative_prompt"],
-        seed=job.seed,
-        steps=job.steps,
-        guidance_scale=job.guidance_scale,
-        width=job.width,
-        height=job.height,
-        num_images=job.num_images,
-        scheduler=job.scheduler,
-        init_image=init_image,
-        init_strength=job.init_strength,
-    )
+            raise gone
+        try:
+            with job.parent.image.open("rb") as handle:
+                init_image = handle.read()
+        except OSError as exc:  # the row still names a file the storage no longer has
+            raise gone from exc
+    try:
+        return inference.GenerationSpec(
+            model=inference.ModelRef(
+                source=recipe["model_source"],
+                revision=recipe.get("model_revision", ""),
+                family=recipe.get("model_family", "auto"),
+            ),
+            prompt=recipe["styled_prompt"],
+            negative_prompt=recipe["styled_negative_prompt"],
+            seed=job.seed,
+            steps=job.steps,
+            guidance_scale=job.guidance_scale,
+            width=job.width,
+            height=job.height,
+            num_images=job.num_images,
+            scheduler=job.scheduler,
+            init_image=init_image,
+            init_strength=job.init_strength,
+        )
+    except KeyError as exc:  # a recipe written by hand or by an older version
+        raise DomainError(
+            f"This job's recipe is incomplete (it has no {exc}). Submit it again."
+        ) from exc
 
 
 # --- Keeping the queue honest ------------------------------------------------------
@@ -594,9 +657,12 @@ def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | Non
     * running, but no heartbeat for ``stale_after`` seconds (its worker died and
       no redelivery came): back to the queue for another attempt, or failed after
       MAX_ATTEMPTS;
-    * queued for longer than ``resend_queued_after`` seconds (the broker may have
-      lost the message, e.g. a restarted Redis without persistence): enqueued
-      again — harmless if the original is still there, ``job_start`` runs it once.
+    * queued, and last handed to the broker (``enqueued_at``) more than
+      ``resend_queued_after`` seconds ago (the broker may have lost the message,
+      e.g. a restarted Redis without persistence): enqueued again — harmless if
+      the original is still there, ``job_start`` runs it once. ``enqueued_at`` is
+      moved on with every send, so a job waiting behind a long queue gets one
+      extra message per threshold, not one per sweep.
 
     Run by Celery beat every minute in production and by a timer thread in the
     embedded default (which also runs it with 0 at start-up: a restarted single
@@ -627,15 +693,17 @@ def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | Non
                 continue
             job.status = Status.QUEUED
             job.worker = ""
-            job.save(update_fields=["status", "worker"])
+            job.enqueued_at = now
+            job.save(update_fields=["status", "worker", "enqueued_at"])
             transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
             requeued += 1
-    forgotten = GenerationJob.objects.filter(
-        status=Status.QUEUED, created_at__lt=now - timedelta(seconds=resend_queued_after)
-    ).values_list("pk", flat=True)
-    for job_id in list(forgotten):
-        _enqueue(job_id)
-        resent += 1
+    cutoff = now - timedelta(seconds=resend_queued_after)
+    forgotten = GenerationJob.objects.filter(status=Status.QUEUED, enqueued_at__lt=cutoff)
+    for job_id in list(forgotten.values_list("pk", flat=True)):
+        # A conditional UPDATE claims the re-send, so two sweepers never both send.
+        if forgotten.filter(pk=job_id).update(enqueued_at=now):
+            _enqueue(job_id)
+            resent += 1
     if requeued or failed or resent:
         logger.warning("Sweeper: requeued %d, failed %d, re-sent %d jobs", requeued, failed, resent)
     return {"requeued": requeued, "failed": failed, "resent": resent}
@@ -656,8 +724,23 @@ def model_register(
     limits: Mapping[str, Any] | None = None,
     make_default: bool = False,
     make_default_if_none: bool = False,
+    keep_existing: bool = False,
 ) -> tuple[GenerationModel, bool]:
-    """Add or update a model by slug; optionally make it the default (one at a time)."""
+    """Add or update a model by slug; returns it and whether it was created.
+
+    * ``keep_existing``: a model already registered under ``slug`` is left exactly
+      as an administrator left it (enabled or not, its limits, its source); only a
+      missing one is created. For start-up commands that run on every ``make run``.
+    * ``make_default``: make it the default (one at a time) and enable it, as the
+      admin's "make default" action does.
+    * ``make_default_if_none``: make it the default only if no model is the default
+      at all and this one is enabled — never take the flag from another model, even
+      a disabled one, and never make a disabled model the default.
+
+    Updating never changes whether a model is enabled: that is the admin's call.
+    The caller keeps ``limits`` consistent (defaults within maxima); the database's
+    check constraints refuse anything else.
+    """
     fields = {
         "name": name,
         "source": source,
@@ -665,16 +748,24 @@ def model_register(
         "revision": revision,
         "description": description,
         "paints_noise": paints_noise,
-        "is_enabled": True,
         **(limits or {}),
     }
     with transaction.atomic():
-        model, created = GenerationModel.objects.update_or_create(slug=slug, defaults=fields)
-        has_default = GenerationModel.objects.filter(is_default=True, is_enabled=True).exists()
-        if make_default or (make_default_if_none and not has_default):
+        if keep_existing:
+            model, created = GenerationModel.objects.get_or_create(slug=slug, defaults=fields)
+        else:
+            model, created = GenerationModel.objects.update_or_create(slug=slug, defaults=fields)
+        if make_default:
             GenerationModel.objects.exclude(pk=model.pk).filter(is_default=True).update(
                 is_default=False
             )
+            GenerationModel.objects.filter(pk=model.pk).update(is_default=True, is_enabled=True)
+            model.is_default = model.is_enabled = True
+        elif (
+            make_default_if_none
+            and model.is_enabled
+            and not GenerationModel.objects.filter(is_default=True).exists()
+        ):
             GenerationModel.objects.filter(pk=model.pk).update(is_default=True)
             model.is_default = True
     return model, created

@@ -36,13 +36,16 @@ def _initial_from(parent) -> dict:
 @login_required
 def job_create(request):
     parent = _remix_parent(request)
+    status = 200
     if request.method == "POST":
         form = JobForm(request.POST, remix=parent is not None)
+        status = 400
         if form.is_valid():
             try:
                 job = services.job_submit(user=request.user, spec=form.spec(), parent=parent)
             except DomainError as exc:
                 form_add_domain_error(form, exc)
+                status = exc.status  # 429 for a quota, as the API answers
             else:
                 return redirect(job)
     else:
@@ -56,7 +59,7 @@ def job_create(request):
         request,
         "generation/job_form.html",
         {"form": form, "parent": parent, "backend_missing": backend_missing},
-        status=400 if form.errors else 200,
+        status=status,
     )
 
 
@@ -75,29 +78,37 @@ def job_list(request):
     )
 
 
+def _render_job(request, job, status=200):
+    return render(
+        request,
+        "generation/job_detail.html",
+        {"job": job, "job_json": job_representation(job)},
+        status=status,
+    )
+
+
 @login_required
 def job_detail(request, pk):
     try:
         job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
     except NotFound:
         raise Http404("No such job.") from None
-    return render(
-        request,
-        "generation/job_detail.html",
-        {"job": job, "job_json": job_representation(job)},
-    )
+    return _render_job(request, job)
 
 
 @login_required
 @require_POST
 def job_cancel(request, pk):
+    """Without JavaScript; the job page's script uses the API's cancel action instead."""
     try:
         job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
         services.job_cancel(job=job, by=request.user)
     except NotFound:
         raise Http404("No such job.") from None
     except DomainError as exc:
+        # Refused (the job finished meanwhile): say so, on the job as it now stands.
         messages.error(request, exc.message)
-    else:
-        messages.success(request, "Job cancelled.")
+        job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
+        return _render_job(request, job, status=exc.status)
+    messages.success(request, "Job cancelled.")
     return redirect("generation:job-detail", pk=pk)

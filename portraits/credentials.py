@@ -9,7 +9,16 @@ What a signed portrait says:
 - a remix: its signed parent as a ``parentOf`` ingredient, ``c2pa.opened`` pointing at
   that ingredient, then ``c2pa.edited`` with *trainedAlgorithmicMedia* (the pixels were
   repainted by the model), so a viewer walks the chain back through every remix;
+- a remix whose parent was deleted before it was painted: the same actions, with a
+  ``parentOf`` ingredient that names the parent but carries no file and no manifest
+  (never ``c2pa.created``: it is not an original);
 - a ``cawg.metadata`` assertion with title, author and the portrait's page.
+
+Privacy: a remix's file carries its parent's whole manifest store, and with it every
+ancestor's manifest, for as long as the file exists. So a manifest holds nothing a user
+wrote that could later become private: callers pass a neutral title
+(:func:`manifest_title`), never the portrait's title (which defaults to its prompt),
+and no thumbnail of the parent is embedded.
 
 Trust: our development CA is in no public trust list, so a reader reports such a
 manifest as intact (``valid``) but not ``trusted``, unless the CA is passed as a trust
@@ -25,6 +34,7 @@ import json
 import os
 import struct
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,12 +64,38 @@ _ACTIONS_LABELS = ("c2pa.actions.v2", "c2pa.actions")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_MANIFEST_CHUNK = b"caBX"  # where C2PA embeds its manifest store in a PNG
 
-# Signing: no claim thumbnail (the asset *is* the image, and a noisy 512² PNG thumbnail
-# weighs hundreds of KB and ~60 ms). Reading: never reach out to the network.
+# Signing: no thumbnails. Not for the claim (the asset *is* the image, and a noisy 512² PNG
+# thumbnail weighs hundreds of KB and ~60 ms), and above all not for the ingredient: with
+# thumbnails on, c2pa embeds a picture of the parent in every remix's file, which would
+# show a parent that is (or later becomes) private to anyone holding a public remix.
+# Reading: never reach out to the network.
 _SIGN_SETTINGS: Mapping[str, Any] = {"builder": {"thumbnail": {"enabled": False}}}
 _READ_SETTINGS: Mapping[str, Any] = {
     "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}
 }
+
+
+def manifest_title(public_id: str) -> str:
+    """The title a portrait's manifest (and its remixes' ingredient) carries.
+
+    Neutral and stable on purpose: a portrait's own title defaults to its prompt, can
+    be edited later, and its portrait can become private or be deleted, while every
+    remix's file keeps a copy of this manifest for good.
+    """
+    return f"Likeness portrait {public_id}"
+
+
+@dataclass(frozen=True)
+class ParentIngredient:
+    """A remix's parent, as its manifest names it.
+
+    ``data`` is the parent's signed PNG (its manifest travels inside the ingredient, so
+    the chain stays verifiable), or ``None`` when the parent was deleted before the
+    remix was painted: then the ingredient names it, says so, and carries nothing.
+    """
+
+    title: str
+    data: bytes | None
 
 
 def sign_png(
@@ -69,7 +105,7 @@ def sign_png(
     author: str,
     claim_generator: str,
     portrait_url: str,
-    parent: tuple[bytes, str] | None = None,
+    parent: ParentIngredient | None = None,
     key_pem: bytes,
     cert_chain_pem: bytes,
     tsa_url: str | None = None,
@@ -77,8 +113,9 @@ def sign_png(
     """Return ``data`` (a PNG) with an embedded, signed C2PA manifest.
 
     ``claim_generator`` is ``"name/version"`` (``"Likeness/0.1.0"``) or just a name.
-    ``parent`` is ``(signed parent PNG bytes, parent title)`` for a remix; the parent's
-    own manifest is carried inside the ingredient, so the whole chain stays verifiable.
+    ``title`` and ``parent.title`` end up in every descendant's file: pass
+    :func:`manifest_title`, nothing a user wrote. ``parent`` is set for a remix (see
+    :class:`ParentIngredient`).
     ``cert_chain_pem`` is the signing certificate followed by its intermediates (the root
     may be included or left out); the algorithm follows the key type. ``tsa_url`` adds an
     RFC 3161 timestamp and is the only network access; ``None`` signs offline.
@@ -93,7 +130,7 @@ def sign_png(
         author=author,
         claim_generator=claim_generator,
         portrait_url=portrait_url,
-        is_remix=parent is not None,
+        parent=parent,
     )
     signer_info = c2pa.C2paSignerInfo(
         signing_alg_for_key(key_pem), cert_chain_pem, key_pem, tsa_url
@@ -104,16 +141,15 @@ def sign_png(
         c2pa.Builder(builder_definition, context=context) as builder,
         c2pa.Signer.from_info(signer_info) as signer,
     ):
-        if parent is not None:
-            parent_bytes, parent_title = parent
+        if parent is not None and parent.data is not None:
             builder.add_ingredient(
                 {
-                    "title": parent_title,
+                    "title": parent.title,
                     "relationship": "parentOf",
                     "label": _PARENT_INGREDIENT_LABEL,
                 },
                 PNG_MIME,
-                io.BytesIO(parent_bytes),
+                io.BytesIO(parent.data),
             )
         builder.sign(signer, PNG_MIME, io.BytesIO(data), signed)
     return signed.getvalue()
@@ -136,8 +172,9 @@ def read_manifest(
       the "untrusted signer" codes, which ``trusted`` reports;
     - ``active_manifest``: the active manifest as the library reports it;
     - ``title``, ``digital_source_type``, ``author``, ``url``;
-    - ``parent``: ``{"title", "relationship", "manifest_label"}`` of the ``parentOf``
-      ingredient, or ``None``;
+    - ``parent``: ``{"title", "relationship", "manifest_label", "description"}`` of the
+      ``parentOf`` ingredient, or ``None`` (``manifest_label`` is ``None`` when the
+      ingredient carries no manifest, e.g. a parent deleted before the remix);
     - ``signer``: the signing certificate's common name (else its organization) and
       ``signer_organization``.
 
@@ -300,15 +337,39 @@ def create_dev_ca(folder: Path, *, common_name: str = "Likeness development") ->
 
 
 def _manifest_definition(
-    *, title: str, author: str, claim_generator: str, portrait_url: str, is_remix: bool
+    *,
+    title: str,
+    author: str,
+    claim_generator: str,
+    portrait_url: str,
+    parent: ParentIngredient | None,
 ) -> dict[str, Any]:
     name, _, version = claim_generator.partition("/")
     generator: dict[str, str] = {"name": name}
     if version:
         generator["version"] = version
-    if is_remix:
+    ingredients: list[dict[str, Any]] = []
+    if parent is not None:
         # The spec wants c2pa.opened first, tied to the parentOf ingredient; the repaint
         # itself is an edit whose pixels still come from a trained model.
+        description = "Remixed by a diffusion model from the parent portrait."
+        if parent.data is None:
+            # Still a remix (its recipe came from the parent), so never c2pa.created, and
+            # c2pa.edited alone is refused (the first action must be created or opened):
+            # an ingredient that only names the parent keeps the record honest.
+            description = (
+                "Remixed by a diffusion model from the parent portrait, which was deleted "
+                "before this one was painted: its file is not included."
+            )
+            ingredients.append(
+                {
+                    "title": parent.title,
+                    "format": PNG_MIME,
+                    "relationship": "parentOf",
+                    "label": _PARENT_INGREDIENT_LABEL,
+                    "description": "Deleted before this portrait was painted.",
+                }
+            )
         actions: list[dict[str, Any]] = [
             {
                 "action": "c2pa.opened",
@@ -318,7 +379,7 @@ def _manifest_definition(
                 "action": "c2pa.edited",
                 "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
                 "softwareAgent": generator,
-                "description": "Remixed by a diffusion model from the parent portrait.",
+                "description": description,
             },
         ]
     else:
@@ -340,7 +401,7 @@ def _manifest_definition(
     }
     if author:
         metadata["dc:creator"] = [author]
-    return {
+    definition: dict[str, Any] = {
         "claim_generator_info": [generator],
         "title": title,
         "assertions": [
@@ -348,6 +409,9 @@ def _manifest_definition(
             {"label": "cawg.metadata", "kind": "Json", "data": metadata},
         ],
     }
+    if ingredients:
+        definition["ingredients"] = ingredients
+    return definition
 
 
 def _empty_report() -> dict[str, Any]:
@@ -415,6 +479,7 @@ def _parent_ingredient(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
                 "title": ingredient.get("title"),
                 "relationship": "parentOf",
                 "manifest_label": ingredient.get("active_manifest"),
+                "description": ingredient.get("description"),
             }
     return None
 

@@ -161,8 +161,12 @@ def changes_for_viewer(
     if not (step_visible and parent_visible):
         view["detail_hidden"] = True
         return view
+    # An unchanged prompt still has a diff (one "equal" run): leave it out, as for the
+    # negative prompt, or a step that changed nothing would never read "No changes."
     view.update(
-        prompt_diff=list(changes.get("prompt_diff") or []),
+        prompt_diff=(
+            list(changes.get("prompt_diff") or []) if changes.get("prompt_changed") else []
+        ),
         negative_prompt_diff=(
             list(changes.get("negative_prompt_diff") or [])
             if changes.get("negative_prompt_changed")
@@ -210,7 +214,7 @@ class LineageStep:
 
 @dataclass
 class Credit:
-    """Someone who shaped a portrait: their first role and every step they made."""
+    """Someone who shaped a portrait: their first role, every role, every step they made."""
 
     name: str
     username: str | None
@@ -219,6 +223,11 @@ class Credit:
     role_label: str
     roles: list[str] = field(default_factory=list)
     depths: list[int] = field(default_factory=list)
+
+    @property
+    def role_labels(self) -> list[str]:
+        """Every role they played, as people read them, in order of first contribution."""
+        return [Portrait.Role(role).label for role in self.roles]
 
 
 def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:

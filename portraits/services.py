@@ -167,7 +167,9 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
     remix chain (parent, root, depth, ancestry, changes vs the parent), a WebP
     thumbnail, and an original PNG carrying the A1111 ``parameters`` chunk and the
     provenance JSON, signed with C2PA as the very last write (for a remix, the signed
-    parent original is its ``parentOf`` ingredient).
+    parent original is its ``parentOf`` ingredient; a parent deleted while the job was
+    queued is still named, without its file). The manifest carries a neutral title,
+    never the prompt-derived one: descendants' files keep a copy of it for good.
 
     Idempotent: a job whose portraits exist already gets them back, so a task
     delivered twice never stores its images twice (a unique constraint backs this).
@@ -185,10 +187,15 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
     author = job.user
     parent: Portrait | None = job.parent
     lineage_ids: list[str] = []
-    parent_original: bytes | None = None
+    parent_ingredient: credentials.ParentIngredient | None = None
     if parent is not None:
         lineage_ids = [step.public_id for step in portrait_chain(portrait=parent)]
-        parent_original = portrait_original_bytes(portrait=parent, missing_ok=True)
+        # A parent deleted while the job was queued has no file left: the remix still
+        # names it (it is no original), without its file or manifest.
+        parent_ingredient = credentials.ParentIngredient(
+            title=credentials.manifest_title(parent.public_id),
+            data=portrait_original_bytes(portrait=parent, missing_ok=True),
+        )
     key_pem, chain_pem = signing_credentials()
 
     created: list[Portrait] = []
@@ -221,11 +228,13 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
                 )
                 signed = credentials.sign_png(
                     png,
-                    title=portrait.title,
+                    # Never the portrait's title: it defaults to the prompt, and every
+                    # remix's file carries this manifest, whatever becomes private later.
+                    title=credentials.manifest_title(portrait.public_id),
                     author=portrait.author_name,
                     claim_generator=f"Likeness/{software_version()}",
                     portrait_url=_site_url(portrait.get_absolute_url()),
-                    parent=(parent_original, parent.title) if parent_original else None,
+                    parent=parent_ingredient,
                     key_pem=key_pem,
                     cert_chain_pem=chain_pem,
                     tsa_url=settings.C2PA_TSA_URL,
@@ -270,8 +279,9 @@ def _ensure_can_edit(portrait: Portrait, by) -> None:
 def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portrait:
     """Change a portrait's title, description and/or visibility (its author or a moderator).
 
-    Only the keys present in ``data`` change. The file keeps the title it was signed
-    with: its Content Credentials record the portrait as it was created.
+    Only the keys present in ``data`` change. The file stays as it was signed: its
+    Content Credentials name the portrait by its id (``credentials.manifest_title``),
+    not by a title, so a rename leaves nothing stale in it.
     """
     _ensure_can_edit(portrait, by)
     errors: dict[str, list[str]] = {}
@@ -389,6 +399,13 @@ def portrait_reproduce(*, portrait: Portrait, user) -> GenerationJob:
     parent link whatever its visibility now (nothing of the parent is used, and the
     credits stay right).
 
+    The job names its model and style by slug, which resolve to what they are *now*.
+    So the job is submitted inside a transaction and what it would paint is compared
+    with the recipe: if the style now writes a different prompt, or the model loads
+    from another source, revision or family, or its default scheduler changed (or
+    either is gone), the job is rolled back (nothing is queued) and a Conflict names
+    what changed, rather than a "reproduction" silently painting something else.
+
     Identical pixels need the same model weights (``model_revision``), device class,
     dtype and torch thread count; a portrait that was image ``i > 0`` of a batch may
     differ in the last bits when repainted alone.
@@ -406,4 +423,68 @@ def portrait_reproduce(*, portrait: Portrait, user) -> GenerationJob:
                 "so it cannot be repainted."
             )
         spec["init_strength"] = recipe["init_strength"]
-    return job_submit(user=user, spec=spec, parent=parent)
+    try:
+        with transaction.atomic():
+            job = job_submit(user=user, spec=spec, parent=parent)
+            drift = _recipe_drift(recipe, job.recipe)
+            if drift:
+                raise Conflict(_not_reproducible(drift))
+    except Conflict:
+        raise
+    except DomainError as exc:
+        if not exc.field_errors:  # a quota, say: nothing to do with the recipe
+            raise
+        # The model or style is gone or disabled, or the model's limits no longer
+        # admit the recipe: the same refusal, not a form error on a form nobody filled.
+        raise Conflict(
+            _not_reproducible(
+                f"{name}: {' '.join(messages).rstrip('.')}"
+                for name, messages in exc.field_errors.items()
+            )
+        ) from exc
+    return job
+
+
+def _recipe_drift(recipe: Mapping[str, Any], again: Mapping[str, Any]) -> list[str]:
+    """What would paint differently if ``again`` (a new job's recipe) ran instead of
+    ``recipe`` (a portrait's), in words that reveal no server path."""
+    model = recipe.get("model_name") or recipe.get("model")
+    drift: list[str] = []
+    styled = (recipe.get("styled_prompt"), recipe.get("styled_negative_prompt"))
+    if styled != (again.get("styled_prompt"), again.get("styled_negative_prompt")):
+        style = recipe.get("style_name") or recipe.get("style")
+        drift.append(
+            f"the style “{style}” now writes a different prompt"
+            if style
+            else "the prompt the model receives is different"
+        )
+    if again.get("model_source") != recipe.get("model_source"):
+        drift.append(f"the model “{model}” now loads from a different source")
+    requested_revision = recipe.get("requested_model_revision", recipe.get("model_revision"))
+    if (again.get("model_revision") or "") != (requested_revision or ""):
+        drift.append(
+            f"the model “{model}” now asks for revision "
+            f"{_revision_label(again.get('model_revision'))} "
+            f"(it was {_revision_label(requested_revision)})"
+        )
+    if again.get("model_family") != recipe.get("model_family"):
+        drift.append(f"the model “{model}” is now loaded as another family of pipeline")
+    requested_scheduler = recipe.get("requested_scheduler", recipe.get("scheduler")) or ""
+    if (again.get("scheduler") or "") != requested_scheduler:
+        drift.append(
+            f"the scheduler would now be {again.get('scheduler') or 'the model default'} "
+            f"(it was {requested_scheduler or 'the model default'})"
+        )
+    return drift
+
+
+def _revision_label(revision: Any) -> str:
+    return f"“{revision}”" if revision else "none in particular"
+
+
+def _not_reproducible(reasons: Iterable[str]) -> str:
+    return (
+        "This portrait cannot be reproduced exactly: "
+        + "; ".join(reasons)
+        + ". Remix it instead to paint it with what is there now."
+    )

@@ -172,3 +172,28 @@ def tiny_model(db, tiny_model_dir):
         make_default=True,
     )
     return model
+
+
+@pytest.fixture
+def turbo_model(tiny_model):
+    """A second model with very different defaults (a turbo model's few steps and CFG 0),
+    on the tiny pipeline's weights."""
+    from generation.services import model_register
+
+    model, _ = model_register(
+        name="Turbo",
+        slug="turbo",
+        source=tiny_model.source,
+        family="sd",
+        limits={
+            "default_steps": 2,
+            "max_steps": 4,
+            "default_guidance": 0.0,
+            "max_guidance": 2.0,
+            "default_width": 96,
+            "default_height": 64,
+            "max_width": 256,
+            "max_height": 256,
+        },
+    )
+    return model

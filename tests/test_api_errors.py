@@ -3,8 +3,43 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from django.urls import path
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+
+from config import urls as site_urls
 
 pytestmark = pytest.mark.django_db
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def _broken_endpoint(request):
+    raise RuntimeError("a bug, not a refusal")
+
+
+def _broken_page(request):
+    raise RuntimeError("a bug, not a refusal")
+
+
+def _forbidden(request):
+    raise PermissionDenied("not yours")
+
+
+# A test-only URLconf (@pytest.mark.urls(__name__)): the site's, its error handlers,
+# and two views that really raise. No such endpoint exists in production.
+urlpatterns = [
+    path("api/v1/test-only/broken/", _broken_endpoint),
+    path("test-only/broken/", _broken_page),
+    path("api/v1/test-only/forbidden/", _forbidden),
+    path("test-only/forbidden/", _forbidden),
+    *site_urls.urlpatterns,
+]
+handler400 = site_urls.handler400
+handler403 = site_urls.handler403
+handler404 = site_urls.handler404
+handler500 = site_urls.handler500
 
 
 def _assert_error_shape(body):
@@ -68,3 +103,75 @@ def test_method_not_allowed(alice_api):
     response = alice_api.put("/api/v1/me/", {}, format="json")
     assert response.status_code == 405
     _assert_error_shape(response.json())
+
+
+# --- Errors that never reach a DRF view: Django's handlers (config.views) ------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/v1/no-such-endpoint/", "/api/v1/me/tokens/abc/", "/api/v2/"])
+def test_unknown_api_path_answers_json_in_the_error_shape(api, url):
+    response = api.get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    _assert_error_shape(body)
+    assert body == {"detail": "Not found.", "code": "not_found", "errors": {}}
+
+
+def test_unknown_page_is_a_friendly_html_page_in_the_site_layout(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert 'class="site-header"' in html
+    assert "This page does not exist" in html and "/no-such-page/" in html
+
+
+def test_a_page_raising_404_gets_the_same_friendly_page(client):
+    response = client.get("/u/nobody/")
+    assert response.status_code == 404
+    assert "This page does not exist" in response.content.decode()
+
+
+@pytest.mark.urls(__name__)
+def test_server_error_in_the_api_answers_json_in_the_error_shape(api):
+    api.raise_request_exception = False
+    response = api.get("/api/v1/test-only/broken/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    _assert_error_shape(body)
+    assert body["code"] == "server_error"
+    assert "a bug" not in body["detail"]  # internals stay in the log
+
+
+@pytest.mark.urls(__name__)
+def test_server_error_on_a_page_is_a_friendly_html_page(client):
+    client.raise_request_exception = False
+    response = client.get("/test-only/broken/")
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert 'class="site-header"' in html and "Something went wrong" in html
+    assert "a bug" not in html
+
+
+@pytest.mark.urls(__name__)
+def test_permission_denied_outside_drf(api, client):
+    response = api.get("/api/v1/test-only/forbidden/")
+    assert response.status_code == 403
+    body = response.json()
+    _assert_error_shape(body)
+    assert body["code"] == "permission_denied"
+    page = client.get("/test-only/forbidden/")
+    assert page.status_code == 403
+    html = page.content.decode()
+    assert 'class="site-header"' in html and "You may not open this page" in html
+
+
+def test_request_refused_before_any_view_answers_json_under_the_api(api):
+    # Django refuses an unknown Host before routing (a 400 from handler400).
+    response = api.get("/api/v1/users/nobody/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    body = response.json()
+    _assert_error_shape(body)
+    assert body["code"] == "bad_request"

@@ -35,6 +35,7 @@ from accounts.services import (
     user_profile_update,
     user_register_with_token,
 )
+from accounts.uploads import avatar_upload_limit
 
 INVALID = OpenApiResponse(
     ApiErrorSerializer, description="Invalid input: field errors in `errors`."
@@ -102,6 +103,10 @@ class MeView(APIView):
 
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def initial(self, request, *args, **kwargs):
+        avatar_upload_limit(request)  # before anything parses the body
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(operation_id="me_retrieve", responses={200: MeSerializer, 401: UNAUTHENTICATED})
     def get(self, request):

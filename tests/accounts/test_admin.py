@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 
 from accounts.models import ApiToken, User
@@ -46,6 +47,81 @@ def test_user_admin_refuses_a_duplicate_email_in_another_case(admin_client, alic
     assert response.status_code == 200
     assert "A user with that e-mail address already exists." in response.content.decode()
     assert not User.objects.filter(username="carol").exists()
+
+
+def _change_user(admin_client, user, **changes):
+    data = {
+        "username": user.username,
+        "email": user.email,
+        "display_name": user.display_name,
+        "bio": user.bio,
+        "is_active": "on",
+    }
+    data.update(changes)
+    return admin_client.post(f"/admin/accounts/user/{user.pk}/change/", data)
+
+
+def _addresses(user):
+    return list(
+        EmailAddress.objects.filter(user=user)
+        .order_by("email")
+        .values_list("email", "primary", "verified")
+    )
+
+
+def test_changing_an_email_in_the_admin_makes_it_the_primary_allauth_address(
+    admin_client, alice, mailoutbox, django_capture_on_commit_callbacks
+):
+    EmailAddress.objects.create(user=alice, email=alice.email, primary=True, verified=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _change_user(admin_client, alice, email="Alice.New@Example.com")
+    assert response.status_code == 302, response.content.decode()
+    alice.refresh_from_db()
+    assert alice.email == "alice.new@example.com"
+    assert _addresses(alice) == [
+        ("alice.new@example.com", True, False),
+        ("alice@example.com", False, True),
+    ]
+    # The member confirms the new address, as after changing it themselves.
+    assert [mail.to for mail in mailoutbox] == [["alice.new@example.com"]]
+
+
+def test_admin_refuses_an_email_another_member_has_as_a_secondary_address(admin_client, alice, bob):
+    EmailAddress.objects.create(user=bob, email="bob.work@example.com", verified=True)
+    response = _change_user(admin_client, alice, email="BOB.WORK@example.com")
+    assert response.status_code == 200
+    assert "A user with that e-mail address already exists." in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.email == "alice@example.com"
+    assert not EmailAddress.objects.filter(user=alice).exists()
+
+
+def test_admin_saves_display_name_and_bio_by_the_members_rules(admin_client, alice):
+    response = _change_user(
+        admin_client, alice, display_name="  Alice   in  Wonderland ", bio="Foxes.\r\nHares.\r\n"
+    )
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert (alice.display_name, alice.bio) == ("Alice in Wonderland", "Foxes.\nHares.")
+    assert not EmailAddress.objects.filter(user=alice).exists()  # e-mail untouched
+
+
+def test_adding_a_member_in_the_admin_gives_them_a_primary_allauth_address(admin_client):
+    response = admin_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "carol",
+            "email": "Carol@Example.com",
+            "usable_password": "true",
+            "password1": "a-long-unusual-passphrase-42",
+            "password2": "a-long-unusual-passphrase-42",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    carol = User.objects.get(username="carol")
+    assert carol.email == "carol@example.com"
+    assert carol.check_password("a-long-unusual-passphrase-42")
+    assert _addresses(carol) == [("carol@example.com", True, False)]
 
 
 def test_admin_action_removes_avatars_through_the_service(

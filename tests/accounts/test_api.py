@@ -9,7 +9,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, user_profile_update
-from tests.accounts.images import image_bytes, png_claiming_size, upload
+from tests.accounts.images import image_bytes, noisy_png, png_claiming_size, upload
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -231,6 +231,23 @@ def test_oversized_avatar_upload_is_a_400(alice_token_api, settings, stored_file
     )
     assert response.status_code == 400
     assert "must be 1.0" in response.json()["errors"]["avatar"][0]
+    assert stored_files() == []
+
+
+def test_oversized_avatar_upload_is_refused_without_a_temporary_copy(
+    alice_token_api, alice, settings, tmp_path, stored_files
+):
+    settings.AVATAR_MAX_BYTES = 1024
+    # Django's own handlers would spool this upload to a folder that does not exist.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "no-such-folder")
+    response = alice_token_api.patch(
+        ME, {"avatar": upload(noisy_png((300, 300))), "bio": "Changed"}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"avatar": ["The avatar must be 1.0\xa0KB or smaller."]}
+    alice.refresh_from_db()
+    assert (alice.bio, alice.avatar.name) == ("", "")
     assert stored_files() == []
 
 

@@ -5,12 +5,13 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.files.storage import default_storage
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, user_profile_update
-from tests.accounts.images import image_bytes, png_claiming_size, upload
+from tests.accounts.images import image_bytes, noisy_png, png_claiming_size, upload
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -297,6 +298,51 @@ def test_settings_refuse_an_oversized_avatar(client, alice, settings, stored_fil
     response = client.post("/settings/", {"avatar": upload(image_bytes(size=(900, 900)))})
     assert "The avatar must be 1.0" in response.content.decode()
     assert stored_files() == []
+
+
+def test_an_oversized_avatar_is_refused_without_a_temporary_copy(
+    client, alice, settings, tmp_path, stored_files
+):
+    settings.AVATAR_MAX_BYTES = 1024
+    # Django's own handlers would write anything over 1 KB to a temporary file, in a
+    # folder that does not exist: the request would fail if one were attempted.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "no-such-folder")
+    client.force_login(alice)
+    response = client.post(
+        "/settings/",
+        {"display_name": "Changed", "bio": "", "avatar": upload(noisy_png((300, 300)))},
+    )
+    assert response.status_code == 200
+    assert "The avatar must be 1.0\xa0KB or smaller." in response.content.decode()
+    alice.refresh_from_db()
+    assert (alice.display_name, alice.avatar.name) == ("Alice Liddell", "")
+    assert stored_files() == []
+
+
+def test_an_avatar_larger_than_the_memory_limit_is_still_received_whole(
+    client, alice, settings, tmp_path, stored_files
+):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # kept on disk while it arrives
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    client.force_login(alice)
+    response = client.post(
+        "/settings/", {"display_name": "Alice", "bio": "", "avatar": upload(noisy_png((120, 90)))}
+    )
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert stored_files() == [alice.avatar.name]
+    with default_storage.open(alice.avatar.name) as f, Image.open(f) as image:
+        assert (image.format, image.size) == ("WEBP", (256, 256))
+
+
+def test_settings_page_still_checks_the_csrf_token(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post("/settings/", {"display_name": "Forged", "bio": ""})
+    assert response.status_code == 403
+    alice.refresh_from_db()
+    assert alice.display_name == "Alice Liddell"
 
 
 def test_settings_remove_avatar(client, alice, stored_files, django_capture_on_commit_callbacks):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -123,3 +125,83 @@ def test_cancel_button_stops_the_painting_and_keeps_no_image(
     assert not job.portraits.exists()
     browser.refresh()  # and the page, loaded afresh, agrees
     assert browser.find_element(By.ID, "job-status").text == "Cancelled"
+
+
+def test_picking_another_model_shows_its_defaults_and_paints_with_them(
+    embedded_site, browser, alice, tiny_model, turbo_model
+):
+    log_in(browser, embedded_site, "alice")
+    browser.get(embedded_site.url + "/create/")
+    steps = browser.find_element(By.NAME, "steps")
+    guidance = browser.find_element(By.NAME, "guidance_scale")
+    assert (steps.get_attribute("placeholder"), steps.get_attribute("value")) == ("4", "")
+    assert browser.find_element(By.ID, "noise-model-notice").is_displayed()
+
+    Select(browser.find_element(By.NAME, "model")).select_by_visible_text("Turbo")
+    assert (steps.get_attribute("placeholder"), steps.get_attribute("max")) == ("2", "4")
+    assert guidance.get_attribute("placeholder") == "0"
+    assert browser.find_element(By.NAME, "width").get_attribute("placeholder") == "96"
+    assert not browser.find_element(By.ID, "noise-model-notice").is_displayed()
+    fill(browser, "prompt", "a jockey at full gallop")
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+
+    WebDriverWait(browser, 60).until(
+        ec.text_to_be_present_in_element((By.ID, "job-status"), "Succeeded")
+    )
+    job = GenerationJob.objects.get(user=alice)
+    assert job.model == turbo_model
+    assert (job.steps, job.guidance_scale, job.width, job.height) == (2, 0.0, 96, 64)
+
+
+def test_a_refused_cancel_shows_why_and_the_job_as_the_server_has_it(
+    embedded_site, browser, alice, tiny_model
+):
+    """The job finished while the page still showed it running (here: its row is marked
+    succeeded behind the page's back, with no event): Cancel must not claim "Cancelled"."""
+    wait = start_a_long_job(
+        browser, embedded_site, tiny_model, "a sitter who finished early", 600, until_step=2
+    )
+    job = GenerationJob.objects.get(user=alice)
+    GenerationJob.objects.filter(pk=job.pk).update(status=GenerationJob.Status.SUCCEEDED)
+    assert browser.find_element(By.ID, "job-status").text == "Running"
+
+    browser.find_element(By.CSS_SELECTOR, "#job-cancel button").click()
+
+    wait.until(ec.text_to_be_present_in_element((By.ID, "job-status"), "Succeeded"))
+    assert "cannot be cancelled" in browser.find_element(By.ID, "job-notice").text
+    assert not browser.find_element(By.ID, "job-cancel").is_displayed()
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.SUCCEEDED
+
+
+# Counts the WebSockets the page opens, from before its own scripts run.
+COUNT_SOCKETS = """
+window.__sockets = 0;
+const Native = window.WebSocket;
+window.WebSocket = function (...args) { window.__sockets += 1; return new Native(...args); };
+Object.assign(window.WebSocket, Native);
+window.WebSocket.prototype = Native.prototype;
+"""
+
+
+def test_a_page_whose_session_ended_stops_following_and_says_why(
+    embedded_site, browser, alice, tiny_model
+):
+    """Signed out while the connection was down: the reconnect is refused with 4401, which
+    the page must see (not an HTTP 403) and act on, instead of retrying for ever."""
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_SOCKETS})
+    wait = start_a_long_job(
+        browser, embedded_site, tiny_model, "a sitter, briefly", steps=400, until_step=2
+    )
+    embedded_site.kill()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "job-connection"), "reconnecting"))
+    browser.delete_all_cookies()  # the session is gone
+    embedded_site.start()
+
+    wait.until(ec.text_to_be_present_in_element((By.ID, "job-connection"), "signed out"))
+    link = browser.find_element(By.CSS_SELECTOR, "#job-connection a")
+    assert "/accounts/login/?next=/jobs/" in link.get_attribute("href")
+    opened = browser.execute_script("return window.__sockets")
+    time.sleep(4)  # longer than the page's back-off after one failed attempt (1 s, then 2 s)
+    assert browser.execute_script("return window.__sockets") == opened
+    assert "reconnecting" not in browser.find_element(By.ID, "job-connection").text

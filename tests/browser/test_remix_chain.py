@@ -1,15 +1,20 @@
 """Three people in a browser: an original, a remix of it, a remix of the remix.
 
-Each of them then sees the whole chain with who changed what.
+Each of them then sees the whole chain with who changed what, and the file they download
+carries its recipe and a Content Credentials manifest naming its parent.
 """
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
+from django.conf import settings
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from portraits import credentials, imagefiles
 from portraits.models import Portrait
 from tests.browser.actions import fill, log_in
 
@@ -29,6 +34,15 @@ def paint_and_open_portrait(driver) -> str:
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait.until(ec.url_to_be(url))
     return url
+
+
+def download_as(driver, url: str) -> bytes:
+    """GET ``url`` with the browser's cookies (its session): what "Download PNG" saves."""
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    request = urllib.request.Request(url, headers={"Cookie": cookies})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Type"] == "image/png"
+        return response.read()
 
 
 def test_three_people_make_a_chain_and_everyone_sees_who_changed_what(
@@ -80,3 +94,23 @@ def test_three_people_make_a_chain_and_everyone_sees_who_changed_what(
         assert browser.find_elements(By.CSS_SELECTOR, "ol.lineage > li:nth-child(2) .diff-add")
         assert "red" in steps[1].text and "0.6" in steps[1].text
         assert "carol" in steps[2].text and "Watercolour" in steps[2].text
+
+    # The last viewer (carol) downloads the final remix as the page's link does.
+    link = browser.find_element(By.PARTIAL_LINK_TEXT, "Download PNG").get_attribute("href")
+    data = download_as(browser, link)
+    parsed = imagefiles.parse_a1111_parameters(imagefiles.read_png_metadata(data)["parameters"])
+    assert "a lighthouse keeper with a red beard at night" in parsed["prompt"]
+    assert (parsed["params"]["CFG scale"], parsed["params"]["Style"]) == ("9.0", "Watercolour")
+    anchor = (settings.C2PA_SIGNING_CERTS.parent / credentials.DEV_CA_CERT_NAME).read_bytes()
+    report = credentials.read_manifest(data, trust_anchors_pem=anchor)
+    assert report["valid"] and report["trusted"], report["validation_errors"]
+    assert report["url"].endswith(f"/p/{final.public_id}/")
+    bobs = ancestors[1]
+    with bobs.image.open("rb") as handle:
+        bobs_label = credentials.read_manifest(handle.read())["active_manifest"]["label"]
+    assert report["parent"] == {
+        "title": f"Likeness portrait {bobs.public_id}",
+        "relationship": "parentOf",
+        "manifest_label": bobs_label,
+        "description": None,
+    }

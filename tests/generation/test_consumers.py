@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -12,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 
 from accounts.services import api_token_create
 from accounts.websocket import TokenOrSessionAuthMiddleware
-from generation import services
+from generation import events, services
 from generation.models import GenerationJob
 from generation.routing import websocket_urlpatterns
 from generation.tasks import run_job
@@ -45,24 +46,43 @@ async def _connect(ws: WebsocketCommunicator):
     return ws, connected, code
 
 
-def test_anonymous_is_refused(queued_job):
-    anonymous_ws = communicator(queued_job.pk)
+async def _refusal(ws: WebsocketCommunicator):
+    """Connect and return the close code the consumer answers with (after accepting:
+    closing before accepting would reach a browser as an HTTP 403, without the code)."""
+    connected, _ = await ws.connect(timeout=TIMEOUT)
+    assert connected, "refusals accept the handshake, so the client sees the close code"
+    first = await ws.receive_output(timeout=TIMEOUT)
+    assert first["type"] == "websocket.close", first  # no state before the refusal
+    assert await ws.receive_nothing(timeout=0.2)
+    return first["code"]
 
-    async def scenario():
-        ws, connected, code = await _connect(anonymous_ws)
-        assert (connected, code) == (False, 4401)
 
-    async_to_sync(scenario)()
+def test_anonymous_is_refused_with_4401(queued_job):
+    assert async_to_sync(_refusal)(communicator(queued_job.pk)) == 4401
 
 
-def test_a_stranger_is_refused_without_learning_the_job_exists(queued_job, bob):
+def test_a_stranger_is_refused_with_4404_without_learning_the_job_exists(queued_job, bob):
+    assert async_to_sync(_refusal)(communicator(queued_job.pk, bob)) == 4404
+    # The very answer for a job that does not exist at all.
+    assert async_to_sync(_refusal)(communicator(uuid.uuid4(), bob)) == 4404
+
+
+def test_a_refused_client_is_not_subscribed_to_the_job_s_events(queued_job, bob, settings):
+    from channels.layers import get_channel_layer
+
+    # On the in-memory layer, whose group membership a test can read (channels_redis
+    # keeps it in Redis behind a private key scheme); the consumer is the same.
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "config.channel_layers.ThreadSafeInMemoryChannelLayer"}
+    }
     bob_ws = communicator(queued_job.pk, bob)
 
     async def scenario():
-        ws, connected, code = await _connect(bob_ws)
-        assert (connected, code) == (False, 4404)
+        await _refusal(bob_ws)
+        layer = get_channel_layer()
+        return layer.groups.get(events.job_group(queued_job.pk), {})
 
-    async_to_sync(scenario)()
+    assert async_to_sync(scenario)() == {}
 
 
 def test_owner_and_moderator_get_the_current_state_at_once(queued_job, alice, mod):

@@ -181,6 +181,39 @@ def test_preview_of_a_large_picture_keeps_aspect_and_stays_within_128px(tiny_mod
     assert Image.open(io.BytesIO(events[0].preview)).size == (128, 64)
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [(2, 8, 8), (4, 2, 8, 8), (16,)],
+    ids=["two-channels", "video-latent", "flat"],
+)
+def test_latents_of_an_unknown_shape_give_no_preview_and_one_warning(shape, caplog):
+    import torch
+
+    preview = inference._Previewer(None, (8, 8))
+    latent = torch.randn(*shape)
+
+    with caplog.at_level("WARNING", logger="generation.inference"):
+        assert preview(latent) is None
+        assert preview(latent) is None
+
+    assert len(caplog.records) == 1 and str(shape) in caplog.records[0].getMessage()
+    assert preview(torch.randn(4, 8, 8)) is not None  # an ordinary latent still previews
+
+
+def test_a_preview_that_cannot_be_made_never_fails_the_painting(tiny_model, monkeypatch):
+    """A model whose latent space the projection does not fit (a 3-row projection for
+    the tiny model's 4 channels): every step reports without a preview, the images come."""
+    entry = inference._loaded(tiny_model)
+    wrong = ((0.3, 0.2, 0.3),) * 3, (0.0, 0.0, 0.0)
+    monkeypatch.setattr(entry, "latent_rgb", wrong)
+    events: list[StepEvent] = []
+
+    result = generate(spec_for(tiny_model, steps=3), events.append)
+
+    assert [(event.step, event.preview) for event in events] == [(1, None), (2, None), (3, None)]
+    assert result.images[0].size == (64, 64)
+
+
 def test_raising_from_on_step_cancels_at_once_and_leaves_the_pipeline_usable(tiny_model):
     spec = spec_for(tiny_model, steps=8)
     seen: list[int] = []

@@ -211,6 +211,36 @@ def test_sweeper_leaves_a_live_job_alone(submit):
     assert job.status == Status.RUNNING
 
 
+def test_sweeper_resends_a_waiting_job_once_per_threshold_not_on_every_sweep(submit):
+    job = submit()
+    assert services.jobs_sweep(resend_queued_after=600)["resent"] == 0  # just sent
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    GenerationJob.objects.filter(pk=job.pk).update(created_at=an_hour_ago, enqueued_at=an_hour_ago)
+
+    assert services.jobs_sweep(resend_queued_after=600)["resent"] == 1
+    # The next sweeps (every minute) find it sent a moment ago: no pile of duplicates.
+    assert services.jobs_sweep(resend_queued_after=600)["resent"] == 0
+    assert services.jobs_sweep(resend_queued_after=600)["resent"] == 0
+    job.refresh_from_db()
+    assert job.enqueued_at > an_hour_ago and job.status == Status.QUEUED
+
+    GenerationJob.objects.filter(pk=job.pk).update(enqueued_at=an_hour_ago)
+    assert services.jobs_sweep(resend_queued_after=600)["resent"] == 1
+
+
+def test_a_requeued_job_counts_as_just_sent(submit, django_capture_on_commit_callbacks):
+    job = services.job_start(job_id=submit().pk, worker="w1")
+    long_ago = timezone.now() - timedelta(hours=2)
+    GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago, enqueued_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.jobs_sweep(stale_after=60, resend_queued_after=0) == {
+            "requeued": 1,
+            "failed": 0,
+            "resent": 0,  # not sent a second time by the same sweep
+        }
+    assert len(callbacks) == 1
+
+
 def test_queue_position_counts_jobs_ahead(submit, bob, django_capture_on_commit_callbacks):
     from generation.selectors import job_queue_position
 
@@ -222,3 +252,30 @@ def test_queue_position_counts_jobs_ahead(submit, bob, django_capture_on_commit_
     first.refresh_from_db()
     assert job_queue_position(job=first) is None
     assert job_queue_position(job=third) == 2
+
+
+def test_the_portrait_a_finished_remix_started_from_can_still_be_deleted(
+    alice, tiny_model, django_capture_on_commit_callbacks
+):
+    from portraits.services import portrait_delete
+    from tests.portraits.factories import PortraitFactory
+
+    parent = PortraitFactory(author=alice)
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.job_submit(
+            user=alice, spec={"prompt": "the same, at dusk", "init_strength": 0.5}, parent=parent
+        )
+    GenerationJob.objects.filter(pk=job.pk).update(status=Status.FAILED)
+
+    portrait_delete(portrait=parent, by=alice)
+
+    job.refresh_from_db()
+    assert job.parent is None and job.init_strength == 0.5  # the job keeps its recipe
+
+
+def test_an_active_image_to_image_job_cannot_lose_its_parent(submit):
+    from django.db import IntegrityError, transaction
+
+    job = submit()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GenerationJob.objects.filter(pk=job.pk).update(init_strength=0.5)

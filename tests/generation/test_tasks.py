@@ -90,3 +90,119 @@ def test_the_hard_time_limit_hook_leaves_a_finished_job_alone(submit):
     run_job.on_failure(TimeLimitExceeded(30), "task-id", [str(job.pk)], {}, None)
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED and not job.error
+
+
+# --- Failing at once, truthfully ------------------------------------------------------
+
+
+@pytest.fixture
+def remix_of_a_portrait(alice, tiny_model, django_capture_on_commit_callbacks):
+    """A queued image-to-image job that starts from one of alice's portraits."""
+    from tests.portraits.factories import PortraitFactory
+
+    parent = PortraitFactory(author=alice)
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.job_submit(
+            user=alice, spec={"prompt": "the same, at dusk", "init_strength": 0.5}, parent=parent
+        )
+    return job, parent
+
+
+def assert_failed_at_once(job, message: str) -> None:
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error == message
+    assert job.finished_at is not None and job.progress_step == 0
+    assert not job.portraits.exists()
+
+
+def test_a_remix_whose_parent_was_deleted_fails_at_once_with_a_readable_message(
+    remix_of_a_portrait, alice
+):
+    from portraits.services import portrait_delete
+
+    job, parent = remix_of_a_portrait
+    portrait_delete(portrait=parent, by=alice)  # a tombstone: the remix job still needs it
+    run_job.apply(args=[str(job.pk)])
+    assert_failed_at_once(job, "The portrait this job starts from is no longer available.")
+
+
+def test_a_remix_whose_parent_file_is_gone_from_storage_fails_at_once(remix_of_a_portrait):
+    job, parent = remix_of_a_portrait
+    parent.image.storage.delete(parent.image.name)
+    run_job.apply(args=[str(job.pk)])
+    assert_failed_at_once(job, "The portrait this job starts from is no longer available.")
+
+
+def test_a_job_with_an_incomplete_recipe_fails_at_once(submit):
+    job = submit(steps=2)
+    recipe = {k: v for k, v in job.recipe.items() if k != "styled_prompt"}
+    GenerationJob.objects.filter(pk=job.pk).update(recipe=recipe)
+    run_job.apply(args=[str(job.pk)])
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert "recipe is incomplete" in job.error and "styled_prompt" in job.error
+
+
+TIME_LIMIT_MESSAGE = (
+    "The job took longer than this server allows and was stopped. "
+    "Try fewer steps or a smaller size."
+)
+
+
+def test_a_job_past_the_soft_time_limit_stops_even_where_celery_cannot_stop_it(submit, settings):
+    """The embedded default's solo pool in a thread ignores Celery's time limits
+    (as `.apply()` does here); job_run's own deadline, checked each step, stops it."""
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0
+    job = submit(steps=20)
+    run_job.apply(args=[str(job.pk)])
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error == TIME_LIMIT_MESSAGE
+    assert job.progress_step < 20
+    assert not job.portraits.exists()
+
+
+def test_a_soft_time_limit_while_storing_the_images_says_so(submit, monkeypatch):
+    """Celery raises SoftTimeLimitExceeded wherever the task happens to be; here it is
+    made to happen while the portraits are stored, which no real run can aim at."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    import portraits.services
+
+    def out_of_time(**kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(portraits.services, "portrait_create_from_job", out_of_time)
+    job = submit(steps=2)
+    run_job.apply(args=[str(job.pk)])
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error == TIME_LIMIT_MESSAGE
+    assert not job.portraits.exists()
+
+
+def test_a_failure_while_storing_names_the_cause(submit, settings, tmp_path):
+    # A media folder that cannot be created (a file stands where it should be).
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    settings.MEDIA_ROOT = blocker / "media"
+    job = submit(steps=2)
+    run_job.apply(args=[str(job.pk)])
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error.startswith("The images could not be stored:")
+    assert not job.portraits.exists()
+
+
+def test_a_job_whose_previews_cannot_be_made_still_succeeds(submit, tiny_model, monkeypatch):
+    from generation import inference
+
+    entry = inference._loaded(inference.ModelRef(source=tiny_model.source, family="sd"))
+    # A projection for 3 latent channels: the tiny model's 4 do not fit it.
+    monkeypatch.setattr(entry, "latent_rgb", (((0.3, 0.2, 0.3),) * 3, (0.0, 0.0, 0.0)))
+    job = submit(steps=3)
+    run_job.apply(args=[str(job.pk)])
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.portraits.count() == 1

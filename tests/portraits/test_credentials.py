@@ -22,7 +22,9 @@ from PIL import Image
 from portraits.credentials import (
     DEV_CA_CERT_NAME,
     TRAINED_ALGORITHMIC_MEDIA,
+    ParentIngredient,
     create_dev_ca,
+    manifest_title,
     read_manifest,
     sign_png,
     signing_alg_for_key,
@@ -75,6 +77,14 @@ def flip_a_pixel_byte(png: bytes) -> bytes:
     raise AssertionError("no IDAT chunk")
 
 
+def _actions(report) -> list[dict]:
+    return next(
+        a["data"]["actions"]
+        for a in report["active_manifest"]["assertions"]
+        if a["label"] == "c2pa.actions.v2"
+    )
+
+
 def test_dev_ca_writes_a_chain_and_a_private_key(dev_ca):
     assert stat.S_IMODE(dev_ca["key_path"].stat().st_mode) == 0o600
     leaf, ca = x509.load_pem_x509_certificates(dev_ca["chain_path"].read_bytes())
@@ -101,12 +111,7 @@ def test_original_reads_back_valid_ai_generated_and_without_parent(dev_ca):
     assert report["author"] == "alice"
     assert report["url"] == "https://likeness.example/p/aaa/"
     assert report["signer"] == "Likeness development signer"
-    actions = next(
-        a["data"]["actions"]
-        for a in report["active_manifest"]["assertions"]
-        if a["label"] == "c2pa.actions.v2"
-    )
-    assert [a["action"] for a in actions] == ["c2pa.created"]
+    assert [a["action"] for a in _actions(report)] == ["c2pa.created"]
 
 
 def test_dev_ca_is_valid_but_untrusted_unless_passed_as_anchor(dev_ca):
@@ -121,35 +126,73 @@ def test_dev_ca_is_valid_but_untrusted_unless_passed_as_anchor(dev_ca):
     assert trusted["validation_state"] == "Trusted"
 
 
-def test_remix_names_its_signed_parent_as_parent_of_ingredient(dev_ca):
-    parent = sign_original(dev_ca, title="The sailor", seed=1)
-
-    remix = sign_png(
+def _sign_remix(dev_ca, parent: ParentIngredient) -> bytes:
+    return sign_png(
         generated_png(2),
-        title="The sailor, at dusk",
+        title=manifest_title("bbb"),
         author="bob",
         claim_generator="Likeness/0.1.0",
         portrait_url="https://likeness.example/p/bbb/",
-        parent=(parent, "The sailor"),
+        parent=parent,
         **dev_ca["keys"],
     )
-    report = read_manifest(remix)
+
+
+def test_remix_names_its_signed_parent_as_parent_of_ingredient(dev_ca):
+    parent = sign_original(dev_ca, title=manifest_title("aaa"), seed=1)
+
+    report = read_manifest(_sign_remix(dev_ca, ParentIngredient(manifest_title("aaa"), parent)))
 
     assert report["valid"] is True
     assert report["validation_errors"] == []
-    assert report["title"] == "The sailor, at dusk"
-    assert report["parent"]["title"] == "The sailor"
+    assert report["title"] == "Likeness portrait bbb"
+    assert report["parent"]["title"] == "Likeness portrait aaa"
     assert report["parent"]["relationship"] == "parentOf"
     assert report["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
-    actions = next(
-        a["data"]["actions"]
-        for a in report["active_manifest"]["assertions"]
-        if a["label"] == "c2pa.actions.v2"
-    )
+    actions = _actions(report)
     assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
     assert actions[0]["parameters"]["ingredients"], "c2pa.opened must point at the parent"
     # The parent's own manifest travels inside the remix: the chain stays verifiable.
     assert report["parent"]["manifest_label"] == read_manifest(parent)["active_manifest"]["label"]
+
+
+def test_a_remix_carries_its_parents_manifest_but_no_picture_of_it(dev_ca):
+    import json
+
+    import c2pa
+
+    parent = sign_original(dev_ca, title="Words the parent's author wrote", seed=1)
+
+    remix = _sign_remix(dev_ca, ParentIngredient(manifest_title("aaa"), parent))
+
+    # Whatever the parent's manifest says is in the remix's bytes for good: hence the
+    # neutral titles the service passes (see test_lineage for the whole chain).
+    assert b"Words the parent's author wrote" in remix
+    with c2pa.Reader("image/png", io.BytesIO(remix)) as reader:
+        store = json.loads(reader.json())
+    (ingredient,) = store["manifests"][store["active_manifest"]]["ingredients"]
+    assert "thumbnail" not in ingredient  # no picture of a parent that may turn private
+    assert all("thumbnail" not in manifest for manifest in store["manifests"].values())
+
+
+def test_remix_of_a_deleted_parent_is_no_original_and_names_the_parent(dev_ca):
+    report = read_manifest(
+        _sign_remix(dev_ca, ParentIngredient(manifest_title("aaa"), None)),
+        trust_anchors_pem=dev_ca["ca_pem"],
+    )
+
+    assert (report["valid"], report["trusted"]) == (True, True), report["validation_errors"]
+    assert report["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
+    actions = _actions(report)
+    assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
+    assert actions[0]["parameters"]["ingredients"]
+    assert "deleted before this one was painted" in actions[1]["description"]
+    assert report["parent"] == {
+        "title": "Likeness portrait aaa",
+        "relationship": "parentOf",
+        "manifest_label": None,
+        "description": "Deleted before this portrait was painted.",
+    }
 
 
 def test_tampering_with_pixels_after_signing_fails_validation(dev_ca):
@@ -220,3 +263,56 @@ def test_signing_algorithm_follows_the_key_type():
     )
     with pytest.raises(ValueError, match="no C2PA signing algorithm"):
         signing_alg_for_key(pem(ec.generate_private_key(ec.SECP256K1())))
+
+
+def test_dev_certs_command_writes_a_chain_and_a_private_key_and_keeps_them(tmp_path, settings):
+    from django.core.management import CommandError, call_command
+
+    folder = tmp_path / "c2pa"
+    settings.C2PA_SIGNING_KEY = folder / "signer.key"
+    settings.C2PA_SIGNING_CERTS = folder / "chain.pem"
+    out = io.StringIO()
+
+    call_command("c2pa_dev_certs", "--dir", str(folder), stdout=out)
+
+    key_path, chain_path = folder / "signer.key", folder / "chain.pem"
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    leaf, ca = x509.load_pem_x509_certificates(chain_path.read_bytes())
+    assert leaf.issuer == ca.subject
+    assert x509.load_pem_x509_certificate((folder / DEV_CA_CERT_NAME).read_bytes()) == ca
+    assert str(key_path) in out.getvalue() and "note:" not in out.getvalue()
+    report = read_manifest(
+        sign_png(
+            generated_png(5),
+            title=manifest_title("ddd"),
+            author="alice",
+            claim_generator="Likeness",
+            portrait_url="https://likeness.example/p/ddd/",
+            key_pem=key_path.read_bytes(),
+            cert_chain_pem=chain_path.read_bytes(),
+        ),
+        trust_anchors_pem=(folder / DEV_CA_CERT_NAME).read_bytes(),
+    )
+    assert report["trusted"], report["validation_errors"]
+
+    # Earlier portraits stay verifiable only with the CA that signed them: no silent overwrite.
+    key = key_path.read_bytes()
+    with pytest.raises(CommandError, match="Refusing to overwrite.*--force"):
+        call_command("c2pa_dev_certs", "--dir", str(folder), stdout=io.StringIO())
+    assert key_path.read_bytes() == key
+
+    key_path.chmod(0o644)  # someone loosened it: a replaced key is private again
+    call_command("c2pa_dev_certs", "--dir", str(folder), "--force", stdout=io.StringIO())
+    assert key_path.read_bytes() != key
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+
+
+def test_dev_certs_command_warns_when_settings_sign_with_other_files(tmp_path, settings):
+    from django.core.management import call_command
+
+    settings.C2PA_SIGNING_KEY = tmp_path / "elsewhere" / "signer.key"
+    out = io.StringIO()
+
+    call_command("c2pa_dev_certs", "--dir", str(tmp_path / "c2pa"), stdout=out)
+
+    assert "settings.C2PA_SIGNING_KEY" in out.getvalue()

@@ -75,4 +75,5 @@ def test_an_img2img_remix_reproduces_identically_and_credits_its_chain(
         ("bob", "img2img_remixer"),
     ]
     report = selectors.portrait_credentials(portrait=child)
-    assert report["valid"] and report["parent"]["title"] == original.title
+    assert report["valid"]
+    assert report["parent"]["title"] == f"Likeness portrait {original.public_id}"

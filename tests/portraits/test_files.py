@@ -83,12 +83,13 @@ def test_manifest_of_a_remix_verifies_and_names_its_parent(
     report = credentials.read_manifest(_stored(grandchild), trust_anchors_pem=anchors)
 
     assert report["valid"] and report["trusted"], report["validation_errors"]
-    assert report["title"] == grandchild.title
+    # Neutral titles, never the prompt: every descendant's file keeps these for good.
+    assert report["title"] == f"Likeness portrait {grandchild.public_id}"
     assert report["author"] == "Carol"
     assert report["url"] == f"https://likeness.test/p/{grandchild.public_id}/"
     assert report["digital_source_type"] == credentials.TRAINED_ALGORITHMIC_MEDIA
     assert report["parent"]["relationship"] == "parentOf"
-    assert report["parent"]["title"] == child.title
+    assert report["parent"]["title"] == f"Likeness portrait {child.public_id}"
     # The ingredient is the parent's signed file itself: its manifest, by label.
     assert report["parent"]["manifest_label"] == parent_report["active_manifest"]["label"]
     original_report = credentials.read_manifest(_stored(original), trust_anchors_pem=anchors)
@@ -116,3 +117,35 @@ def test_portrait_credentials_reads_back_the_stored_file_and_checks_it_names_the
     assert report["matches_portrait"] is True
     assert report["png_provenance"]["portrait"]["id"] == portrait.public_id
     assert report["png_parameters"].startswith("a portrait of a woman with red hair")
+
+
+def test_remix_of_a_parent_deleted_while_queued_is_signed_as_a_remix_not_an_original(
+    alice, bob, create_portrait, paint, client, django_capture_on_commit_callbacks
+):
+    from portraits import services
+
+    original = create_portrait(alice, prompt="a beekeeper")
+    job = services.portrait_remix(portrait=original, user=bob, changes={"prompt": "two bees"})
+    with django_capture_on_commit_callbacks(execute=True):  # the file goes after commit
+        assert services.portrait_delete(portrait=original, by=alice) is True
+
+    (child,) = paint(job)
+    report = selectors.portrait_credentials(portrait=child)
+
+    assert report["valid"] and report["trusted"], report["validation_errors"]
+    assert report["digital_source_type"] == credentials.TRAINED_ALGORITHMIC_MEDIA
+    actions = next(
+        a["data"]["actions"]
+        for a in report["active_manifest"]["assertions"]
+        if a["label"] == "c2pa.actions.v2"
+    )
+    assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
+    assert "deleted before this one was painted" in actions[1]["description"]
+    assert report["parent"]["title"] == f"Likeness portrait {original.public_id}"
+    assert report["parent"]["manifest_label"] is None  # nothing of the deleted file
+    assert report["png_provenance"]["parent"]["id"] == original.public_id
+    assert report["png_provenance"]["lineage"] == [original.public_id]
+    assert (child.parent_id, child.depth) == (original.pk, 1)
+    client.force_login(bob)
+    page = client.get(f"/p/{child.public_id}/credentials/").content.decode()
+    assert "Deleted before this portrait was painted." in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from portraits import selectors
+from portraits import imagefiles, selectors
 from portraits.lineage import changes_for_viewer, compute_changes, word_diff
 from portraits.models import Portrait
 from tests.portraits.factories import PortraitFactory, recipe_for, remix_chain
@@ -62,6 +62,36 @@ def test_changes_list_changed_parameters_style_and_img2img():
     }
 
 
+def test_an_unchanged_prompt_shows_no_diff():
+    old = recipe_for("a cat on a mat", steps=4)
+    changes = compute_changes(old, recipe_for("a  cat on a mat ", steps=8))
+
+    view = changes_for_viewer(changes, step_visible=True, parent_visible=True)
+
+    assert (view["prompt_diff"], view["negative_prompt_diff"]) == ([], [])
+    assert view["params"] == {"steps": [4, 8]} and view["changed"] == ["steps"]
+
+
+@pytest.mark.django_db
+def test_a_remix_that_changed_nothing_reads_no_changes_and_one_that_did_lists_only_that(
+    alice, bob, create_portrait, remix, client, api
+):
+    original = create_portrait(alice, prompt="a violinist in the rain")
+    same = remix(original, bob)
+    more_steps = remix(original, bob, steps=9)
+
+    same_page = client.get(same.get_absolute_url()).content.decode()
+    steps_page = client.get(more_steps.get_absolute_url()).content.decode()
+    lineage = api.get(f"/api/v1/portraits/{more_steps.public_id}/lineage/").json()
+
+    assert "No changes." in same_page
+    assert "<dt>Prompt</dt>" not in same_page
+    assert "No changes." not in steps_page and "<dt>Prompt</dt>" not in steps_page
+    assert '<del class="diff-del">4</del> → <ins class="diff-add">9</ins>' in steps_page
+    assert lineage["steps"][1]["changes"]["prompt_diff"] == []
+    assert lineage["steps"][1]["changes"]["params"] == {"steps": [4, 9]}
+
+
 @pytest.mark.django_db
 def test_private_ancestor_is_unavailable_to_others_but_keeps_credit_and_what_changed(
     alice, bob, carol, mod, create_portrait, remix, api, client
@@ -94,6 +124,21 @@ def test_private_ancestor_is_unavailable_to_others_but_keeps_credit_and_what_cha
     assert "No longer available" in page
     assert middle.public_id not in page
     assert "secret" not in page and "roses" not in page
+    # So does the leaf's file, which was signed while the middle step was still public
+    # and carries its manifest as the parent ingredient: no title or picture from it.
+    download = client.get(f"/p/{leaf.public_id}/download/")
+    assert download.status_code == 200
+    leaf_file = b"".join(download.streaming_content)
+    assert imagefiles.read_png_metadata(leaf_file)["provenance"]["portrait"]["id"] == (
+        leaf.public_id
+    )
+    assert b"secret" not in leaf_file and b"roses" not in leaf_file
+    credentials = api.get(f"/api/v1/portraits/{leaf.public_id}/credentials/").json()
+    assert credentials["valid"] and credentials["parent"]["relationship"] == "parentOf"
+    assert "secret" not in str(credentials) and "roses" not in str(credentials)
+    credentials_page = client.get(f"/p/{leaf.public_id}/credentials/").content.decode()
+    assert "Remixed from" in credentials_page
+    assert "secret" not in credentials_page and "roses" not in credentials_page
 
     for viewer in (alice, mod):
         api.force_authenticate(viewer)

@@ -37,6 +37,43 @@ def test_portrait_page_shows_image_recipe_lineage_credits_and_remixes(
     assert f"/p/{child.public_id}/download/" in html
 
 
+def test_credits_list_every_role_each_person_played(alice, bob, create_portrait, remix, client):
+    original = create_portrait(alice, prompt="a heron")
+    bobs = remix(original, bob, prompt="a grey heron", init_strength=0.5)
+    alices = remix(bobs, alice, prompt="a grey heron at dusk")
+
+    html = client.get(alices.get_absolute_url()).content.decode()
+
+    credits = html[html.index('<ol class="credits">') :]
+    credits = credits[: credits.index("</ol>")]
+    assert "original author, remixer</span>" in credits
+    assert "image-to-image remixer</span>" in credits
+    assert "and more" not in credits
+    assert credits.index("Alice Liddell") < credits.index(">bob<")
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_create_page_with_a_forged_remix_parent_is_404_and_creates_no_job(
+    method, alice, bob, create_portrait, client
+):
+    private = create_portrait(alice, visibility=V.PRIVATE)
+    client.force_login(bob)
+    data = {"prompt": "mine now", "model": "painter"} if method == "post" else None
+
+    for forged in (private.public_id, "no-such-portrait", "x" * 300):
+        response = getattr(client, method)(f"/create/?remix={forged}", data)
+        assert response.status_code == 404, forged
+        assert private.recipe["prompt"] not in response.content.decode()
+
+    assert not GenerationJob.objects.filter(user=bob).exists()
+    # The same request with a portrait bob may see goes through: the 404s were the parent.
+    public = create_portrait(alice, prompt="a public one")
+    response = getattr(client, method)(f"/create/?remix={public.public_id}", data)
+    assert response.status_code == (302 if method == "post" else 200)
+    if method == "post":
+        assert GenerationJob.objects.get(user=bob).parent == public
+
+
 def test_remix_button_for_members_and_owner_controls_for_the_owner_only(
     alice, bob, create_portrait, client
 ):
@@ -167,7 +204,8 @@ def test_credentials_page_shows_the_verified_manifest(alice, bob, create_portrai
 
     assert "Intact" in html and "the signer is trusted" in html
     assert "The manifest names this portrait" in html
-    assert original.title in html  # the parent ingredient
+    assert f"Likeness portrait {original.public_id}" in html  # the parent ingredient
+    assert original.title not in html  # a title (the prompt, by default) is never signed
 
 
 def test_verify_page_checks_an_upload(alice, create_portrait, client):
@@ -179,7 +217,7 @@ def test_verify_page_checks_an_upload(alice, create_portrait, client):
 
     html = client.post("/credentials/verify/", {"file": upload}).content.decode()
 
-    assert "Intact" in html and portrait.title in html
+    assert "Intact" in html and f"Likeness portrait {portrait.public_id}" in html
 
 
 def test_job_portraits_snippet_links_each_portrait(alice, paint):

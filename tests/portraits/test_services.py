@@ -278,6 +278,80 @@ def test_reproduce_of_an_img2img_remix_whose_parent_went_private_is_refused(
     assert not GenerationJob.objects.filter(user=bob, parent=original, status="queued").exists()
 
 
+@pytest.fixture
+def noir(db):
+    from generation.models import StylePreset
+
+    style, _ = StylePreset.objects.update_or_create(
+        slug="test-noir",
+        defaults={"name": "Noir", "prompt_template": "{prompt}, film noir", "negative_prompt": ""},
+    )
+    return style
+
+
+def test_reproduce_refuses_when_the_style_now_writes_a_different_prompt(
+    alice, create_portrait, noir, alice_api
+):
+    portrait = create_portrait(alice, prompt="a detective", style="test-noir")
+    noir.prompt_template = "{prompt}, film noir, heavy rain"
+    noir.save()
+    jobs_before = GenerationJob.objects.count()
+
+    with pytest.raises(DomainError) as caught:
+        services.portrait_reproduce(portrait=portrait, user=alice)
+    response = alice_api.post(f"/api/v1/portraits/{portrait.public_id}/reproduce/")
+
+    assert caught.value.status == 409
+    assert "style “Noir” now writes a different prompt" in caught.value.message
+    assert response.status_code == 409
+    assert "style “Noir”" in response.json()["detail"]
+    assert GenerationJob.objects.count() == jobs_before  # rolled back, nothing queued
+
+
+def test_reproduce_refuses_when_the_model_now_loads_other_weights(
+    alice, create_portrait, painter, client
+):
+    portrait = create_portrait(alice, seed=8)
+    painter.source = "/models/painter-v2"
+    painter.revision = "v2"
+    painter.save()
+    client.force_login(alice)
+    jobs_before = GenerationJob.objects.count()
+
+    with pytest.raises(DomainError) as caught:
+        services.portrait_reproduce(portrait=portrait, user=alice)
+    page = client.post(f"/p/{portrait.public_id}/reproduce/", follow=True).content.decode()
+
+    message = caught.value.message
+    assert caught.value.status == 409
+    assert "model “Painter” now loads from a different source" in message
+    assert "revision “v2”" in message
+    assert "/models/" not in message  # a server path is nobody's business
+    assert "cannot be reproduced exactly" in page
+    assert GenerationJob.objects.count() == jobs_before
+
+
+def test_reproduce_refuses_when_the_style_is_gone(alice, create_portrait, noir):
+    portrait = create_portrait(alice, prompt="a detective", style="test-noir")
+    noir.delete()
+
+    with pytest.raises(DomainError) as caught:
+        services.portrait_reproduce(portrait=portrait, user=alice)
+
+    assert caught.value.status == 409 and "Unknown style" in caught.value.message
+    assert not GenerationJob.objects.filter(user=alice, status="queued").exists()
+
+
+def test_reproduce_with_unchanged_style_and_model_submits(alice, create_portrait, noir):
+    portrait = create_portrait(alice, prompt="a detective", style="test-noir", seed=5)
+    noir.name = "Film noir"  # a new name paints the same pixels
+    noir.save()
+
+    job = services.portrait_reproduce(portrait=portrait, user=alice)
+
+    assert (job.recipe["styled_prompt"], job.seed) == ("a detective, film noir", 5)
+
+
 def test_only_the_author_may_reproduce(alice, bob, create_portrait):
     portrait = create_portrait(alice)
 

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
 from generation import inference
+from generation.models import GenerationModel
 from generation.services import model_register
 
 FAMILY_DEFAULTS = {
@@ -46,6 +47,16 @@ class Command(BaseCommand):
         default,
         **options,
     ):
+        if steps is not None and steps < 1:
+            raise CommandError(f"--steps must be at least 1, got {steps}.")
+        if guidance is not None and guidance < 0:
+            raise CommandError(f"--guidance must be 0 or more, got {guidance:g}.")
+        for option, value in (("--size", size), ("--max-size", max_size)):
+            if value is not None and (value < 64 or value % 8):
+                raise CommandError(f"{option} must be a multiple of 8 from 64 up, got {value}.")
+        if size and max_size and size > max_size:
+            raise CommandError(f"--size {size} is larger than --max-size {max_size}.")
+        slug = slug or slugify(source.replace("/", "-"))[:100]
         if download:
             if not inference.backend_available():
                 raise CommandError(inference.backend_missing_reason())
@@ -55,19 +66,36 @@ class Command(BaseCommand):
                 raise CommandError(f"Could not download {source}: {exc}") from exc
             self.stdout.write(f"Downloaded to {path}")
         limits = dict(FAMILY_DEFAULTS[family])
-        if size:
-            limits["default_width"] = limits["default_height"] = size
         if max_size:
             limits["max_width"] = limits["max_height"] = max_size
+        if size:
+            limits["default_width"] = limits["default_height"] = size
+            # A default above the family's usual maximum raises the maximum with it.
+            for key in ("max_width", "max_height"):
+                limits[key] = max(limits[key], size)
         for key in ("default_width", "default_height"):
             limits[key] = min(limits[key], limits["max_width"])
-        if steps is not None:
-            limits["default_steps"] = steps
-        if guidance is not None:
-            limits["default_guidance"] = guidance
+        # A default above the maximum would break the model's check constraints: asking
+        # for 80 default steps means allowing at least 80 (the same for guidance).
+        current = GenerationModel.objects.filter(slug=slug).first()
+        for value, default_key, max_key in (
+            (steps, "default_steps", "max_steps"),
+            (guidance, "default_guidance", "max_guidance"),
+        ):
+            if value is None:
+                continue
+            limits[default_key] = value
+            maximum = (
+                getattr(current, max_key)
+                if current is not None
+                else GenerationModel._meta.get_field(max_key).default
+            )
+            if value > maximum:
+                limits[max_key] = value
+                self.stdout.write(f"Raised {max_key.replace('_', ' ')} to {value:g}.")
         model, created = model_register(
             name=name or source.rstrip("/").rsplit("/", 1)[-1],
-            slug=slug or slugify(source.replace("/", "-"))[:100],
+            slug=slug,
             source=source,
             revision=revision,
             family=family,
@@ -75,4 +103,5 @@ class Command(BaseCommand):
             make_default=default,
         )
         verb = "Registered" if created else "Updated"
-        self.stdout.write(self.style.SUCCESS(f"{verb} “{model.name}” (slug {model.slug})."))
+        note = "" if model.is_enabled else " It is disabled: enable it in the admin."
+        self.stdout.write(self.style.SUCCESS(f"{verb} “{model.name}” (slug {model.slug}).{note}"))

@@ -10,7 +10,9 @@ from generation.services import model_register
 class Command(BaseCommand):
     help = (
         "Build the tiny offline Stable Diffusion pipeline (random weights: it paints abstract "
-        "noise) and register it, as the default model when no other model is configured."
+        "noise) and register it if it is not registered yet, as the default model when no "
+        "model is the default. Run by every `make run`: a registered tiny model is left as "
+        "an administrator left it (disabled, other limits, not the default)."
     )
 
     def add_arguments(self, parser):
@@ -43,6 +45,13 @@ class Command(BaseCommand):
                 "max_height": 512,
             },
             make_default_if_none=True,
+            keep_existing=True,
         )
-        verb = "Registered" if created else "Updated"
-        self.stdout.write(self.style.SUCCESS(f"{verb} model “{model.name}” ({model.source})."))
+        if created:
+            self.stdout.write(self.style.SUCCESS(f"Registered model “{model.name}” ({dir})."))
+            return
+        state = "enabled" if model.is_enabled else "disabled"
+        self.stdout.write(
+            f"Model “{model.name}” is already registered ({state}, source {model.source}); "
+            "left as it is."
+        )
