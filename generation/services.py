@@ -423,19 +423,27 @@ def job_succeed(*, job: GenerationJob, result) -> bool:
 
     Returns False (storing nothing) when the job was cancelled or taken over
     meanwhile. Call outside any transaction; the ``done`` event follows commit.
+    If anything fails before the commit (Celery's soft time limit can strike
+    anywhere), the files already written for the rolled-back portraits are removed.
     """
-    from portraits.services import portrait_create_from_job
+    from portraits.services import portrait_create_from_job, portrait_files_discard
 
-    with transaction.atomic():
-        locked = _lock_attempt(job)
-        if locked is None:
-            return False
-        portrait_create_from_job(job=locked, result=result)
-        locked.status = Status.SUCCEEDED
-        locked.finished_at = timezone.now()
-        locked.progress_step = locked.progress_total or locked.progress_step
-        locked.save(update_fields=["status", "finished_at", "progress_step"])
-        transaction.on_commit(lambda: _publish_final(locked.pk, "done"))
+    created = []
+    try:
+        with transaction.atomic():
+            locked = _lock_attempt(job)
+            if locked is None:
+                return False
+            created = portrait_create_from_job(job=locked, result=result)
+            locked.status = Status.SUCCEEDED
+            locked.finished_at = timezone.now()
+            locked.progress_step = locked.progress_total or locked.progress_step
+            locked.save(update_fields=["status", "finished_at", "progress_step"])
+            # robust: a failure to publish must not look like a failure to store.
+            transaction.on_commit(lambda: _publish_final(locked.pk, "done"), robust=True)
+    except BaseException:
+        portrait_files_discard(portraits=created)
+        raise
     return True
 
 

@@ -254,6 +254,28 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
     return created
 
 
+def portrait_files_discard(*, portraits: Iterable[Portrait]) -> None:
+    """Delete the stored files of portraits whose rows never committed.
+
+    For a caller whose transaction around ``portrait_create_from_job`` rolled back
+    (files are written before the rows, and storage is not transactional). A
+    portrait whose row does exist keeps its files, so calling this after an error
+    that struck once the commit was done is harmless.
+    """
+    portraits = [p for p in portraits if p.pk is not None]
+    if not portraits:
+        return
+    committed = set(
+        Portrait.objects.filter(pk__in=[p.pk for p in portraits]).values_list("pk", flat=True)
+    )
+    _delete_files(
+        name
+        for portrait in portraits
+        if portrait.pk not in committed
+        for name in (portrait.image.name, portrait.thumbnail.name)
+    )
+
+
 def _delete_files(names: Iterable[str]) -> None:
     for name in names:
         if not name:

@@ -182,6 +182,36 @@ def test_a_soft_time_limit_while_storing_the_images_says_so(submit, monkeypatch)
     assert not job.portraits.exists()
 
 
+def test_a_time_limit_after_the_portraits_were_written_leaves_no_files_behind(
+    submit, settings, tmp_path
+):
+    """The limit strikes once the files and rows are written, as the job is marked
+    succeeded: the rows roll back, and so must the files (storage is not transactional).
+    Celery's signal cannot be aimed, so the strike comes from a query wrapper on the
+    UPDATE that marks the job succeeded (once: the UPDATE that fails it must run)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.db import connection
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    struck = []
+
+    def strike_at_success(execute, sql, params, many, context):
+        marks_success = sql.startswith("UPDATE") and "finished_at" in sql and "error" not in sql
+        if marks_success and not struck:
+            struck.append(sql)
+            raise SoftTimeLimitExceeded()
+        return execute(sql, params, many, context)
+
+    job = submit(steps=2, num_images=2)
+    with connection.execute_wrapper(strike_at_success):
+        run_job.apply(args=[str(job.pk)])
+    job.refresh_from_db()
+    assert struck, "the success UPDATE never ran"
+    assert job.status == Status.FAILED and job.error == TIME_LIMIT_MESSAGE
+    assert not job.portraits.exists()
+    assert [path for path in (tmp_path / "media").rglob("*") if path.is_file()] == []
+
+
 def test_a_failure_while_storing_names_the_cause(submit, settings, tmp_path):
     # A media folder that cannot be created (a file stands where it should be).
     blocker = tmp_path / "not-a-folder"
