@@ -37,8 +37,10 @@ run: setup
 worker: $(VENV)/.installed
 	$(BIN)/celery -A config worker -Q gpu,celery --concurrency 1 --loglevel INFO
 
+# CHROMIUM_BINARY + CHROMEDRIVER (a browser and its driver) skip the apt install.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	@test -n "$$CHROMIUM_BINARY" -a -n "$$CHROMEDRIVER" || \
+	{ command -v chromium && command -v chromedriver; } >/dev/null || { \
 	  echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \

@@ -7,6 +7,7 @@ channel layer, local media — only the database is the test database.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -19,10 +20,19 @@ from tests import support
 
 
 def _chromium() -> tuple[str, str]:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
+    # CHROMIUM_BINARY / CHROMEDRIVER: e.g. on Ubuntu, whose apt chromium is a snap that
+    # does not run in containers; any Chromium or Chrome with its matching driver works.
+    binary = (
+        os.environ.get("CHROMIUM_BINARY")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
     if not binary or not driver:
-        pytest.fail("Debian's chromium and chromium-driver are needed: `make test` installs them")
+        pytest.fail(
+            "Debian's chromium and chromium-driver are needed (`make test` installs them), "
+            "or CHROMIUM_BINARY and CHROMEDRIVER pointing at a browser and its driver"
+        )
     return binary, driver
 
 
