@@ -51,9 +51,12 @@ def test_newcomer_signs_up_and_watches_a_portrait_paint(embedded_site, browser):
     image = wait.until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, "#job-portraits figure img"))
     )
-    assert (
-        browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
-        > 0
+    # The <img> has its width and height from the start, so it is "visible" before its
+    # file has arrived: wait for the decoded image itself.
+    wait.until(
+        lambda driver: driver.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth > 0", image
+        )
     )
 
     seen = browser.execute_script("return window.__seen")
