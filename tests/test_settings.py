@@ -171,25 +171,16 @@ print("celery:", message.payload["hello"], "cache:", cache.get("probe"))
 """
 
 
-def _redis_server_program() -> str:
-    """The redis-server program, to start a private server on a unix socket. CI
-    (LIKENESS_REQUIRE_SERVICES=1) has it beside its Redis and must not skip this."""
-    program = shutil.which("redis-server")
-    if program is None:
-        if os.environ.get("LIKENESS_REQUIRE_SERVICES") == "1":
-            pytest.fail("LIKENESS_REQUIRE_SERVICES=1 but the redis-server program is missing")
-        pytest.skip("needs the redis-server program")
-    return program
-
-
+# The redis-server program comes with Redis: the shared `redis` marker skips this (with
+# its reason) on the embedded default and requires it where CI requires services.
+@pytest.mark.redis
 def test_celery_and_the_cache_reach_redis_over_a_unix_socket(tmp_path):
-    program = _redis_server_program()
     # A short folder: a socket path may not exceed ~100 characters, tmp_path can.
     folder = Path(tempfile.mkdtemp(prefix="likeness-redis-"))
     sock = folder / "redis.sock"
     server = subprocess.Popen(
         [
-            program,
+            "redis-server",
             "--port",
             "0",
             "--unixsocket",
