@@ -1,15 +1,21 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AdminUserCreationForm,
+    UserChangeForm,
+)
 from django.utils.html import format_html
 
 from accounts.models import ApiToken, User
 from accounts.services import (
     api_token_revoke,
+    credentials_revoked,
     email_validate,
     user_avatar_remove,
     user_delete,
+    user_password_changed,
     user_profile_update,
 )
 from config.errors import DomainError
@@ -39,10 +45,22 @@ class UserAdminCreationForm(_EmailRulesMixin, AdminUserCreationForm):
     pass
 
 
+class UserAdminPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" form. A new password revokes the member's API tokens
+    by itself (see accounts.apps); so does turning password log-in off, here."""
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=commit)
+        if commit and not user.has_usable_password():
+            user_password_changed(user=user)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserAdminChangeForm
     add_form = UserAdminCreationForm
+    change_password_form = UserAdminPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Profile", {"fields": ("email", "display_name", "bio", "avatar_preview")}),
@@ -103,6 +121,10 @@ class UserAdmin(DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         if changes:
             user_profile_update(user=obj, request=request, **changes)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Deactivated: sessions and tokens are refused from the next request on;
+            # open connections are closed now (what user_deactivate does).
+            credentials_revoked(user_id=obj.pk)
 
     def delete_model(self, request, obj: User) -> None:
         user_delete(user=obj)

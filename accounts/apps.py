@@ -34,9 +34,42 @@ def moderators_group_sync(sender, using=DEFAULT_DB_ALIAS, apps=global_apps, **kw
     group.permissions.add(*permissions)
 
 
+def password_saved(sender, instance, created=False, raw=False, **kwargs) -> None:
+    """A member's password was changed, wherever: allauth's change and reset pages, the
+    admin, ``manage.py changepassword``, a shell. ``set_password`` keeps the new password
+    in ``_password`` until ``save()`` has told the password validators (Django's own
+    "password changed" hook, which this follows); a hash upgraded at log-in is not a change.
+    """
+    if created or raw or getattr(instance, "_password", None) is None:
+        return
+    from accounts.services import user_password_changed
+
+    user_password_changed(user=instance)
+
+
+def logged_out(sender, request=None, user=None, **kwargs) -> None:
+    """A session logged out (allauth's page, the admin's, django.contrib.auth.logout):
+    close the connections it opened. Sent before the session is flushed, so its key is known.
+    """
+    from accounts.services import credentials_revoked
+
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        credentials_revoked(user_id=user.pk, session_key=session_key)
+
+
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out
+        from django.db.models.signals import post_save
+
+        from accounts import checks  # noqa: F401  (registers the deployment checks)
+
         post_migrate.connect(moderators_group_sync, dispatch_uid="accounts.moderators_group_sync")
+        post_save.connect(
+            password_saved, sender=self.get_model("User"), dispatch_uid="accounts.password_saved"
+        )
+        user_logged_out.connect(logged_out, dispatch_uid="accounts.logged_out")

@@ -16,8 +16,12 @@ from accounts.models import ApiToken
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def user_for_token_key(key: str):
-    """The active user owning ``key``, or None. Used by the API and the WebSocket middleware."""
+def api_token_for_key(key: str) -> ApiToken | None:
+    """The token ``key`` opens, its active owner loaded as ``token.user``; or None.
+
+    Used by the API and the WebSocket middleware (which remembers which token a
+    connection used, so that revoking it closes the connection).
+    """
     if not key or not key.startswith(ApiToken.PREFIX):
         return None
     token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
@@ -26,7 +30,13 @@ def user_for_token_key(key: str):
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
+
+
+def user_for_token_key(key: str):
+    """The active user owning ``key``, or None."""
+    token = api_token_for_key(key)
+    return token.user if token is not None else None
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):

@@ -12,14 +12,17 @@ from __future__ import annotations
 import io
 import logging
 import warnings
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
+from allauth.account.app_settings import LoginMethod
+from allauth.account.internal.flows.login import derive_login_method
 from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
+from allauth.core.internal.ratelimit import parse_rates
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -29,8 +32,10 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from PIL import Image, ImageOps
 
+from accounts.connections import revocation_publish
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, ApiToken, User
 from config.errors import DomainError, NotFound
+from config.text import UnsafeText, text_clean
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +90,9 @@ def _email_taken(email: str, *, exclude_user: User | None = None) -> bool:
     return users.exists() or addresses.exists()
 
 
-def _clean_email(email: str, errors: dict[str, list[str]], *, user: User | None = None) -> str:
+def _clean_email(
+    email: str, errors: dict[str, list[str]], *, user: User | None = None, taken_ok: bool = False
+) -> str:
     # Stored lower-cased, as allauth stores its addresses.
     email = (email or "").strip().lower()
     if not email:
@@ -96,7 +103,7 @@ def _clean_email(email: str, errors: dict[str, list[str]], *, user: User | None 
     except ValidationError as exc:
         errors["email"] = list(exc.messages)
         return email
-    if _email_taken(email, exclude_user=user):
+    if not taken_ok and _email_taken(email, exclude_user=user):
         errors["email"] = ["A user with that e-mail address already exists."]
     return email
 
@@ -114,7 +121,11 @@ def email_validate(*, email: str, user: User | None = None) -> str:
 
 
 def _clean_display_name(display_name: str, errors: dict[str, list[str]]) -> str:
-    display_name = " ".join((display_name or "").split())
+    try:
+        display_name = text_clean(display_name)  # NFC, no controls or bidi overrides
+    except UnsafeText as exc:
+        errors["display_name"] = [str(exc)]
+        return ""
     if len(display_name) > DISPLAY_NAME_MAX_LENGTH:
         errors["display_name"] = [
             f"Keep the display name to {DISPLAY_NAME_MAX_LENGTH} characters or fewer."
@@ -133,7 +144,11 @@ def display_name_validate(display_name: str) -> str:
 
 def _clean_bio(bio: str, errors: dict[str, list[str]]) -> str:
     # Browsers submit textareas with CRLF; count (and store) what is displayed.
-    bio = (bio or "").replace("\r\n", "\n").strip()
+    try:
+        bio = text_clean(bio, multiline=True)
+    except UnsafeText as exc:
+        errors["bio"] = [str(exc)]
+        return ""
     if len(bio) > BIO_MAX_LENGTH:
         errors["bio"] = [
             f"Keep the bio to {BIO_MAX_LENGTH} characters or fewer (it has {len(bio)})."
@@ -258,11 +273,16 @@ def user_has_verified_email(*, user: User) -> bool:
 # --- Registration and profile ---------------------------------------------------------------
 
 
-def _user_build(*, username: str, email: str, password: str, display_name: str) -> User:
-    """Validate a registration and return the unsaved member, password hashed."""
+def _user_build(
+    *, username: str, email: str, password: str, display_name: str, email_taken_ok: bool = False
+) -> User:
+    """Validate a registration and return the unsaved member, password hashed.
+
+    ``email_taken_ok``: leave a taken address for the caller to handle quietly.
+    """
     errors: dict[str, list[str]] = {}
     username = _clean_username(username, errors)
-    email = _clean_email(email, errors)
+    email = _clean_email(email, errors, taken_ok=email_taken_ok)
     display_name = _clean_display_name(display_name, errors)
     user = User(username=username, email=email, display_name=display_name)
     _clean_password(password, user, errors)
@@ -309,6 +329,45 @@ def user_register(
     return user
 
 
+class Registration(NamedTuple):
+    """What registering through the API gave: the member and their first token and key,
+    or all None when the address must be confirmed first (see ``user_register_with_token``)."""
+
+    user: User | None
+    token: ApiToken | None
+    key: str | None
+
+
+def sign_up_hides_taken_addresses() -> bool:
+    """Whether sign-up answers a taken e-mail address exactly like a free one.
+
+    allauth's enumeration prevention (``ACCOUNT_PREVENT_ENUMERATION``, on by default),
+    which only mandatory verification makes possible: nobody gets in without the
+    mailbox, so the mailbox's owner can be told instead of the visitor.
+    """
+    return email_verification_required() and bool(allauth_settings.PREVENT_ENUMERATION)
+
+
+def _send_account_exists_later(email: str, request: HttpRequest | None) -> None:
+    """Tell an address's owner, after commit, that someone tried to sign up with it.
+
+    allauth's own mail ("account already exists", with links to log in and to reset
+    the password), as its sign-up page sends. Needs ``request`` for the links.
+    """
+    if request is None:
+        return
+    http_request = getattr(request, "_request", request)
+
+    def send() -> None:
+        try:
+            with allauth_context.request_context(http_request):
+                get_adapter(http_request).send_account_already_exists_mail(email)
+        except Exception:  # as for confirmations: never turn a mail hiccup into an error
+            logger.exception("Could not send the account-exists e-mail")
+
+    transaction.on_commit(send)
+
+
 def user_register_with_token(
     *,
     username: str,
@@ -317,20 +376,39 @@ def user_register_with_token(
     display_name: str = "",
     token_name: str,
     request: HttpRequest | None = None,
-) -> tuple[User, ApiToken | None, str | None]:
+) -> Registration:
     """Register (see ``user_register``) and create a first API token, in one transaction.
 
-    No token when e-mail verification is mandatory: the address must be confirmed
-    first, as for a log-in on the website.
+    When e-mail verification is mandatory there is no token (the address must be
+    confirmed first, as for a log-in on the website), and, as on the sign-up page,
+    the result does not tell whether the address was free: ``Registration(None, None,
+    None)`` either way. A free address gets a new member and a confirmation link; a
+    taken one gets nothing created, and its owner a mail saying they have an account.
+    Field errors (a taken username, which is public anyway; a weak password) are
+    raised in both cases alike.
     """
-    user = _user_build(username=username, email=email, password=password, display_name=display_name)
+    quiet = sign_up_hides_taken_addresses()
+    user = _user_build(
+        username=username,
+        email=email,
+        password=password,
+        display_name=display_name,
+        email_taken_ok=quiet,
+    )
+    if quiet:
+        if _email_taken(user.email):
+            _send_account_exists_later(user.email, request)
+        else:
+            address = _user_insert(user)
+            _send_verification_later(address, request, signup=True)
+        return Registration(None, None, None)
     token = key = None
     with transaction.atomic():
         address = _user_insert(user)
         if not email_verification_required():
             token, key = api_token_create(user=user, name=token_name)
     _send_verification_later(address, request, signup=True)
-    return user, token, key
+    return Registration(user if key else None, token, key)
 
 
 def user_profile_update(
@@ -431,13 +509,15 @@ def user_delete(*, user: User) -> None:
     """Delete an account for good (tokens and addresses go with it); its avatar file after commit.
 
     Portraits keep their author's name (``Portrait.author_name``); prefer
-    deactivating (``is_active=False``) to keep everything but the access.
+    deactivating (``user_deactivate``) to keep everything but the access. Open
+    connections are closed after commit.
     """
     with transaction.atomic():
-        avatar_name = user.avatar.name
+        user_id, avatar_name = user.pk, user.avatar.name
         user.delete()
         if avatar_name:
             _delete_file_later(avatar_name)
+        credentials_revoked(user_id=user_id)
 
 
 # --- Personal API tokens ------------------------------------------------------------------------
@@ -459,16 +539,65 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     return token, key
 
 
+class TooManyLoginAttempts(DomainError):
+    """allauth's failed-login limit refused the attempt; ``retry_after`` in seconds."""
+
+    status = 429
+    code = "too_many_login_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _login_credentials(login: str, password: str) -> dict[str, str]:
+    """What allauth's log-in form passes to ``authenticate`` for what a member typed.
+
+    The same keys as ``LoginForm.user_credentials``, because allauth keys its per-account
+    failed-login counter on them (the e-mail address, else the username, lower-cased):
+    the web log-in and the token endpoint then spend one budget.
+    """
+    method = derive_login_method(login)
+    credentials = {method.value: login, "password": password}
+    if LoginMethod.USERNAME in allauth_settings.LOGIN_METHODS:
+        credentials[LoginMethod.USERNAME.value] = login
+    return credentials
+
+
+def _login_lockout_seconds() -> int:
+    """How long until a locked-out log-in is certainly accepted again: the longest window
+    of allauth's ``login_failed`` rates (every failure counted now has expired by then)."""
+    rates = parse_rates(allauth_settings.RATE_LIMITS.get("login_failed"))
+    return max((int(rate.duration) for rate in rates), default=60)
+
+
 def api_token_obtain(
-    *, login: str, password: str, name: str, request: HttpRequest | None = None
+    *, login: str, password: str, name: str, request: HttpRequest
 ) -> tuple[ApiToken, str]:
     """Exchange a username (or e-mail address) and password for a new named token.
 
-    Refuses inactive members and, when ``ACCOUNT_EMAIL_VERIFICATION`` is
-    ``mandatory``, members without a verified address (the web log-in refuses them too).
+    Authenticates through allauth, as the web log-in does, so both share its rate limit
+    ``login_failed`` (by default 5 failures per account in 5 minutes, 10 a minute per
+    client address): past it every attempt, the right password too, is refused with
+    ``TooManyLoginAttempts`` (429) until the window has passed. Refuses inactive members
+    and, when ``ACCOUNT_EMAIL_VERIFICATION`` is ``mandatory``, members without a verified
+    address (the web log-in refuses them too).
     """
-    user = authenticate(request, username=(login or "").strip(), password=password or "")
-    if user is None:
+    http_request = getattr(request, "_request", request)  # a DRF Request wraps the HttpRequest
+    adapter = get_adapter(http_request)
+    login = (login or "").strip()
+    try:
+        user = adapter.authenticate(http_request, **_login_credentials(login, password or ""))
+    except ValidationError as exc:
+        if exc.code != "too_many_login_attempts":
+            raise
+        raise TooManyLoginAttempts(
+            adapter.error_messages["too_many_login_attempts"],
+            retry_after=_login_lockout_seconds(),
+        ) from None
+    # allauth hands back an inactive member whose password was right (its pages then show
+    # "account inactive"); a token is refused all the same, with the usual answer.
+    if user is None or not user.is_active:
         raise DomainError(
             "Unable to log in with that username or e-mail address and password.",
             code="invalid_credentials",
@@ -482,7 +611,8 @@ def api_token_obtain(
 
 
 def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
-    """Delete one of ``user``'s tokens (it stops working at once) and return it.
+    """Delete one of ``user``'s tokens and return it: it stops working at once, and the
+    WebSocket connections opened with it are closed (4401) after commit.
 
     Another member's token is reported as missing, never as forbidden.
     """
@@ -490,4 +620,53 @@ def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
     if token is None:
         raise NotFound("No such API token.")
     token.delete()
+    credentials_revoked(user_id=user.pk, token_id=token_id)
     return token
+
+
+# --- Ending access ----------------------------------------------------------------------------
+
+
+def credentials_revoked(
+    *, user_id: int, token_id: int | None = None, session_key: str | None = None
+) -> None:
+    """Once the transaction commits, close the member's open WebSocket connections (code
+    4401) that use API token ``token_id``, or session ``session_key``, or, neither given,
+    all of them.
+
+    Call it wherever a credential stops being valid; HTTP requests need nothing, as they
+    check their credential every time. Connections that miss the message (a channel layer
+    outage) find out when they next re-read their credential (see accounts.connections).
+    """
+    transaction.on_commit(
+        partial(revocation_publish, user_id=user_id, token_id=token_id, session_key=session_key)
+    )
+
+
+def user_password_changed(*, user: User) -> int:
+    """A member's password was changed or reset, wherever that happened: revoke every API
+    token they have and close all their connections. Returns how many tokens went.
+
+    Their other sessions end by themselves (Django stores a hash of the password in
+    each session); the one that made the change is carried over by Django, on a new key.
+    Called after every ``set_password`` + ``save`` of an existing member (see
+    accounts.apps) and when the admin turns password log-in off.
+    """
+    with transaction.atomic():
+        revoked, _ = ApiToken.objects.filter(user=user).delete()
+        credentials_revoked(user_id=user.pk)
+    return revoked
+
+
+def user_deactivate(*, user: User) -> User:
+    """Take a member's access away (``is_active=False``), keeping their account and work.
+
+    Log-ins, sessions and API tokens are refused from the next request on (every
+    authentication backend refuses inactive members); open connections close at once.
+    Tokens are kept, so reactivating the member gives them back.
+    """
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        credentials_revoked(user_id=user.pk)
+    return user

@@ -1,12 +1,13 @@
 from django.urls import path
 
+import accounts.converters  # noqa: F401 - registers <username:…>
 from accounts import views
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("u/<str:username>/", views.profile, name="profile"),
-    path("u/<str:username>/avatar/", views.avatar, name="avatar"),
+    path("u/<username:username>/", views.profile, name="profile"),
+    path("u/<username:username>/avatar/", views.avatar, name="avatar"),
     path("settings/", views.settings_profile, name="settings"),
     path("settings/tokens/", views.settings_tokens, name="tokens"),
     path("settings/tokens/<int:pk>/revoke/", views.settings_token_revoke, name="token-revoke"),

@@ -8,6 +8,9 @@ strings end up in access logs).
 Wiring (config/asgi.py)::
 
     AllowedHostsOrTokenOriginValidator(TokenOrSessionAuthMiddleware(URLRouter(...)))
+
+The middleware records which token a connection used (``scope["api_token_id"]``), so
+that accounts.connections can close it when that token is revoked.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from accounts.authentication import user_for_token_key
+from accounts.authentication import api_token_for_key
 
 TOKEN_KEYWORD = b"token"
 TOKEN_QUERY_PARAMETER = "token"
@@ -56,8 +59,11 @@ class TokenOrSessionAuthMiddleware:
         key = token_key_from_scope(scope)
         if key is None:
             return await self.session_auth(scope, receive, send)
-        user = await database_sync_to_async(user_for_token_key)(key)
-        scope = dict(scope, user=user or AnonymousUser())
+        token = await database_sync_to_async(api_token_for_key)(key)
+        if token is None:
+            scope = dict(scope, user=AnonymousUser())
+        else:  # which token, so that revoking it closes this connection
+            scope = dict(scope, user=token.user, api_token_id=token.pk)
         return await self.inner(scope, receive, send)
 
 

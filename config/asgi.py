@@ -11,24 +11,29 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models (the routing does).
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from accounts.websocket import (  # noqa: E402
     AllowedHostsOrTokenOriginValidator,
     TokenOrSessionAuthMiddleware,
 )
+from config.daphne_requests import daphne_skip_form_parsing  # noqa: E402
+from config.middleware import RequestBodyLimit  # noqa: E402
+from config.websocket import websocket_router  # noqa: E402
 from config.worker import start_inprocess_worker  # noqa: E402
 from generation.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies over UPLOAD_MAX_BYTES are refused (413) without being read.
+        "http": RequestBodyLimit(django_asgi_app),
         # Browsers always send an Origin (checked against ALLOWED_HOSTS); REST clients
         # without one must present an API token.
         "websocket": AllowedHostsOrTokenOriginValidator(
-            TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+            TokenOrSessionAuthMiddleware(websocket_router(websocket_urlpatterns))
         ),
     }
 )
 
+daphne_skip_form_parsing()  # malformed form bodies reach Django, which answers them
 start_inprocess_worker()

@@ -68,6 +68,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the path or the body: control characters (400) and bodies
+    # over UPLOAD_MAX_BYTES (413), in the API's error shape under /api/.
+    "config.middleware.RequestScreeningMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,8 +127,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_redis_url("REDIS_URL")
 
 if REDIS_URL:
+    # Rate-limit counters only; while Redis is down each process counts in its own memory
+    # (config.cache). Short socket timeouts: a Redis that stops answering costs a request
+    # at most a second or two before the fallback takes over.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "config.cache.RedisCacheWithLocalFallback",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
     CHANNEL_LAYERS = {
         "default": {
@@ -172,6 +182,17 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web process sends each job to the broker after its row is committed. With the broker
+# down, that send must give up within seconds (kombu's defaults wait 4 s per try, and
+# forever on a Redis that accepts connections but never answers): the job is then kept,
+# marked for delivery, and the sweeper sends it once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 # Redis redelivers an unacknowledged task (a killed worker's job) only after the
 # visibility timeout. It must exceed the longest job (the hard time limit), or a
 # slow job is delivered twice; much shorter than Redis' one-hour default so a lost
@@ -186,6 +207,10 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
     # default, so a lost job waited up to ~100 s past its visibility timeout
     # (measured). One cheap ZRANGE every 10 s brings it back promptly.
     CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
+    # kombu waits forever by default on a Redis that stops answering without closing
+    # the connection (its own docs recommend a socket timeout).
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] = 5
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 3
 if CELERY_BROKER_URL.startswith("memory"):
     # kombu's memory transport polls once a second by default.
     CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
@@ -193,10 +218,12 @@ if CELERY_BROKER_URL.startswith("memory"):
 CELERY_INPROCESS_WORKER = env_bool(
     "CELERY_INPROCESS_WORKER", CELERY_BROKER_URL.startswith("memory")
 )
+# How often the sweeper runs (Celery beat; the embedded default's timer thread).
+GENERATION_SWEEP_INTERVAL = env_int("GENERATION_SWEEP_INTERVAL", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {
         "task": "generation.tasks.sweep_stale_jobs",
-        "schedule": float(env_int("GENERATION_SWEEP_INTERVAL", 60, minimum=1)),
+        "schedule": float(GENERATION_SWEEP_INTERVAL),
     },
 }
 
@@ -204,9 +231,18 @@ CELERY_BEAT_SCHEDULE = {
 GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 3, minimum=1)
 GENERATION_SUBMIT_RATE = env_rate("GENERATION_SUBMIT_RATE", "30/hour")
 GENERATION_TINY_MODEL_DIR = DATA_DIR / "models" / "likeness-tiny"
-# A running job whose worker has not reported for this long is failed by the sweeper.
-GENERATION_STALE_AFTER = env_int("GENERATION_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 120, minimum=30)
-GENERATION_SWEEP_INTERVAL = env_int("GENERATION_SWEEP_INTERVAL", 60, minimum=1)
+# A worker writes its job's heartbeat every GENERATION_HEARTBEAT_INTERVAL seconds from a
+# thread of its own (model loading included); the sweeper takes a running job whose
+# heartbeat is older than GENERATION_STALE_AFTER back into the queue as a new attempt. So
+# a dead worker's job is reclaimed within STALE_AFTER + SWEEP_INTERVAL of its last beat.
+GENERATION_HEARTBEAT_INTERVAL = env_int("GENERATION_HEARTBEAT_INTERVAL", 10, minimum=1)
+GENERATION_STALE_AFTER = env_int("GENERATION_STALE_AFTER", 60, minimum=1)
+if GENERATION_STALE_AFTER <= 3 * GENERATION_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured(
+        f"GENERATION_STALE_AFTER ({GENERATION_STALE_AFTER}) must be more than three "
+        f"GENERATION_HEARTBEAT_INTERVALs ({GENERATION_HEARTBEAT_INTERVAL}): a worker that is "
+        "alive but slow to write must never look dead."
+    )
 
 # --- Media and static ----------------------------------------------------------
 STATIC_URL = "static/"
@@ -236,8 +272,17 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The largest request body the site accepts, so the largest upload (an image to verify):
+# larger ones are refused with a 413 by their Content-Length before anything reads them
+# (config.middleware). The reverse proxy's cap must say the same (nginx: client_max_body_size).
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
 AVATAR_MAX_BYTES = env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+if AVATAR_MAX_BYTES > UPLOAD_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"AVATAR_MAX_BYTES ({AVATAR_MAX_BYTES}) must not exceed UPLOAD_MAX_BYTES "
+        f"({UPLOAD_MAX_BYTES}): no request that large is accepted."
+    )
 AVATAR_MAX_PIXELS = 4096 * 4096
 
 # --- Accounts -------------------------------------------------------------------
@@ -262,8 +307,13 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+# Mandatory in production: only then can sign-up (page and API) answer a taken e-mail
+# address exactly like a free one (allauth's enumeration prevention; its owner is mailed).
+# Optional for `make run`, where mails only reach the console.
 ACCOUNT_EMAIL_VERIFICATION = env_choice(
-    "ACCOUNT_EMAIL_VERIFICATION", "optional", choices={"none", "optional", "mandatory"}
+    "ACCOUNT_EMAIL_VERIFICATION",
+    "optional" if DEBUG else "mandatory",
+    choices={"none", "optional", "mandatory"},
 )
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_USERNAME_BLACKLIST = ["admin", "api", "me", "settings", "static", "media", "likeness"]
@@ -281,6 +331,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CreatedCursorPagination",
+    # JSON nested past a sane depth is a 400 parse error, never a 500 (RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "config.api.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 24,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -295,9 +351,11 @@ REST_FRAMEWORK = {
         "user": env_rate("API_USER_RATE", "600/minute"),
         "register": env_rate("API_REGISTER_RATE", "20/hour"),
         "token": env_rate("API_TOKEN_RATE", "30/hour"),
+        # Verifying an upload's Content Credentials reads the whole file: its own budget.
+        "verify": env_rate("API_VERIFY_RATE", "30/hour"),
     },
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.ErrorDocumentingAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -336,9 +394,18 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
-)
+# Proxies. TRUSTED_PROXY_COUNT is how many reverse proxies the deployment runs in front of
+# daphne, each appending the address it saw to X-Forwarded-For: the client is the entry that
+# many places from the right (anything further left was written by the client, so spoofable).
+# 0, the default, believes no forwarded header: the client is the socket's address. Rate limits
+# (DRF's throttles, allauth's login and sign-up limits) all key on that one answer.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+# Whether to believe the proxy's X-Forwarded-Proto about HTTPS: on whenever proxies are
+# trusted; BEHIND_PROXY (the older switch) still turns it on or off by itself.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", TRUSTED_PROXY_COUNT > 0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 
 LOGGING = {
     "version": 1,

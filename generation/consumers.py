@@ -4,8 +4,10 @@ Only relays. Authorises in ``connect`` (the job's owner and moderators; the
 user comes from the session or an API token, see accounts.websocket), joins the
 job's group, sends the job's current state at once — so a late or reconnecting
 client never misses where the job stands — then forwards events from
-generation.events. Close codes: 4401 not signed in, 4404 no such job (or not
-yours: its existence is not revealed).
+generation.events. Close codes: 4401 not signed in (also sent to an open
+connection whose token is revoked, whose session logs out, whose member changes
+their password or is deactivated: see accounts.connections), 4404 no such job (or
+not yours: its existence is not revealed; also a job id that is not a UUID).
 
 A refusal accepts the handshake and then closes with its code: closing before
 accepting makes daphne answer the handshake with HTTP 403, and the client never
@@ -14,15 +16,19 @@ sees the code (a browser would keep reconnecting, not knowing it was signed out)
 
 from __future__ import annotations
 
+import uuid
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from accounts.connections import CLOSE_SIGNED_OUT, CredentialsWatchMixin
 from config.errors import NotFound
 from generation import events
 from generation.selectors import job_get_for_viewer, job_is_visible
 
-CLOSE_NOT_SIGNED_IN = 4401
+CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
 CLOSE_NOT_FOUND = 4404
+FINAL_EVENTS = frozenset({"done", "failed", "cancelled"})
 
 
 @database_sync_to_async
@@ -36,23 +42,35 @@ def _current_state(user, job_id):
     return {"type": "state", "job": job_representation(job)}
 
 
-class JobConsumer(AsyncJsonWebsocketConsumer):
+def _job_id(raw: str) -> uuid.UUID | None:
+    # The route takes any path segment, so a malformed id is refused like an unknown
+    # job (4404) instead of failing the handshake with no route (an HTTP 500).
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+class JobConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
     group: str | None = None
+    job_id: uuid.UUID | None = None
 
     async def connect(self):
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        if user is None or not user.is_authenticated or not await self.credentials_watch():
             await self._refuse(CLOSE_NOT_SIGNED_IN)
             return
-        job_id = self.scope["url_route"]["kwargs"]["job_id"]
-        if not await database_sync_to_async(job_is_visible)(viewer=user, job_id=job_id):
+        self.job_id = _job_id(self.scope["url_route"]["kwargs"]["job_id"])
+        if self.job_id is None or not await database_sync_to_async(job_is_visible)(
+            viewer=user, job_id=self.job_id
+        ):
             await self._refuse(CLOSE_NOT_FOUND)
             return
         # Join first, then read: an event published in between is sent twice
         # rather than lost, and clients treat events as idempotent state.
-        self.group = events.job_group(job_id)
+        self.group = events.job_group(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        state = await _current_state(user, job_id)
+        state = await _current_state(user, self.job_id)
         if state is None:  # deleted between the check and the read
             await self._refuse(CLOSE_NOT_FOUND)
             return
@@ -60,23 +78,31 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(state)
 
     async def _refuse(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
+        await self._leave_groups()
         await self.accept()
         await self.close(code=code)
 
-    async def disconnect(self, code):
+    async def _leave_groups(self) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+        await self.credentials_unwatch()
+
+    async def disconnect(self, code):
+        await self._leave_groups()
 
     async def receive_json(self, content, **kwargs):
-        # Clients may ask for the state again (e.g. after a tab wakes up).
-        if content.get("type") == "refresh":
-            user = self.scope["user"]
-            state = await _current_state(user, self.scope["url_route"]["kwargs"]["job_id"])
+        # Clients may ask for the state again (e.g. after a tab wakes up): the full
+        # resource, so the credential is re-read first, as for a final event.
+        if content.get("type") == "refresh" and self.job_id is not None:
+            if not await self.credentials_current(final=True):
+                return
+            state = await _current_state(self.scope["user"], self.job_id)
             if state is not None:
                 await self.send_json(state)
 
     async def job_event(self, message):
-        await self.send_json(message["event"])
+        event = message["event"]
+        if not await self.credentials_current(final=event.get("type") in FINAL_EVENTS):
+            return
+        await self.send_json(event)

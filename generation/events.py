@@ -26,6 +26,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -67,26 +68,47 @@ class _PublisherLoop:
 
 _publisher = _PublisherLoop()
 PUBLISH_TIMEOUT = 5.0
+# After a failed publish, events are dropped for this long instead of each waiting for
+# the channel layer: a Redis that does not answer costs channels_redis 5 s a send, and a
+# cancel publishes to up to 100 queued jobs, a worker to every step.
+PAUSE_AFTER_FAILURE = 5.0
+_paused_until = 0.0
 
 
 def run_on_events_loop(coroutine, timeout: float = PUBLISH_TIMEOUT):
     """Run a channel-layer coroutine from synchronous code, on the publishing loop."""
-    return asyncio.run_coroutine_threadsafe(coroutine, _publisher.get()).result(timeout)
+    future = asyncio.run_coroutine_threadsafe(coroutine, _publisher.get())
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        future.cancel()
+        raise
 
 
 def publish(job_id, event: dict[str, Any]) -> None:
     """Send ``event`` to everyone following the job now. Never raises: a dropped
-    progress event must not fail a generation. Call from synchronous code."""
-    layer = get_channel_layer()
-    if layer is None:
+    progress event must not fail a generation, nor a lost ``done`` (the job row is
+    the truth, sent on every connect). Call from synchronous code."""
+    global _paused_until
+    if time.monotonic() < _paused_until:
         return
     message = {"type": EVENT_MESSAGE_TYPE, "event": event}
     try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
         run_on_events_loop(layer.group_send(job_group(job_id), message))
-    except Exception:  # the broker being down must not fail the job
-        logger.warning("Could not publish %s for job %s", event.get("type"), job_id, exc_info=True)
+    except Exception:  # Redis being down must fail neither the job nor a request
+        _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+        logger.warning(
+            "Could not publish %s for job %s; dropping events for %g s",
+            event.get("type"),
+            job_id,
+            PAUSE_AFTER_FAILURE,
+            exc_info=True,
+        )
 
 
 def publish_on_commit(job_id, event: dict[str, Any]) -> None:
     """Publish once the surrounding transaction commits (never for a rolled-back change)."""
-    transaction.on_commit(lambda: publish(job_id, event))
+    transaction.on_commit(lambda: publish(job_id, event), robust=True)

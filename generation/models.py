@@ -159,12 +159,16 @@ class GenerationJob(models.Model):
     # Execution.
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # When a task for this job was last sent to the broker (submission, a requeue, a
-    # re-send by the sweeper): the sweeper re-sends only once this is old.
-    enqueued_at = models.DateTimeField(default=timezone.now)
+    # re-send by the sweeper): the sweeper re-sends only once this is old. Null while no
+    # send has succeeded (the broker was unreachable): the sweeper sends it at its next run.
+    enqueued_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # The broker message whose delivery claimed the running attempt: only that message,
+    # given back by the broker, may take the job over (services.job_start).
+    task_id = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     progress_step = models.PositiveSmallIntegerField(default=0)
     progress_total = models.PositiveSmallIntegerField(default=0)
@@ -225,5 +229,39 @@ class GenerationJob(models.Model):
         return self.init_strength is not None
 
     @property
+    def is_delivery_deferred(self) -> bool:
+        """Queued, but no message for it reached the broker yet (the sweeper will send it)."""
+        return self.status == self.Status.QUEUED and self.enqueued_at is None
+
+    @property
     def ws_path(self) -> str:
         return f"/ws/jobs/{self.pk}/"
+
+
+class SubmissionKey(models.Model):
+    """An ``Idempotency-Key`` a member sent with a job submission, and the job it made.
+
+    A retry with the same key and the same request gets that job back instead of a
+    second one; the same key with another request is refused. Kept for a day (the
+    sweeper deletes older ones). Only successful submissions are recorded: a refused
+    one (invalid, over quota) may be retried with its key.
+    """
+
+    KEY_MAX_LENGTH = 255
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submission_keys"
+    )
+    key = models.CharField(max_length=KEY_MAX_LENGTH)
+    # A hash of what was asked (method, path, body): a key names one request.
+    request_fingerprint = models.CharField(max_length=64)
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="generation_submission_key_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.job_id}"

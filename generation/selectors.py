@@ -26,12 +26,14 @@ def _for_display(qs: QuerySet[GenerationJob]) -> QuerySet[GenerationJob]:
         .values("n")
     )
     return (
-        qs.select_related("model", "style", "user", "parent")
+        qs.select_related("model", "style", "user", "parent", "parent__author")
         .annotate(queue_ahead=Coalesce(Subquery(ahead), 0))
         .prefetch_related(
             Prefetch(
                 "portraits",
-                queryset=Portrait.objects.filter(deleted_at__isnull=True).order_by("index_in_job"),
+                queryset=Portrait.objects.filter(deleted_at__isnull=True)
+                .select_related("author")
+                .order_by("index_in_job"),
                 to_attr="live_portraits",
             )
         )

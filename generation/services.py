@@ -5,6 +5,11 @@ those arrows: every transition is a conditional UPDATE (``WHERE status = …``),
 so two workers, a worker and a cancel, or a task delivered twice can never both
 win. A running job belongs to one *attempt* (``attempts``); a worker that lost
 its job to a redelivery finds its writes refused and stops.
+
+Outages never turn a committed job into an error: a job whose message the broker
+could not take is kept, marked for the sweeper to send (``_enqueue``), and a worker
+that went silent (its heartbeat stopped) loses its job to a new attempt within about
+a minute (``JobHeartbeat``, ``jobs_sweep``).
 """
 
 from __future__ import annotations
@@ -14,15 +19,16 @@ import logging
 import math
 import re
 import secrets
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import DomainError, NotFound, QuotaExceeded
@@ -34,6 +40,7 @@ from generation.models import (
     GenerationJob,
     GenerationModel,
     StylePreset,
+    SubmissionKey,
 )
 from generation.selectors import model_get_default
 
@@ -307,14 +314,107 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
         job = GenerationJob.objects.create(
             user=user, parent=parent, recipe=_recipe(fields, parent), **fields
         )
-        transaction.on_commit(lambda: _enqueue(job.pk))
+        transaction.on_commit(lambda: _send(job))
     return job
 
 
-def _enqueue(job_id) -> None:
+def _send(job: GenerationJob) -> None:
+    if _enqueue(job.pk) is False:
+        job.enqueued_at = None  # what the row now says: the caller can tell its client
+
+
+def _enqueue(job_id) -> bool:
+    """Send the task for a committed job; False if the broker could not take it.
+
+    The job then stays queued with ``enqueued_at`` null, which the sweeper sends at
+    its next run (every GENERATION_SWEEP_INTERVAL). It must not raise: it runs after
+    the job was committed, and a submission answered 500 after its job existed made
+    clients submit it again. CELERY_BROKER_CONNECTION_TIMEOUT and
+    CELERY_TASK_PUBLISH_RETRY_POLICY bound how long a down broker holds it up.
+    """
     from generation.tasks import run_job
 
-    run_job.delay(str(job_id))
+    try:
+        run_job.delay(str(job_id))
+    except Exception:
+        logger.warning(
+            "Could not send job %s to the broker; the sweeper will send it", job_id, exc_info=True
+        )
+        GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(enqueued_at=None)
+        return False
+    return True
+
+
+# --- Idempotent submission ------------------------------------------------------------
+
+SUBMISSION_KEY_TTL = timedelta(days=1)
+
+
+def job_submit_once(
+    *,
+    user,
+    key: str | None,
+    fingerprint: str,
+    submit: Callable[[], GenerationJob],
+) -> tuple[GenerationJob, bool]:
+    """Run ``submit`` (``job_submit``, a remix, a reproduction) at most once per ``key``.
+
+    Returns the job and whether it was made by an earlier request. A request that
+    repeats one ``user`` made with ``key`` in the last day (same ``fingerprint``:
+    method, path and body) gets that job back instead of a second one, so a client
+    that lost an answer may simply retry; the same key with another fingerprint is
+    refused (422). Without a key, ``submit`` just runs.
+
+    The key is stored in the same transaction as its job, so only a submission that
+    succeeded keeps its key (a refused one may be retried with it). The user's row is
+    locked before the key is looked up (``job_submit`` takes the same lock): concurrent
+    requests with one key queue up and the later ones find the first one's key. The
+    unique (user, key) constraint is the backstop.
+    """
+    if key is None:
+        return submit(), False
+    try:
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            earlier = _submission_key_find(user=user, key=key)
+            if earlier is not None:
+                return _submission_replay(earlier, fingerprint), True
+            SubmissionKey.objects.filter(user=user, key=key).delete()  # expired, not yet swept
+            job = submit()
+            SubmissionKey.objects.create(
+                user=user, key=key, request_fingerprint=fingerprint, job=job
+            )
+    except IntegrityError:
+        earlier = _submission_key_find(user=user, key=key)
+        if earlier is None:
+            raise
+        return _submission_replay(earlier, fingerprint), True
+    return job, False
+
+
+def _submission_key_find(*, user, key: str) -> SubmissionKey | None:
+    return (
+        SubmissionKey.objects.select_related("job")
+        .filter(user=user, key=key, created_at__gte=timezone.now() - SUBMISSION_KEY_TTL)
+        .first()
+    )
+
+
+def _submission_replay(earlier: SubmissionKey, fingerprint: str) -> GenerationJob:
+    if earlier.request_fingerprint != fingerprint:
+        raise DomainError(
+            "This Idempotency-Key was used for a different request. "
+            "Use a new key for a new submission.",
+            status=422,
+            code="idempotency_key_reused",
+        )
+    return earlier.job
+
+
+def submission_keys_expire(*, older_than: timedelta = SUBMISSION_KEY_TTL) -> int:
+    """Forget Idempotency-Keys older than a day; returns how many."""
+    deleted, _ = SubmissionKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 # --- Cancel ------------------------------------------------------------------------
@@ -345,13 +445,21 @@ def job_cancel(*, job: GenerationJob, by) -> GenerationJob:
 # --- The worker's side -------------------------------------------------------------
 
 
-def job_start(*, job_id, worker: str, redelivered: bool = False) -> GenerationJob | None:
+def job_start(
+    *, job_id, worker: str, redelivered: bool = False, task_id: str = ""
+) -> GenerationJob | None:
     """Claim a job for this worker; None when there is nothing to do.
 
-    * queued → running: the normal case.
-    * running and ``redelivered``: the broker gave the task back because the
-      worker running it was lost (acks_late + reject_on_worker_lost), so this
-      worker takes over as a new attempt; after MAX_ATTEMPTS the job fails.
+    * queued → running: the normal case. ``task_id`` (the message's id) is recorded.
+    * running and ``redelivered`` by the message that claimed the running attempt:
+      the broker gave the task back because the worker running it was lost
+      (acks_late + reject_on_worker_lost), so this worker takes over as a new
+      attempt; after MAX_ATTEMPTS the job fails.
+    * running and redelivered, but another message claimed the running attempt: an
+      older message given back late (Redis restores an unacknowledged message after
+      its visibility timeout, whatever became of the job meanwhile — e.g. the
+      sweeper requeued it and another worker paints it now). Do nothing: a live
+      attempt is never taken over; if its worker dies, the sweeper reclaims it.
     * running and not redelivered: a duplicate delivery while another worker
       paints it — do nothing, so a job is never generated twice.
     * finished or cancelled: nothing to do.
@@ -361,6 +469,17 @@ def job_start(*, job_id, worker: str, redelivered: bool = False) -> GenerationJo
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             logger.warning("Job %s does not exist (deleted?)", job_id)
+            return None
+        if (
+            job.status == Status.RUNNING
+            and redelivered
+            and job.task_id
+            and task_id
+            and job.task_id != task_id
+        ):
+            logger.info(
+                "Job %s: a late message %s left alone (attempt of %s)", job.pk, task_id, job.task_id
+            )
             return None
         if job.status == Status.RUNNING and redelivered and job.attempts >= MAX_ATTEMPTS:
             _fail_locked(
@@ -373,6 +492,7 @@ def job_start(*, job_id, worker: str, redelivered: bool = False) -> GenerationJo
             return None
         job.status = Status.RUNNING
         job.worker = worker[:200]
+        job.task_id = task_id[:255]
         job.attempts = F("attempts") + 1
         job.started_at = now
         job.heartbeat_at = now
@@ -383,6 +503,7 @@ def job_start(*, job_id, worker: str, redelivered: bool = False) -> GenerationJo
             update_fields=[
                 "status",
                 "worker",
+                "task_id",
                 "attempts",
                 "started_at",
                 "heartbeat_at",
@@ -407,6 +528,71 @@ def job_progress(*, job: GenerationJob, step: int, total: int) -> bool:
             pk=job.pk, status=Status.RUNNING, attempts=job.attempts
         ).update(progress_step=step, progress_total=total, heartbeat_at=timezone.now())
     )
+
+
+def job_heartbeat(*, job: GenerationJob) -> bool:
+    """Record that this attempt's worker is alive. False once the job is no longer
+    this attempt's (cancelled, finished, requeued by the sweeper, taken over)."""
+    return bool(
+        GenerationJob.objects.filter(
+            pk=job.pk, status=Status.RUNNING, attempts=job.attempts
+        ).update(heartbeat_at=timezone.now())
+    )
+
+
+class JobHeartbeat:
+    """Beats a running job's heart every ``interval`` seconds, from a thread of its own,
+    while the worker holds the job (a context manager around the painting).
+
+    Steps beat too, but loading a pipeline (minutes, for a real model loaded cold) and
+    storing the images write nothing: without this thread the sweeper could not tell a
+    slow worker from a dead one and had to wait out the whole time limit, so a killed
+    worker's job held its owner's slot for ~16 minutes. With it, a job whose heartbeat
+    is GENERATION_STALE_AFTER old (several missed beats) has a dead worker.
+
+    The thread proves the process is alive, not that it progresses, so it stops beating
+    at the job's hard time limit: a worker hung past it (where nothing enforces the
+    limit, e.g. a pool child orphaned on another platform) goes silent and loses the job.
+    It also stops as soon as the job is no longer this attempt's. It closes its own
+    database connection.
+    """
+
+    def __init__(self, job: GenerationJob, *, interval: float, until) -> None:
+        self.job = job
+        self.interval = interval
+        self.until = until
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"likeness-heartbeat-{job.pk}", daemon=True
+        )
+
+    def __enter__(self) -> JobHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    @property
+    def beating(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                if timezone.now() >= self.until:
+                    logger.warning(
+                        "Job %s is past its hard time limit: no more heartbeats", self.job.pk
+                    )
+                    return
+                try:
+                    if not job_heartbeat(job=self.job):
+                        return
+                except Exception:  # the database away for a moment: the next beat may land
+                    logger.warning("Heartbeat of job %s failed", self.job.pk, exc_info=True)
+        finally:
+            connection.close()  # this thread's own
 
 
 def _lock_attempt(job: GenerationJob) -> GenerationJob | None:
@@ -576,11 +762,21 @@ def job_run(*, job: GenerationJob) -> str:
     ``running`` for the sweeper); a cancel stops it at the next step without
     keeping any image.
     """
+    started = job.started_at or timezone.now()
+    heartbeat = JobHeartbeat(
+        job,
+        interval=settings.GENERATION_HEARTBEAT_INTERVAL,
+        until=started + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+    )
+    with heartbeat:
+        return _paint(
+            job, deadline=started + timedelta(seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT)
+        )
+
+
+def _paint(job: GenerationJob, *, deadline) -> str:
     from generation import inference
 
-    deadline = (job.started_at or timezone.now()) + timedelta(
-        seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT
-    )
     on_step = JobStepReporter(job, deadline=deadline)
 
     try:
@@ -662,19 +858,28 @@ def job_inference_spec(job: GenerationJob):
 def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | None = None) -> dict:
     """Make sure no job stays running forever and no queued job is forgotten.
 
-    * running, but no heartbeat for ``stale_after`` seconds (its worker died and
-      no redelivery came): back to the queue for another attempt, or failed after
-      MAX_ATTEMPTS;
-    * queued, and last handed to the broker (``enqueued_at``) more than
-      ``resend_queued_after`` seconds ago (the broker may have lost the message,
-      e.g. a restarted Redis without persistence): enqueued again — harmless if
-      the original is still there, ``job_start`` runs it once. ``enqueued_at`` is
-      moved on with every send, so a job waiting behind a long queue gets one
-      extra message per threshold, not one per sweep.
+    * running, but no heartbeat for ``stale_after`` seconds (GENERATION_STALE_AFTER,
+      about a minute: a live worker beats every GENERATION_HEARTBEAT_INTERVAL, model
+      loading included — see ``JobHeartbeat``): its worker died, so back to the queue
+      as a new attempt, or failed after MAX_ATTEMPTS. Should the old worker be alive
+      after all, its writes are refused (they name the old attempt) and it stops; and
+      the broker giving its old message back later cannot take over the new attempt
+      (``job_start``);
+    * queued, and never handed to the broker (``enqueued_at`` null: it was down when
+      the job was submitted or requeued): sent now;
+    * queued, and last handed to the broker more than ``resend_queued_after``
+      seconds ago (the broker may have lost the message, e.g. a restarted Redis
+      without persistence): enqueued again — harmless if the original is still
+      there, ``job_start`` runs it once. ``enqueued_at`` is moved on with every send,
+      so a job waiting behind a long queue gets one extra message per threshold, not
+      one per sweep. A send that fails ends the sweep's sending (the broker is down):
+      the job is marked again, for the next sweep;
+    * and Idempotency-Keys older than a day are forgotten.
 
-    Run by Celery beat every minute in production and by a timer thread in the
-    embedded default (which also runs it with 0 at start-up: a restarted single
-    process has no worker left from before).
+    Run by Celery beat every GENERATION_SWEEP_INTERVAL in production and by a timer
+    thread in the embedded default (which also runs it with 0 at start-up: a restarted
+    single process has no worker left from before). Heartbeats are written with the
+    workers' clocks and compared with the sweeper's: keep them in sync (NTP).
     """
     stale_after = settings.GENERATION_STALE_AFTER if stale_after is None else stale_after
     if resend_queued_after is None:
@@ -683,16 +888,13 @@ def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | Non
         )
     now = timezone.now()
     requeued = failed = resent = 0
-    stale = GenerationJob.objects.filter(
-        status=Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after)
-    ).values_list("pk", flat=True)
-    for job_id in list(stale):
+    stale_cutoff = now - timedelta(seconds=stale_after)
+    stale = GenerationJob.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_cutoff)
+    sends: list[bool] = []
+    for job_id in list(stale.values_list("pk", flat=True)):
         with transaction.atomic():
-            job = (
-                GenerationJob.objects.select_for_update()
-                .filter(pk=job_id, status=Status.RUNNING)
-                .first()
-            )
+            # Checked again under the lock: a heartbeat may have landed since the listing.
+            job = stale.select_for_update().filter(pk=job_id).first()
             if job is None:
                 continue
             if job.attempts >= MAX_ATTEMPTS:
@@ -701,20 +903,26 @@ def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | Non
                 continue
             job.status = Status.QUEUED
             job.worker = ""
+            job.task_id = ""
             job.enqueued_at = now
-            job.save(update_fields=["status", "worker", "enqueued_at"])
-            transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
+            job.save(update_fields=["status", "worker", "task_id", "enqueued_at"])
+            transaction.on_commit(lambda pk=job.pk: sends.append(_enqueue(pk)))
             requeued += 1
-    cutoff = now - timedelta(seconds=resend_queued_after)
-    forgotten = GenerationJob.objects.filter(status=Status.QUEUED, enqueued_at__lt=cutoff)
-    for job_id in list(forgotten.values_list("pk", flat=True)):
-        # A conditional UPDATE claims the re-send, so two sweepers never both send.
-        if forgotten.filter(pk=job_id).update(enqueued_at=now):
-            _enqueue(job_id)
-            resent += 1
+    if all(sends):  # else the broker is down: what is marked waits for the next sweep
+        cutoff = now - timedelta(seconds=resend_queued_after)
+        forgotten = GenerationJob.objects.filter(status=Status.QUEUED).filter(
+            Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff)
+        )
+        for job_id in list(forgotten.order_by("created_at").values_list("pk", flat=True)):
+            # A conditional UPDATE claims the send, so two sweepers never both send.
+            if forgotten.filter(pk=job_id).update(enqueued_at=now):
+                if not _enqueue(job_id):
+                    break
+                resent += 1
+    keys_expired = submission_keys_expire()
     if requeued or failed or resent:
         logger.warning("Sweeper: requeued %d, failed %d, re-sent %d jobs", requeued, failed, resent)
-    return {"requeued": requeued, "failed": failed, "resent": resent}
+    return {"requeued": requeued, "failed": failed, "resent": resent, "keys_expired": keys_expired}
 
 
 # --- The model registry ----------------------------------------------------------

@@ -34,6 +34,7 @@ def run_job(self, job_id: str) -> str | None:
         job_id=job_id,
         worker=self.request.hostname or "worker",
         redelivered=bool(delivery.get("redelivered")),
+        task_id=self.request.id or "",
     )
     if job is None:
         return None

@@ -65,24 +65,26 @@ def job_create(request):
 
 @login_required
 def job_list(request):
-    jobs = selectors.job_list_owned(user=request.user, status=request.GET.get("status") or None)
+    # A filter value outside the enum never reaches the query: the page lists everything.
+    status = request.GET.get("status") or None
+    if status not in GenerationJob.Status.values:
+        status = None
+    jobs = selectors.job_list_owned(user=request.user, status=status)
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
     return render(
         request,
         "generation/job_list.html",
-        {
-            "page": page,
-            "statuses": GenerationJob.Status.choices,
-            "status": request.GET.get("status", ""),
-        },
+        {"page": page, "statuses": GenerationJob.Status.choices, "status": status or ""},
     )
 
 
 def _render_job(request, job, status=200):
+    # Built for whoever looks (the owner, or a moderator): the template shows the parent
+    # from it, never from ``job.parent``, so portraits.selectors decides what it shows.
     return render(
         request,
         "generation/job_detail.html",
-        {"job": job, "job_json": job_representation(job)},
+        {"job": job, "job_json": job_representation(job, viewer=request.user)},
         status=status,
     )
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait
 
@@ -23,4 +25,6 @@ class PortraitEditForm(forms.Form):
 
 
 class CredentialsVerifyForm(forms.Form):
-    file = forms.FileField(help_text="A PNG, JPEG or WebP image, up to 20 MB.")
+    file = forms.FileField(
+        help_text=f"A PNG, JPEG or WebP image, up to {filesizeformat(settings.UPLOAD_MAX_BYTES)}."
+    )

@@ -181,7 +181,7 @@ def read_png_metadata(data: bytes) -> dict[str, Any]:
     if raw_provenance is not None:
         try:
             loaded = json.loads(raw_provenance)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # "[" × 100,000 is the latter
             loaded = None
         provenance = loaded if isinstance(loaded, dict) else None
     return {

@@ -21,7 +21,7 @@ A step's stored ``changes`` (empty for an original)::
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -150,6 +150,14 @@ def changes_for_viewer(
     the step's author for what they did, without revealing a private (or deleted)
     prompt word by word — neither the private step's own words nor, through a public
     child's diff, its private parent's.
+
+    A step that *kept* its parent's prompt has no "prompt" among its ``changed`` names,
+    and its own prompt is shown with its recipe. Those words are the step's: its author
+    submitted them and published them with their portrait (see ``portraits.recipe``),
+    and the parent's owner making the parent private or deleting it does not take them
+    back. What stays hidden is everything that is the parent's: its id, title, picture
+    and page, its prompt shown as its own, the words a remix deleted from it and the old
+    values of what changed.
     """
     view: dict[str, Any] = {
         "changed": changed_fields(changes),
@@ -210,6 +218,46 @@ class LineageStep:
     thumbnail_height: int | None = None
     prompt: str | None = None
     visibility: str | None = None
+
+
+@dataclass
+class ParentRef:
+    """A remix's parent as one viewer may see it: the one shape for pages, API and WebSocket.
+
+    ``available`` is False for a private parent of someone else, a tombstone, and (for a
+    job) a parent whose row is gone: then ``public_id``, ``title`` and ``url`` stay empty
+    — never its id, its title (renamed or not) or a link — and only its author's credit
+    remains (``author_name`` is None too when not even the row is left).
+    """
+
+    available: bool
+    public_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    author_name: str | None = None
+    author_username: str | None = None
+    author_url: str | None = None
+
+    def as_dict(self, *, absolute: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """``{"available", "id", "title", "url", "author"}``; ``absolute`` turns the page's
+        path into a full URL (an API request's ``build_absolute_uri``)."""
+        url = self.url
+        if url is not None and absolute is not None:
+            url = absolute(url)
+        author = None
+        if self.author_name is not None:
+            author = {
+                "name": self.author_name,
+                "username": self.author_username,
+                "url": self.author_url,
+            }
+        return {
+            "available": self.available,
+            "id": self.public_id,
+            "title": self.title,
+            "url": url,
+            "author": author,
+        }
 
 
 @dataclass
@@ -280,6 +328,21 @@ def build_steps(
             step.visibility = portrait.visibility
         steps.append(step)
     return steps
+
+
+def build_parent(parent: Portrait | None, *, visible: bool) -> ParentRef:
+    """``parent`` as a viewer sees it, given whether they may open it (``visible``)."""
+    if parent is None:
+        return ParentRef(available=False)
+    name, username, profile = author_fields(parent)
+    ref = ParentRef(
+        available=visible, author_name=name, author_username=username, author_url=profile
+    )
+    if visible:
+        ref.public_id = parent.public_id
+        ref.title = parent.title
+        ref.url = parent.get_absolute_url()
+    return ref
 
 
 def build_credits(chain: Sequence[Portrait]) -> list[Credit]:

@@ -11,6 +11,11 @@ TITLE_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 2000
 
 
+# What new_public_id makes and the column holds: URL-safe base64, at most 22 characters.
+# URLs and selectors check ids against it before any query sees them.
+PUBLIC_ID_PATTERN = r"[A-Za-z0-9_-]{1,22}"
+
+
 def new_public_id() -> str:
     # 16 URL-safe characters, 96 bits of randomness: not guessable, not enumerable.
     return secrets.token_urlsafe(12)

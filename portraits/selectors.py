@@ -13,6 +13,7 @@ Deleted portraits are never viewable; they survive only as tombstones in lineage
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -21,8 +22,16 @@ from django.db.models import Q, QuerySet
 from accounts.permissions import is_moderator
 from config.errors import DomainError, NotFound
 from generation.models import GenerationJob
-from portraits.lineage import Credit, LineageStep, build_credits, build_steps
-from portraits.models import Portrait
+from portraits.lineage import (
+    Credit,
+    LineageStep,
+    ParentRef,
+    build_credits,
+    build_parent,
+    build_steps,
+)
+from portraits.models import PUBLIC_ID_PATTERN, Portrait
+from portraits.recipe import provenance_for_viewer, recipe_for_viewer
 
 V = Portrait.Visibility
 
@@ -52,6 +61,9 @@ def portrait_is_viewable(*, portrait: Portrait, viewer) -> bool:
 
 def portrait_get_viewable(*, viewer, public_id: str) -> Portrait:
     """The portrait, or NotFound — never revealing that a private one exists."""
+    # An id from a query string (?remix=) may be anything: only a well-formed one is queried.
+    if not isinstance(public_id, str) or not re.fullmatch(PUBLIC_ID_PATTERN, public_id):
+        raise NotFound("No such portrait.")
     portrait = portrait_queryset_viewable(viewer=viewer).filter(public_id=public_id).first()
     if portrait is None:
         raise NotFound("No such portrait.")
@@ -142,6 +154,26 @@ def portrait_lineage(
     return build_steps(chain, visible=visible, current_id=portrait.pk)
 
 
+def portrait_parent_for(*, parent: Portrait | None, viewer) -> ParentRef:
+    """A remix's ``parent`` (a portrait's, or a job's) as ``viewer`` may see it.
+
+    The only way any surface shows a parent: a private parent of someone else or a
+    tombstone reads as "no longer available", with its author's credit and nothing else
+    (``portraits.lineage.ParentRef``). ``parent`` None: a job's parent whose row is gone.
+    """
+    visible = parent is not None and portrait_is_viewable(portrait=parent, viewer=viewer)
+    return build_parent(parent, visible=visible)
+
+
+def portrait_recipe_for(*, portrait: Portrait, viewer) -> dict[str, Any]:
+    """``portrait``'s recipe as ``viewer`` may read it: without server-side keys, and
+    naming the parent only if ``viewer`` may open it (``portraits.recipe``)."""
+    parent_visible = portrait.parent is not None and portrait_is_viewable(
+        portrait=portrait.parent, viewer=viewer
+    )
+    return recipe_for_viewer(portrait.recipe, parent_visible=parent_visible)
+
+
 def portrait_credits(*, portrait: Portrait, chain: list[Portrait] | None = None) -> list[Credit]:
     """Everyone who shaped ``portrait``, original author first. The same for every viewer:
     a credit is never withdrawn because a step became private or was deleted."""
@@ -196,11 +228,22 @@ def credentials_report(data: bytes) -> dict[str, Any]:
     return report
 
 
-def portrait_credentials(*, portrait: Portrait) -> dict[str, Any]:
+def portrait_credentials(*, portrait: Portrait, viewer) -> dict[str, Any]:
     """The portrait's own file read back: its verified manifest, and whether that
-    manifest names this portrait's page (``matches_portrait``)."""
+    manifest names this portrait's page (``matches_portrait``), as ``viewer`` may read it.
+
+    The file was signed when its parent was visible to its author and names its
+    ancestors by id; an ancestor ``viewer`` may not open now (private, or a tombstone)
+    is left out of the report wherever the file names it (``None`` in its place, see
+    ``portraits.recipe.provenance_for_viewer``). Validity is checked on the whole file.
+    """
     report = credentials_report(portrait_original_bytes(portrait=portrait))
     report["matches_portrait"] = report.get("url") == (
         f"{settings.SITE_URL}{portrait.get_absolute_url()}"
     )
-    return report
+    hidden = {
+        step.public_id
+        for step in portrait_chain(portrait=portrait)[:-1]
+        if not portrait_is_viewable(portrait=step, viewer=viewer)
+    }
+    return provenance_for_viewer(report, hidden_ids=hidden)

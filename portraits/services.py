@@ -9,7 +9,6 @@ check.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -21,9 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Conflict, DomainError, NotFound
+from config.text import UnsafeText, text_clean
 from portraits import credentials, imagefiles
 from portraits.lineage import compute_changes
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait, new_public_id
+from portraits.recipe import public_recipe
 from portraits.selectors import (
     portrait_can_edit,
     portrait_chain,
@@ -57,8 +58,6 @@ REMIX_INHERITED = (
 EDITABLE_FIELDS = ("title", "description", "visibility")
 TITLE_FROM_PROMPT_LENGTH = 80
 PROVENANCE_SCHEMA = "likeness.provenance.v1"  # bump when the shape changes
-# Recipe keys that stay on the server: a model's source may be a local folder path.
-PRIVATE_RECIPE_KEYS = frozenset({"model_source"})
 
 
 def software_version() -> str:
@@ -69,19 +68,21 @@ def software_version() -> str:
 
 
 def title_from_prompt(prompt: str) -> str:
-    """A readable default title: the prompt's words, cut at a word boundary."""
-    text = re.sub(r"\s+", " ", prompt).strip()
+    """A readable default title: the prompt's words, cut at a word boundary.
+
+    Cleaned as a title the author typed would be; a prompt that would be refused
+    as one (it shows nothing, or piles up combining marks) gives the neutral title.
+    """
+    try:
+        text = text_clean(prompt)
+    except UnsafeText:
+        text = ""
     if not text:
         return "Untitled portrait"
     if len(text) <= TITLE_FROM_PROMPT_LENGTH:
         return text
     cut = text[: TITLE_FROM_PROMPT_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
     return f"{cut}…"
-
-
-def public_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe as shown to anyone who may see the portrait (and written into its file)."""
-    return {key: value for key, value in recipe.items() if key not in PRIVATE_RECIPE_KEYS}
 
 
 # --- Creation ------------------------------------------------------------------------
@@ -311,17 +312,25 @@ def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portr
     for name in sorted(set(data) - set(EDITABLE_FIELDS)):
         errors[name] = ["This field cannot be changed."]
     if "title" in data:
-        title = re.sub(r"\s+", " ", str(data["title"] or "")).strip()
-        if not title:
-            errors["title"] = ["A portrait needs a title."]
-        elif len(title) > TITLE_MAX_LENGTH:
-            errors["title"] = [f"At most {TITLE_MAX_LENGTH} characters."]
-        updates["title"] = title
+        try:
+            title = text_clean(data["title"])
+        except UnsafeText as exc:
+            errors["title"] = [str(exc)]
+        else:
+            if not title:
+                errors["title"] = ["A portrait needs a title."]
+            elif len(title) > TITLE_MAX_LENGTH:
+                errors["title"] = [f"At most {TITLE_MAX_LENGTH} characters."]
+            updates["title"] = title
     if "description" in data:
-        description = str(data["description"] or "").strip()
-        if len(description) > DESCRIPTION_MAX_LENGTH:
-            errors["description"] = [f"At most {DESCRIPTION_MAX_LENGTH} characters."]
-        updates["description"] = description
+        try:
+            description = text_clean(data["description"], multiline=True)
+        except UnsafeText as exc:
+            errors["description"] = [str(exc)]
+        else:
+            if len(description) > DESCRIPTION_MAX_LENGTH:
+                errors["description"] = [f"At most {DESCRIPTION_MAX_LENGTH} characters."]
+            updates["description"] = description
     if "visibility" in data:
         if data["visibility"] not in V.values:
             errors["visibility"] = [f"Choose one of: {', '.join(V.values)}."]

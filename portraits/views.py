@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import json
+from math import ceil
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.exceptions import NotFound as InvalidCursor
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 
 from config.api.pagination import CreatedCursorPagination
 from config.errors import DomainError, NotFound, form_add_domain_error
@@ -21,7 +26,6 @@ from portraits.models import Portrait
 
 REMIXES_ON_PAGE = 12
 PAGE_SIZE = 24
-VERIFY_MAX_BYTES = 20 * 1024 * 1024
 
 
 def _viewable(request, public_id: str) -> Portrait:
@@ -46,8 +50,8 @@ def _cursor_page(request, queryset):
     paginator.page_size = PAGE_SIZE
     try:
         items = paginator.paginate_queryset(queryset, Request(request))
-    except InvalidCursor:
-        raise Http404("Invalid page.") from None
+    except ValidationError:  # a cursor that is not one of our links: the site's 400 page
+        raise BadRequest("Not a valid page link.") from None
     return items, paginator.get_next_link(), paginator.get_previous_link()
 
 
@@ -66,7 +70,7 @@ def portrait_detail(request, public_id):
     )
     context = {
         "portrait": portrait,
-        "recipe": services.public_recipe(portrait.recipe),
+        "recipe": selectors.portrait_recipe_for(portrait=portrait, viewer=request.user),
         "steps": selectors.portrait_lineage(portrait=portrait, viewer=request.user, chain=chain),
         "credits": selectors.portrait_credits(portrait=portrait, chain=chain),
         "remixes": remixes[:REMIXES_ON_PAGE],
@@ -106,7 +110,7 @@ def portrait_remixes(request, public_id):
 def portrait_credentials(request, public_id):
     portrait = _viewable(request, public_id)
     try:
-        report = selectors.portrait_credentials(portrait=portrait)
+        report = selectors.portrait_credentials(portrait=portrait, viewer=request.user)
     except NotFound:
         raise Http404("No such portrait.") from None
     context = {
@@ -200,15 +204,43 @@ def my_portraits(request):
     return response
 
 
+class _VerifyThrottleScope:
+    throttle_scope = "verify"  # what DRF's scoped throttles read from a view
+
+
+def _verify_wait(request) -> float | None:
+    """Seconds to wait if ``request`` is over the `verify` rate, else None (and counted).
+
+    The API's own throttles (``ScopedRateThrottle`` and its kind, from the API's
+    settings) and its buckets: the page and the API share one budget per member or address.
+    """
+    api_request = Request(request)
+    api_request.user = request.user
+    waits = []
+    for throttle_class in api_settings.DEFAULT_THROTTLE_CLASSES:
+        if issubclass(throttle_class, ScopedRateThrottle):
+            throttle = throttle_class()
+            if not throttle.allow_request(api_request, _VerifyThrottleScope()):
+                waits.append(throttle.wait() or 0)
+    return max(waits) if waits else None
+
+
 @require_http_methods(["GET", "POST"])
 def credentials_verify(request):
     report = None
+    status = 200
     if request.method == "POST":
         form = CredentialsVerifyForm(request.POST, request.FILES)
-        if form.is_valid():
+        wait = _verify_wait(request)
+        if wait is not None:
+            form.add_error(
+                None, f"Too many verifications; try again in {max(1, ceil(wait / 60))} min."
+            )
+            status = 429
+        elif form.is_valid():
             upload = form.cleaned_data["file"]
-            if upload.size > VERIFY_MAX_BYTES:
-                form.add_error("file", "At most 20 MB.")
+            if upload.size > settings.UPLOAD_MAX_BYTES:
+                form.add_error("file", f"At most {filesizeformat(settings.UPLOAD_MAX_BYTES)}.")
             else:
                 report = selectors.credentials_report(upload.read())
     else:
@@ -220,4 +252,6 @@ def credentials_verify(request):
         if report
         else "",
     }
-    return render(request, "portraits/verify.html", context, status=400 if form.errors else 200)
+    if form.errors and status == 200:
+        status = 400
+    return render(request, "portraits/verify.html", context, status=status)

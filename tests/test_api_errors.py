@@ -175,3 +175,22 @@ def test_request_refused_before_any_view_answers_json_under_the_api(api):
     body = response.json()
     _assert_error_shape(body)
     assert body["code"] == "bad_request"
+
+
+def test_request_refused_before_any_view_is_the_sites_400_page(client):
+    response = client.get("/u/nobody/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert 'class="site-header"' in html and "could not be understood" in html
+
+
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
+def test_errors_of_the_schema_and_its_docs_are_in_the_one_shape(api, url):
+    # Both views render YAML or HTML; their errors are JSON like every other under /api/.
+    response = api.post(url)
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    _assert_error_shape(body)
+    assert body["code"] == "method_not_allowed"

@@ -6,24 +6,14 @@ same rules for every caller, and refuse with the same field errors.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, ApiToken, User
 from accounts.services import API_TOKEN_NAME_MAX_LENGTH
+from config.api.fields import StrictCharField, StrictEmailField
 
 DEFAULT_TOKEN_NAME = "API token"
-
-
-class ApiErrorSerializer(serializers.Serializer):
-    """The one error format of the API (see ``config.api.errors``)."""
-
-    detail = serializers.CharField(help_text="A sentence for humans.")
-    code = serializers.CharField(help_text="A stable machine-readable code, e.g. `invalid`.")
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Messages per field; `non_field_errors` for the whole request. May be empty.",
-    )
 
 
 class _AvatarUrlMixin:
@@ -55,11 +45,11 @@ class PublicUserSerializer(_AvatarUrlMixin, serializers.ModelSerializer):
 class MeSerializer(_AvatarUrlMixin, serializers.ModelSerializer):
     """The signed-in member's own account. PATCH with JSON, or multipart to upload an avatar."""
 
-    email = serializers.EmailField(max_length=254)
-    display_name = serializers.CharField(
+    email = StrictEmailField(max_length=254)
+    display_name = StrictCharField(
         max_length=DISPLAY_NAME_MAX_LENGTH, allow_blank=True, required=False
     )
-    bio = serializers.CharField(
+    bio = StrictCharField(
         max_length=BIO_MAX_LENGTH, allow_blank=True, required=False, trim_whitespace=False
     )
     avatar = serializers.FileField(
@@ -89,14 +79,30 @@ class MeSerializer(_AvatarUrlMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "username", "date_joined"]
 
 
+class MeUploadSerializer(MeSerializer):
+    """PATCH /me/ as multipart/form-data: how an avatar is uploaded (a form has no null)."""
+
+    avatar = serializers.FileField(
+        write_only=True,
+        required=False,
+        help_text="A PNG, JPEG, WebP or GIF image; stored cropped to 256×256 WebP.",
+    )
+
+
+@extend_schema_serializer(exclude_fields=["avatar"])
+class MeJsonSerializer(MeSerializer):
+    """PATCH /me/ as JSON. JSON cannot carry an image: upload one as multipart. `"avatar":
+    null` removes it, as DELETE /me/avatar/ does."""
+
+
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
-    display_name = serializers.CharField(
+    username = StrictCharField(max_length=150)
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(write_only=True, style={"input_type": "password"})
+    display_name = StrictCharField(
         max_length=DISPLAY_NAME_MAX_LENGTH, allow_blank=True, required=False, default=""
     )
-    token_name = serializers.CharField(
+    token_name = StrictCharField(
         max_length=API_TOKEN_NAME_MAX_LENGTH,
         required=False,
         default=DEFAULT_TOKEN_NAME,
@@ -106,20 +112,22 @@ class RegisterSerializer(serializers.Serializer):
 
 class RegisteredSerializer(serializers.Serializer):
     user = MeSerializer()
-    token = serializers.CharField(
-        allow_null=True,
-        help_text=(
-            "The first API token's key, shown only this once. `null` when the site requires "
-            "a confirmed e-mail address first (a confirmation link has been mailed)."
-        ),
-    )
-    token_id = serializers.IntegerField(allow_null=True)
+    token = serializers.CharField(help_text="The first API token's key, shown only this once.")
+    token_id = serializers.IntegerField()
+
+
+class RegistrationPendingSerializer(serializers.Serializer):
+    """The answer when the site requires a confirmed e-mail address: the same whether the
+    address was free (an account was created and a confirmation link mailed) or already
+    had an account (its owner was mailed), so it reveals nothing about the address."""
+
+    detail = serializers.CharField()
 
 
 class TokenObtainSerializer(serializers.Serializer):
-    username = serializers.CharField(help_text="Username or e-mail address.")
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
-    name = serializers.CharField(
+    username = StrictCharField(help_text="Username or e-mail address.")
+    password = StrictCharField(write_only=True, style={"input_type": "password"})
+    name = StrictCharField(
         max_length=API_TOKEN_NAME_MAX_LENGTH,
         required=False,
         default=DEFAULT_TOKEN_NAME,
@@ -134,11 +142,14 @@ class TokenObtainedSerializer(serializers.Serializer):
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
+    name = StrictCharField(
+        max_length=API_TOKEN_NAME_MAX_LENGTH, help_text="What uses the token, e.g. `render-farm`."
+    )
+
     class Meta:
         model = ApiToken
         fields = ["id", "name", "hint", "created_at", "last_used_at"]
         read_only_fields = ["id", "hint", "created_at", "last_used_at"]
-        extra_kwargs = {"name": {"help_text": "What uses the token, e.g. `render-farm`."}}
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):

@@ -39,7 +39,8 @@ def exception_handler(exc, context):
             status=exc.status,
         )
         if exc.status == status.HTTP_429_TOO_MANY_REQUESTS:
-            response["Retry-After"] = "60"
+            # An error that knows its window says so (a login lock-out); else a minute.
+            response["Retry-After"] = str(getattr(exc, "retry_after", None) or 60)
         return response
 
     if isinstance(exc, Http404):

@@ -5,7 +5,10 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from config.api.fields import StrictCharField, StrictSlugField
+from config.api.filters import EnumFilter, QuerySerializer
 from generation.models import PROMPT_MAX_LENGTH, GenerationJob, GenerationModel, StylePreset
 from generation.selectors import job_queue_position
 from generation.services import SCHEDULERS
@@ -39,18 +42,40 @@ class StylePresetSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "prompt_template", "negative_prompt", "order"]
 
 
+# The service drops control characters and strips the rest: a prompt needs one character
+# that is neither.
+VISIBLE = r"[^\s\u0000-\u001f\u007f]"
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": PROMPT_MAX_LENGTH, "pattern": VISIBLE}
+)
+class PromptField(StrictCharField):
+    """A prompt, which the schema says is never blank. A blank one passes this field so the
+    service refuses it together with the request's other errors."""
+
+    def run_validation(self, data=empty):
+        if isinstance(data, str) and not data.strip():
+            return data
+        return super().run_validation(data)
+
+
+class JobListQuerySerializer(QuerySerializer):
+    status = EnumFilter(GenerationJob.Status.choices, help_text="Only jobs in this state.")
+
+
 class JobSpecSerializer(serializers.Serializer):
     """What a client may ask for. Types are checked here, ranges by the service
     (which knows the model's limits); the remix parent is never a client field."""
 
-    prompt = serializers.CharField(
-        max_length=PROMPT_MAX_LENGTH, allow_blank=True, trim_whitespace=True
-    )
-    negative_prompt = serializers.CharField(
+    refuses_unknown_fields = True  # see validate(); the schema says so (config.api.schema)
+
+    prompt = PromptField(max_length=PROMPT_MAX_LENGTH)
+    negative_prompt = StrictCharField(
         max_length=PROMPT_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
-    style = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
-    model = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
+    style = StrictSlugField(required=False, allow_null=True, allow_blank=True)
+    model = StrictSlugField(required=False, allow_null=True, allow_blank=True)
     seed = serializers.IntegerField(required=False, allow_null=True, help_text="Random when empty.")
     steps = serializers.IntegerField(required=False)
     guidance_scale = serializers.FloatField(required=False)
@@ -72,7 +97,8 @@ class JobSerializer(serializers.Serializer):
     """The job resource, read-only; the same dict is sent over the WebSocket."""
 
     def to_representation(self, instance: GenerationJob) -> dict[str, Any]:
-        return job_representation(instance)
+        request = self.context.get("request")
+        return job_representation(instance, viewer=getattr(request, "user", None))
 
 
 @extend_schema_field(serializers.DictField())
@@ -103,40 +129,64 @@ class JobDocSerializer(serializers.Serializer):
     portraits = serializers.ListField(child=_Dict())
 
 
+class JobSubmittedDocSerializer(JobDocSerializer):
+    """Schema of a job submission's answer: the job, and whether it reached the queue."""
+
+    delivery = serializers.ChoiceField(
+        choices=["sent", "deferred"],
+        help_text="`sent`: handed to the queue. `deferred`: the queue could not be reached; "
+        "the job is kept and sent by the sweeper (within `GENERATION_SWEEP_INTERVAL`, "
+        "15 s by default) once it can be — do not submit it again.",
+    )
+
+
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def job_representation(job: GenerationJob) -> dict[str, Any]:
-    """The job as REST clients and WebSocket subscribers see it (owner's view)."""
-    from portraits.api.serializers import PortraitSummarySerializer
-    from portraits.selectors import portrait_list_for_job
-    from portraits.services import public_recipe
+def job_representation(job: GenerationJob, *, viewer=None) -> dict[str, Any]:
+    """The job as REST clients, its page and WebSocket subscribers see it.
 
+    Built for ``viewer`` (the job's owner or a moderator); without one, for the job's
+    owner — what a WebSocket event carries to everyone following the job, a moderator
+    included, since the owner sees no more than a moderator does. The parent is shown
+    only through ``portraits.selectors`` (a private parent of someone else or a deleted
+    one reads ``{"available": false, ...}`` with its author's credit, and the recipe's
+    ``parent`` is then null); the owner's own recipe — their prompt, even one kept from
+    the parent — is always theirs to see.
+    """
+    from portraits.api.serializers import PortraitSummarySerializer
+    from portraits.recipe import recipe_for_viewer
+    from portraits.selectors import portrait_list_for_job, portrait_parent_for
+
+    viewer = job.user if viewer is None else viewer
     portraits = []
     if job.status == GenerationJob.Status.SUCCEEDED:
         found = getattr(job, "live_portraits", None)  # prefetched by the selectors
         if found is None:
             found = portrait_list_for_job(job=job, viewer=job.user)
         portraits = PortraitSummarySerializer(found, many=True).data
-    parent = job.parent
+    # A remix whose parent row is gone altogether still says it was one (the recipe
+    # remembers), as a parent no longer available.
+    parent = None
+    if job.parent_id is not None or job.recipe.get("parent"):
+        parent = portrait_parent_for(parent=job.parent, viewer=viewer)
     return {
         "id": str(job.pk),
         "status": job.status,
         "queue_position": job_queue_position(job=job),
         "progress": {"step": job.progress_step, "total": job.progress_total or job.steps},
-        "recipe": public_recipe(job.recipe),  # never the model's server-side path
+        # Never the model's server-side path, nor a parent the viewer may not open.
+        "recipe": recipe_for_viewer(
+            job.recipe, parent_visible=parent is not None and parent.available
+        ),
         "model": {
             "slug": job.model.slug,
             "name": job.model.name,
             "paints_noise": job.model.paints_noise,
         },
         "style": {"slug": job.style.slug, "name": job.style.name} if job.style else None,
-        "parent": (
-            {"id": parent.public_id, "url": parent.get_absolute_url()}
-            if parent is not None and not parent.is_deleted
-            else None
-        ),
+        "parent": parent.as_dict() if parent is not None else None,
         "error": job.error,
         "worker": job.worker,
         "attempts": job.attempts,

@@ -1,19 +1,55 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from collections.abc import Callable
+
+from django.urls.converters import SlugConverter, UUIDConverter
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from config.api import idempotency
+from config.api.schema import error_response
 from generation import selectors, services
 from generation.api.serializers import (
     GenerationModelSerializer,
     JobDocSerializer,
+    JobListQuerySerializer,
     JobSerializer,
     JobSpecSerializer,
+    JobSubmittedDocSerializer,
     StylePresetSerializer,
 )
 from generation.models import GenerationJob
+
+# What every job submission (a job, a remix, a reproduction) documents besides its own errors.
+SUBMISSION_SCHEMA = {
+    "parameters": [idempotency.PARAMETER],
+    "responses": {
+        201: JobSubmittedDocSerializer,
+        422: error_response("This Idempotency-Key was used for a different request."),
+    },
+}
+
+
+def submission_response(request, submit: Callable[[], GenerationJob]) -> Response:
+    """Answer a job submission: 201 with the job and whether it reached the queue.
+
+    ``submit`` makes the job. With an ``Idempotency-Key`` header it runs at most once
+    per key (``services.job_submit_once``): a retry answers the job the first request
+    made, with ``Idempotent-Replayed: true``.
+    """
+    key = idempotency.idempotency_key(request)
+    fingerprint = idempotency.request_fingerprint(request) if key else ""
+    job, replayed = services.job_submit_once(
+        user=request.user, key=key, fingerprint=fingerprint, submit=submit
+    )
+    data = JobSerializer(job, context={"request": request}).data
+    data["delivery"] = "deferred" if job.is_delivery_deferred else "sent"
+    headers = {"Location": data["api_url"]}
+    if replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return Response(data, status=status.HTTP_201_CREATED, headers=headers)
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -21,24 +57,21 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = JobSerializer
+    # Only a UUID reaches a query; anything else is the API's 404 (as `<uuid:pk>` on pages).
+    lookup_value_regex = UUIDConverter.regex
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return GenerationJob.objects.none()
         if self.action == "list":
-            wanted = self.request.query_params.get("status") or None
+            wanted = JobListQuerySerializer.validated(self.request).get("status")
             return selectors.job_list_owned(user=self.request.user, status=wanted)
         return selectors.job_queryset_for(viewer=self.request.user)
 
     def get_object(self):
         return selectors.job_get_for_viewer(viewer=self.request.user, job_id=self.kwargs["pk"])
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", enum=[choice for choice, _ in GenerationJob.Status.choices])
-        ],
-        responses=JobDocSerializer(many=True),
-    )
+    @extend_schema(parameters=[JobListQuerySerializer], responses=JobDocSerializer(many=True))
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -48,19 +81,26 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(
         request=JobSpecSerializer,
-        responses={201: JobDocSerializer},
+        **SUBMISSION_SCHEMA,
         description="Submit a portrait. Everything but `prompt` defaults to the model's settings; "
         "`seed` is random when empty and always recorded. Answers 429 when you have too many "
-        "active jobs or submit too fast.",
+        "active jobs or submit too fast. Send an `Idempotency-Key` to make retries safe.",
     )
     def create(self, request, *args, **kwargs):
-        spec = JobSpecSerializer(data=request.data)
-        spec.is_valid(raise_exception=True)
-        job = services.job_submit(user=request.user, spec=spec.validated_data)
-        data = JobSerializer(job).data
-        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["api_url"]})
+        def submit() -> GenerationJob:
+            spec = JobSpecSerializer(data=request.data)
+            spec.is_valid(raise_exception=True)
+            return services.job_submit(user=request.user, spec=spec.validated_data)
 
-    @extend_schema(request=None, responses=JobDocSerializer)
+        return submission_response(request, submit)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobDocSerializer,
+            409: error_response("The job has already finished; it cannot be cancelled."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = services.job_cancel(job=self.get_object(), by=request.user)
@@ -73,6 +113,7 @@ class GenerationModelViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = GenerationModelSerializer
     permission_classes = [permissions.AllowAny]
     lookup_field = "slug"
+    lookup_value_regex = SlugConverter.regex
     pagination_class = None
     queryset = selectors.model_list_enabled()
 
@@ -83,5 +124,6 @@ class StylePresetViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = StylePresetSerializer
     permission_classes = [permissions.AllowAny]
     lookup_field = "slug"
+    lookup_value_regex = SlugConverter.regex
     pagination_class = None
     queryset = selectors.style_list_enabled()

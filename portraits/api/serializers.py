@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from generation.api.serializers import JobSpecSerializer
+from config.api.fields import StrictCharField
+from config.api.filters import EnumFilter, QuerySerializer
+from generation.api.serializers import JobSpecSerializer, PromptField
+from generation.models import PROMPT_MAX_LENGTH
 from portraits.lineage import author_fields, changes_for_viewer
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait
-from portraits.selectors import portrait_can_edit, portrait_is_viewable
-from portraits.services import public_recipe
+from portraits.selectors import (
+    portrait_can_edit,
+    portrait_is_viewable,
+    portrait_parent_for,
+    portrait_recipe_for,
+)
 
 
 def _url(serializer: serializers.Serializer, path: str) -> str:
@@ -97,6 +106,9 @@ class PortraitSummarySerializer(serializers.ModelSerializer):
 
 
 class ParentSerializer(serializers.Serializer):
+    """A remix's parent as the viewer may see it (``portraits.lineage.ParentRef``):
+    ``available`` false — private to someone else, or deleted — leaves only its author."""
+
     available = serializers.BooleanField()
     id = serializers.CharField(allow_null=True)
     title = serializers.CharField(allow_null=True)
@@ -156,22 +168,15 @@ class PortraitSerializer(PortraitSummarySerializer):
 
     @extend_schema_field(serializers.DictField())
     def get_recipe(self, portrait: Portrait) -> dict[str, Any]:
-        return public_recipe(portrait.recipe)
+        # Its `parent` is null unless the viewer may open the parent (portraits.recipe).
+        return portrait_recipe_for(portrait=portrait, viewer=self._viewer())
 
     @extend_schema_field(ParentSerializer(allow_null=True))
     def get_parent(self, portrait: Portrait) -> dict[str, Any] | None:
-        parent = portrait.parent
-        if parent is None:
+        if portrait.parent is None:
             return None
-        name, username, profile = author_fields(parent)
-        visible = portrait_is_viewable(portrait=parent, viewer=self._viewer())
-        return {
-            "available": visible,
-            "id": parent.public_id if visible else None,
-            "title": parent.title if visible else None,
-            "url": _url(self, parent.get_absolute_url()) if visible else None,
-            "author": {"name": name, "username": username, "url": profile},
-        }
+        parent = portrait_parent_for(parent=portrait.parent, viewer=self._viewer())
+        return parent.as_dict(absolute=lambda path: _url(self, path))
 
     @extend_schema_field(serializers.DictField())
     def get_changes(self, portrait: Portrait) -> dict[str, Any]:
@@ -205,11 +210,19 @@ class PortraitSerializer(PortraitSummarySerializer):
         return {key: _portrait_url(self, name, portrait) for key, name in names.items()}
 
 
+class MyPortraitListQuerySerializer(QuerySerializer):
+    visibility = EnumFilter(
+        Portrait.Visibility.choices, help_text="Only portraits with this visibility."
+    )
+
+
 class PortraitUpdateSerializer(serializers.Serializer):
     """What an owner may change. Checked again by the service (forms use it too)."""
 
-    title = serializers.CharField(max_length=TITLE_MAX_LENGTH, required=False)
-    description = serializers.CharField(
+    refuses_unknown_fields = True  # see to_internal_value(); the schema says so
+
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH, required=False)
+    description = StrictCharField(
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
     )
     visibility = serializers.ChoiceField(choices=Portrait.Visibility.choices, required=False)
@@ -228,6 +241,14 @@ class PortraitUpdateSerializer(serializers.Serializer):
         return value
 
 
+@extend_schema_field(
+    {"type": "number", "format": "double", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
+)
+class InitStrengthField(serializers.FloatField):
+    """A strength above 0 (checked by ``validate_init_strength``): DRF's ``min_value`` would
+    document 0 as allowed."""
+
+
 class RemixSerializer(JobSpecSerializer):
     """A remix: any job field to change; the rest comes from the parent's recipe.
 
@@ -236,12 +257,13 @@ class RemixSerializer(JobSpecSerializer):
     is the portrait in the URL.
     """
 
-    prompt = serializers.CharField(required=False, allow_blank=False, trim_whitespace=True)
-    negative_prompt = serializers.CharField(required=False, allow_blank=True)
-    init_strength = serializers.FloatField(
+    prompt = PromptField(max_length=PROMPT_MAX_LENGTH, required=False)
+    negative_prompt = StrictCharField(
+        max_length=PROMPT_MAX_LENGTH, required=False, allow_blank=True
+    )
+    init_strength = InitStrengthField(
         required=False,
         allow_null=True,
-        min_value=0.0,
         max_value=1.0,
         help_text="Image-to-image: how far to move from the parent's image (0 < s ≤ 1).",
     )
@@ -311,4 +333,7 @@ class CredentialsSerializer(serializers.Serializer):
 
 
 class VerifyUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="An image file (PNG, JPEG, WebP...) up to 20 MB.")
+    file = serializers.FileField(
+        help_text="An image file (PNG, JPEG, WebP...); the whole request may be at most "
+        f"{filesizeformat(settings.UPLOAD_MAX_BYTES)} (UPLOAD_MAX_BYTES), or it is a 413."
+    )

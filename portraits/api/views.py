@@ -1,34 +1,31 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation.api.serializers import JobDocSerializer, JobSerializer
+from config.api.parsers import MultiPartParser
+from config.api.schema import error_response
+from generation.api.views import SUBMISSION_SCHEMA, submission_response
 from portraits import media, selectors, services
 from portraits.api.serializers import (
     CredentialsSerializer,
     LineageSerializer,
+    MyPortraitListQuerySerializer,
     PortraitSerializer,
     PortraitSummarySerializer,
     PortraitUpdateSerializer,
     RemixSerializer,
     VerifyUploadSerializer,
 )
-from portraits.models import Portrait
-
-VERIFY_MAX_BYTES = 20 * 1024 * 1024
-
-
-def _job_created(job) -> Response:
-    data = JobSerializer(job).data
-    return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["api_url"]})
+from portraits.models import PUBLIC_ID_PATTERN, Portrait
 
 
 class PortraitViewSet(
@@ -46,9 +43,8 @@ class PortraitViewSet(
 
     serializer_class = PortraitSerializer
     lookup_field = "public_id"
-    # Anything up to the next slash reaches the viewset, so a malformed id gets the
-    # API's JSON 404 rather than the site's HTML one.
-    lookup_value_regex = "[^/]+"
+    # Only a well-formed id reaches a query; any other path is the API's JSON 404.
+    lookup_value_regex = PUBLIC_ID_PATTERN
     permission_classes = [permissions.IsAuthenticatedOrReadOnly]
 
     def get_queryset(self):
@@ -104,24 +100,43 @@ class PortraitViewSet(
     def download(self, request, public_id=None):
         return media.file_response(self.get_object(), media.ORIGINAL, attachment=True)
 
-    @extend_schema(request=RemixSerializer, responses={201: JobDocSerializer})
+    @extend_schema(request=RemixSerializer, **SUBMISSION_SCHEMA)
     @action(detail=True, methods=["post"])
     def remix(self, request, public_id=None):
         """Remix this portrait: a new job from its recipe with your changes. The new
-        portraits will credit every step of the chain."""
+        portraits will credit every step of the chain. An `Idempotency-Key` makes
+        retries safe."""
         portrait = self.get_object()
-        spec = RemixSerializer(data=request.data)
-        spec.is_valid(raise_exception=True)
-        job = services.portrait_remix(portrait=portrait, user=request.user, changes=spec.changes())
-        return _job_created(job)
 
-    @extend_schema(request=None, responses={201: JobDocSerializer})
+        def submit():
+            spec = RemixSerializer(data=request.data)
+            spec.is_valid(raise_exception=True)
+            return services.portrait_remix(
+                portrait=portrait, user=request.user, changes=spec.changes()
+            )
+
+        return submission_response(request, submit)
+
+    @extend_schema(
+        request=None,
+        parameters=SUBMISSION_SCHEMA["parameters"],
+        responses={
+            **SUBMISSION_SCHEMA["responses"],
+            409: error_response(
+                "The recipe can no longer be painted identically (its model, style or "
+                "parent is gone or changed)."
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def reproduce(self, request, public_id=None):
         """Paint this portrait again from its identical recipe and seed (author only).
-        On the same device class and thread count the pixels are identical."""
+        On the same device class and thread count the pixels are identical. An
+        `Idempotency-Key` makes retries safe."""
         portrait = selectors.portrait_get_editable(viewer=request.user, public_id=public_id)
-        return _job_created(services.portrait_reproduce(portrait=portrait, user=request.user))
+        return submission_response(
+            request, lambda: services.portrait_reproduce(portrait=portrait, user=request.user)
+        )
 
     @extend_schema(responses=LineageSerializer)
     @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
@@ -156,7 +171,7 @@ class PortraitViewSet(
     def credentials(self, request, public_id=None):
         """The Content Credentials (C2PA) manifest read back from the stored file and
         verified, with the PNG's `parameters` and provenance chunks."""
-        report = selectors.portrait_credentials(portrait=self.get_object())
+        report = selectors.portrait_credentials(portrait=self.get_object(), viewer=request.user)
         return Response(CredentialsSerializer(report).data)
 
 
@@ -166,33 +181,36 @@ class MyPortraitListView(ListAPIView):
     serializer_class = PortraitSummarySerializer
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(parameters=[OpenApiParameter("visibility", enum=Portrait.Visibility.values)])
+    @extend_schema(parameters=[MyPortraitListQuerySerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Portrait.objects.none()
-        visibility = self.request.query_params.get("visibility") or None
-        if visibility is not None and visibility not in Portrait.Visibility.values:
-            raise ValidationError(
-                {"visibility": [f"Choose one of: {', '.join(Portrait.Visibility.values)}."]}
-            )
+        visibility = MyPortraitListQuerySerializer.validated(self.request).get("visibility")
         return selectors.portrait_list_owned(user=self.request.user, visibility=visibility)
 
 
 class CredentialsVerifyView(APIView):
-    """Verify any image's Content Credentials: upload a file, get its manifest back."""
+    """Verify any image's Content Credentials: upload a file, get its manifest back.
+
+    Anyone may; each member or address has the `verify` rate (API_VERIFY_RATE), shared
+    with the verify page. A body over UPLOAD_MAX_BYTES was refused (413) before this view.
+    """
 
     permission_classes = [permissions.AllowAny]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file: a urlencoded form cannot carry one
+    throttle_scope = "verify"
 
     @extend_schema(request=VerifyUploadSerializer, responses=CredentialsSerializer)
     def post(self, request):
         upload = VerifyUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["file"]
-        if file.size > VERIFY_MAX_BYTES:
-            raise ValidationError({"file": ["At most 20 MB."]})
+        if file.size > settings.UPLOAD_MAX_BYTES:
+            raise ValidationError(
+                {"file": [f"At most {filesizeformat(settings.UPLOAD_MAX_BYTES)}."]}
+            )
         report = selectors.credentials_report(file.read())
         return Response(CredentialsSerializer(report).data)

@@ -79,14 +79,51 @@ def test_register_refuses_bad_input_with_field_errors_and_saves_nothing(
     assert not ApiToken.objects.exists()
 
 
-def test_register_without_a_token_when_verification_is_mandatory(api, settings):
+def test_register_without_a_token_when_verification_is_mandatory(
+    api, settings, mailoutbox, django_capture_on_commit_callbacks
+):
     settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
-    response = _register(api)
-    assert response.status_code == 201
-    assert response.json()["token"] is None and response.json()["token_id"] is None
-    assert User.objects.filter(username="carol").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _register(api)
+    assert response.status_code == 202
+    assert set(response.json()) == {"detail"}
+    assert "auth/token/" in response.json()["detail"]
+    carol = User.objects.get(username="carol")
+    assert EmailAddress.objects.filter(user=carol, primary=True, verified=False).exists()
+    assert not ApiToken.objects.exists()
+    assert [m.to for m in mailoutbox] == [["carol@example.com"]]
     refused = api.post(TOKEN, {"username": "carol", "password": STRONG}, format="json")
     assert refused.status_code == 400 and refused.json()["code"] == "email_unverified"
+
+
+def test_register_answers_a_taken_address_like_a_free_one_when_verification_is_mandatory(
+    api, alice, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    with django_capture_on_commit_callbacks(execute=True):
+        free = _register(api, username="carol", email="carol@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        taken = _register(api, username="dave", email="ALICE@example.com")
+    assert (taken.status_code, taken.json()) == (free.status_code, free.json())
+    assert taken.status_code == 202
+    assert set(taken.json()) == {"detail"}
+    # Nothing created for the taken address; its owner is told someone tried.
+    assert not User.objects.filter(username="dave").exists()
+    assert not EmailAddress.objects.filter(email="alice@example.com").exclude(user=alice).exists()
+    assert not ApiToken.objects.exists()
+    assert [m.to for m in mailoutbox] == [["carol@example.com"], ["alice@example.com"]]
+    assert "already" in mailoutbox[1].body.lower()
+    assert "confirm" in mailoutbox[0].body.lower()
+
+
+def test_register_still_refuses_a_taken_username_when_verification_is_mandatory(
+    api, alice, settings, mailoutbox
+):
+    # Usernames are public (profiles at /u/<username>/): refusing one reveals nothing.
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    response = _register(api, username="ALICE", email="someone@example.com")
+    assert response.status_code == 400 and response.json()["errors"]["username"]
+    assert mailoutbox == []
 
 
 def test_register_is_throttled(api, monkeypatch):

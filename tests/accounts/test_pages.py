@@ -114,6 +114,19 @@ def test_signup_with_mandatory_verification_holds_login_until_confirmed(
     assert EmailAddress.objects.get(email="carol@example.com").verified
 
 
+def test_signup_with_mandatory_verification_answers_a_taken_address_like_a_free_one(
+    client, alice, settings, mailoutbox
+):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    free = _signup(client, username="carol", email="carol@example.com")
+    taken = _signup(Client(), username="dave", email="ALICE@example.com")
+    assert free.status_code == taken.status_code == 302
+    assert free["Location"] == taken["Location"] == reverse("account_email_verification_sent")
+    assert not User.objects.filter(username="dave").exists()
+    assert [m.to for m in mailoutbox] == [["carol@example.com"], ["alice@example.com"]]
+    assert "already" in mailoutbox[1].body.lower()
+
+
 # --- Log in, log out, passwords ------------------------------------------------------------------
 
 

@@ -269,30 +269,30 @@ def test_token_needs_a_name(alice):
 
 
 @pytest.mark.parametrize("login", ["alice", "ALICE", "alice@example.com", "Alice@Example.com"])
-def test_token_obtain_accepts_username_or_email_in_any_case(alice, login):
-    token, key = api_token_obtain(login=login, password=PASSWORD, name="cli")
+def test_token_obtain_accepts_username_or_email_in_any_case(alice, login, rf):
+    token, key = api_token_obtain(login=login, password=PASSWORD, name="cli", request=rf.post("/"))
     assert token.user == alice
     assert token.key_hash == ApiToken.hash_key(key)
 
 
-def test_token_obtain_refuses_a_wrong_password_and_an_inactive_member(alice):
+def test_token_obtain_refuses_a_wrong_password_and_an_inactive_member(alice, rf):
     with pytest.raises(DomainError) as excinfo:
-        api_token_obtain(login="alice", password="wrong", name="cli")
+        api_token_obtain(login="alice", password="wrong", name="cli", request=rf.post("/"))
     assert excinfo.value.code == "invalid_credentials"
     alice.is_active = False
     alice.save()
     with pytest.raises(DomainError):
-        api_token_obtain(login="alice", password=PASSWORD, name="cli")
+        api_token_obtain(login="alice", password=PASSWORD, name="cli", request=rf.post("/"))
     assert not ApiToken.objects.exists()
 
 
-def test_token_obtain_needs_a_verified_address_when_verification_is_mandatory(alice, settings):
+def test_token_obtain_needs_a_verified_address_when_verification_is_mandatory(alice, settings, rf):
     settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
     with pytest.raises(DomainError) as excinfo:
-        api_token_obtain(login="alice", password=PASSWORD, name="cli")
+        api_token_obtain(login="alice", password=PASSWORD, name="cli", request=rf.post("/"))
     assert excinfo.value.code == "email_unverified"
     EmailAddress.objects.create(user=alice, email=alice.email, primary=True, verified=True)
-    token, _ = api_token_obtain(login="alice", password=PASSWORD, name="cli")
+    token, _ = api_token_obtain(login="alice", password=PASSWORD, name="cli", request=rf.post("/"))
     assert token.user == alice
 
 

@@ -186,3 +186,203 @@ def test_cancel_stops_a_running_job_at_the_next_step_and_keeps_no_image(
     assert job.status == GenerationJob.Status.CANCELLED
     assert job.progress_step < 40
     assert not job.portraits.exists()
+
+
+# --- Malformed paths -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("job_id", ["not-a-uuid", "123", "%00", "' OR 1=1 --"])
+def test_a_job_id_that_is_not_a_uuid_is_refused_like_an_unknown_job(bob, job_id):
+    key = token_for(bob)
+    app = TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+    ws = WebsocketCommunicator(app, f"/ws/jobs/{job_id}/?token={key}")
+    assert async_to_sync(_refusal)(ws) == 4404
+    anonymous = WebsocketCommunicator(app, f"/ws/jobs/{job_id}/")
+    assert async_to_sync(_refusal)(anonymous) == 4401
+
+
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/ws/jobs/", "/ws/jobs/a/b/", "/"])
+def test_a_path_no_app_routes_is_refused_with_4404_by_the_site(bob, path, settings):
+    settings.CELERY_INPROCESS_WORKER = False  # importing the ASGI module would start one
+    from config.asgi import application
+
+    ws = WebsocketCommunicator(application, f"{path}?token={token_for(bob)}")
+    assert async_to_sync(_refusal)(ws) == 4404
+
+
+# --- Revoked credentials close open sockets ------------------------------------------------------
+
+
+def _session_cookie(client) -> tuple[bytes, bytes]:
+    from django.conf import settings as django_settings
+
+    name = django_settings.SESSION_COOKIE_NAME
+    return (b"cookie", f"{name}={client.cookies[name].value}".encode())
+
+
+def _app():
+    return TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+
+
+def _with_token(job_id, key):
+    return WebsocketCommunicator(_app(), f"/ws/jobs/{job_id}/?token={key}")
+
+
+def _with_session(job_id, client):
+    return WebsocketCommunicator(_app(), f"/ws/jobs/{job_id}/", headers=[_session_cookie(client)])
+
+
+async def _open(ws):
+    connected, _ = await ws.connect(timeout=TIMEOUT)
+    assert connected
+    assert (await ws.receive_json_from(timeout=TIMEOUT))["type"] == "state"
+    return ws
+
+
+async def _closed_with(ws) -> int:
+    """The code the server closes with next; fails if it relays anything first."""
+    message = await ws.receive_output(timeout=TIMEOUT)
+    assert message["type"] == "websocket.close", message
+    return message["code"]
+
+
+async def _still_open(ws) -> bool:
+    """Still relaying: a refresh is answered with the state (and nothing else came first)."""
+    await ws.send_json_to({"type": "refresh"})
+    message = await ws.receive_json_from(timeout=TIMEOUT)
+    return message["type"] == "state"
+
+
+@pytest.fixture
+def bobs_job(bob, tiny_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        return services.job_submit(user=bob, spec={"prompt": "a cellist", "steps": 6})
+
+
+def test_revoking_a_token_closes_its_open_socket_with_4401_and_no_other(
+    queued_job, bobs_job, alice, bob
+):
+    from accounts.services import api_token_revoke
+
+    token, key = api_token_create(user=alice, name="revoked")
+    _, other_key = api_token_create(user=alice, name="kept")
+    bobs_key = token_for(bob)
+
+    async def scenario():
+        revoked = await _open(_with_token(queued_job.pk, key))
+        kept = await _open(_with_token(queued_job.pk, other_key))
+        bobs = await _open(_with_token(bobs_job.pk, bobs_key))
+        await database_sync_to_async(api_token_revoke)(user=alice, token_id=token.pk)
+        code = await _closed_with(revoked)
+        open_still = (await _still_open(kept), await _still_open(bobs))
+        for ws in (revoked, kept, bobs):
+            await ws.disconnect()
+        return code, open_still
+
+    assert async_to_sync(scenario)() == (4401, (True, True))
+
+
+def test_logging_out_closes_that_session_s_socket_with_4401(queued_job, alice, client):
+    from django.test import Client
+    from django.urls import reverse
+
+    client.force_login(alice)
+    other_browser = Client()
+    other_browser.force_login(alice)
+
+    async def scenario():
+        logged_out = await _open(_with_session(queued_job.pk, client))
+        other = await _open(_with_session(queued_job.pk, other_browser))
+        response = await database_sync_to_async(client.post)(reverse("account_logout"))
+        assert response.status_code == 302
+        code = await _closed_with(logged_out)
+        kept = await _still_open(other)
+        await logged_out.disconnect()
+        await other.disconnect()
+        return code, kept
+
+    assert async_to_sync(scenario)() == (4401, True)
+
+
+def test_a_password_change_closes_every_socket_and_revokes_every_token(queued_job, alice, client):
+    from django.urls import reverse
+
+    from accounts.models import ApiToken
+    from tests.conftest import PASSWORD
+
+    client.force_login(alice)
+    key = token_for(alice)
+    new_password = "a-long-unusual-passphrase-42"
+
+    async def scenario():
+        by_token = await _open(_with_token(queued_job.pk, key))
+        by_session = await _open(_with_session(queued_job.pk, client))
+        response = await database_sync_to_async(client.post)(
+            reverse("account_change_password"),
+            {"oldpassword": PASSWORD, "password1": new_password, "password2": new_password},
+        )
+        assert response.status_code == 302
+        codes = (await _closed_with(by_token), await _closed_with(by_session))
+        await by_token.disconnect()
+        await by_session.disconnect()
+        return codes
+
+    assert async_to_sync(scenario)() == (4401, 4401)
+    assert not ApiToken.objects.filter(user=alice).exists()
+
+
+def test_deactivating_a_member_closes_their_sockets_with_4401(queued_job, bobs_job, alice, bob):
+    from accounts.services import user_deactivate
+
+    alices_key, bobs_key = token_for(alice), token_for(bob)
+
+    async def scenario():
+        alices = await _open(_with_token(queued_job.pk, alices_key))
+        bobs = await _open(_with_token(bobs_job.pk, bobs_key))
+        await database_sync_to_async(user_deactivate)(user=alice)
+        code = await _closed_with(alices)
+        kept = await _still_open(bobs)
+        await alices.disconnect()
+        await bobs.disconnect()
+        return code, kept
+
+    assert async_to_sync(scenario)() == (4401, True)
+
+
+def test_a_socket_that_missed_its_close_gets_no_final_event(queued_job, alice):
+    """Revoked without a close message (as when channels_redis drops one): the credential
+    is re-read before a final event, so ``done`` is never relayed to it."""
+    from accounts.models import ApiToken
+
+    key = token_for(alice)
+
+    async def scenario():
+        ws = await _open(_with_token(queued_job.pk, key))
+        await database_sync_to_async(ApiToken.objects.filter(user=alice).delete)()
+        await database_sync_to_async(events.publish)(queued_job.pk, {"type": "progress"})
+        relayed = await ws.receive_json_from(timeout=TIMEOUT)
+        await database_sync_to_async(events.publish)(queued_job.pk, {"type": "done", "job": {}})
+        code = await _closed_with(ws)
+        await ws.disconnect()
+        return relayed["type"], code
+
+    # Progress, re-checked only once the last look is stale, still flows for a while.
+    assert async_to_sync(scenario)() == ("progress", 4401)
+
+
+def test_a_stale_credential_is_re_read_on_any_event(queued_job, alice, monkeypatch):
+    from accounts.models import ApiToken
+    from generation.consumers import JobConsumer
+
+    monkeypatch.setattr(JobConsumer, "CREDENTIALS_RECHECK_SECONDS", 0.0)
+    key = token_for(alice)
+
+    async def scenario():
+        ws = await _open(_with_token(queued_job.pk, key))
+        await database_sync_to_async(ApiToken.objects.filter(user=alice).delete)()
+        await database_sync_to_async(events.publish)(queued_job.pk, {"type": "progress"})
+        code = await _closed_with(ws)
+        await ws.disconnect()
+        return code
+
+    assert async_to_sync(scenario)() == 4401

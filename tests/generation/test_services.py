@@ -206,7 +206,12 @@ def test_sweeper_requeues_a_silent_running_job_then_fails_it(
 
 def test_sweeper_leaves_a_live_job_alone(submit):
     job = services.job_start(job_id=submit().pk, worker="w1")
-    assert services.jobs_sweep(stale_after=60) == {"requeued": 0, "failed": 0, "resent": 0}
+    assert services.jobs_sweep(stale_after=60) == {
+        "requeued": 0,
+        "failed": 0,
+        "resent": 0,
+        "keys_expired": 0,
+    }
     job.refresh_from_db()
     assert job.status == Status.RUNNING
 
@@ -237,8 +242,70 @@ def test_a_requeued_job_counts_as_just_sent(submit, django_capture_on_commit_cal
             "requeued": 1,
             "failed": 0,
             "resent": 0,  # not sent a second time by the same sweep
+            "keys_expired": 0,
         }
     assert len(callbacks) == 1
+
+
+def test_a_job_the_broker_never_took_is_sent_at_the_next_sweep(submit):
+    """Not after the visibility timeout: it was never sent at all (see tests/test_outages.py
+    for the broker really being down)."""
+    job = submit()
+    GenerationJob.objects.filter(pk=job.pk).update(enqueued_at=None)
+    job.refresh_from_db()
+    assert job.is_delivery_deferred
+
+    assert services.jobs_sweep()["resent"] == 1
+    job.refresh_from_db()
+    assert job.enqueued_at is not None and not job.is_delivery_deferred
+    assert services.jobs_sweep()["resent"] == 0
+
+
+def test_the_sweeper_reclaims_only_after_the_stale_window(submit):
+    job = services.job_start(job_id=submit().pk, worker="w1")
+    GenerationJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=45)
+    )
+    assert services.jobs_sweep(stale_after=60)["requeued"] == 0
+    GenerationJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert services.jobs_sweep(stale_after=60)["requeued"] == 1
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED and job.worker == "" and job.task_id == ""
+
+
+def test_a_heartbeat_is_refused_once_the_job_is_not_this_attempt_s(submit):
+    job = services.job_start(job_id=submit().pk, worker="w1", task_id="m1")
+    assert services.job_heartbeat(job=job) is True
+    GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    services.jobs_sweep(stale_after=60)  # requeued: the old attempt is over
+    assert services.job_heartbeat(job=job) is False
+    second = services.job_start(job_id=job.pk, worker="w2", task_id="m2")
+    assert services.job_heartbeat(job=job) is False
+    assert services.job_heartbeat(job=second) is True
+
+
+def test_the_message_that_claimed_the_attempt_takes_over_when_given_back(submit):
+    job = submit()
+    services.job_start(job_id=job.pk, worker="w1", task_id="m1")
+    second = services.job_start(job_id=job.pk, worker="w2", redelivered=True, task_id="m1")
+    assert second is not None and second.attempts == 2 and second.worker == "w2"
+
+
+def test_a_late_message_never_takes_over_a_newer_attempt(submit):
+    """Redis gives an unacknowledged message back after its visibility timeout, whatever
+    became of the job: here the sweeper requeued it and another worker paints it now."""
+    job = submit()
+    services.job_start(job_id=job.pk, worker="w1", task_id="m1")  # w1 then dies
+    GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert services.jobs_sweep(stale_after=60)["requeued"] == 1
+    live = services.job_start(job_id=job.pk, worker="w2", task_id="m2")  # the sweeper's
+
+    assert services.job_start(job_id=job.pk, worker="w3", redelivered=True, task_id="m1") is None
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.attempts) == (Status.RUNNING, "w2", 2)
+    assert services.job_progress(job=live, step=1, total=4) is True
 
 
 def test_queue_position_counts_jobs_ahead(submit, bob, django_capture_on_commit_callbacks):
@@ -279,3 +346,49 @@ def test_an_active_image_to_image_job_cannot_lose_its_parent(submit):
     job = submit()
     with pytest.raises(IntegrityError), transaction.atomic():
         GenerationJob.objects.filter(pk=job.pk).update(init_strength=0.5)
+
+
+# --- Heartbeats ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def running_job(alice, tiny_model):
+    """A committed running job (transactional tests: the heartbeat thread has its own
+    database connection, which must see the row)."""
+    from tests.test_outages import celery_broker
+
+    with celery_broker("memory://localhost/"):
+        job = services.job_submit(user=alice, spec={"prompt": "a clockmaker"})
+    return services.job_start(job_id=job.pk, worker="w1")
+
+
+def heartbeat_of(job):
+    return GenerationJob.objects.values_list("heartbeat_at", flat=True).get(pk=job.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_goes_silent_past_the_job_s_hard_time_limit(running_job):
+    """A worker still holding a job past its hard limit is hung: let the sweeper see it."""
+    from tests.support import wait_until
+
+    started = heartbeat_of(running_job)
+    beat = services.JobHeartbeat(running_job, interval=0.05, until=timezone.now())
+    with beat:
+        wait_until(lambda: not beat.beating, timeout=30, what="the beats to stop")
+    assert heartbeat_of(running_job) == started
+    running_job.refresh_from_db()
+    assert running_job.status == Status.RUNNING  # it stopped for the limit, not a cancel
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_beats_until_the_job_is_not_this_attempt_s(running_job):
+    from tests.support import wait_until
+
+    beat = services.JobHeartbeat(
+        running_job, interval=0.05, until=timezone.now() + timedelta(hours=1)
+    )
+    with beat:
+        wait_until(lambda: heartbeat_of(running_job) > running_job.heartbeat_at, timeout=30)
+        assert beat.beating
+        services.job_cancel(job=running_job, by=running_job.user)
+        wait_until(lambda: not beat.beating, timeout=30, what="the beats to stop")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.utils import timezone
 from PIL import Image
 
 from generation import services
@@ -236,3 +241,60 @@ def test_a_job_whose_previews_cannot_be_made_still_succeeds(submit, tiny_model, 
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
     assert job.portraits.count() == 1
+
+
+# --- Heartbeats ------------------------------------------------------------------------
+
+
+def test_a_long_model_load_keeps_the_job_alive_for_the_sweeper(submit, settings, monkeypatch):
+    """Loading a real model cold paints no step for minutes. The load here waits for the
+    test to let it go (a stand-in: no real load can be made that slow on purpose); the
+    heartbeat thread must keep the job from looking dead meanwhile."""
+    from generation import inference
+    from tests.support import wait_until
+
+    settings.GENERATION_HEARTBEAT_INTERVAL = 0.1
+    stale_after = 3
+    released = threading.Event()
+    real_load = inference.load_pipeline
+
+    def slow_load(ref):
+        released.wait(120)
+        return real_load(ref)
+
+    monkeypatch.setattr(inference, "load_pipeline", slow_load)
+    job = submit(steps=2)
+
+    def work() -> None:
+        try:
+            run_job.apply(args=[str(job.pk)])
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+
+        def loading_longer_than_the_window() -> bool:
+            row = GenerationJob.objects.get(pk=job.pk)
+            return (
+                row.status == Status.RUNNING
+                and row.heartbeat_at - row.started_at > timedelta(seconds=stale_after * 1.5)
+                and timezone.now() - row.heartbeat_at < timedelta(seconds=1)
+            )
+
+        wait_until(loading_longer_than_the_window, timeout=60, what="a long, beating load")
+        assert services.jobs_sweep(stale_after=stale_after)["requeued"] == 0
+    finally:
+        released.set()
+        worker.join(120)
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED and job.attempts == 1, job.error
+    assert not [t for t in threading.enumerate() if t.name.startswith("likeness-heartbeat")]
+
+
+def test_the_task_records_the_message_that_claimed_the_job(submit):
+    job = submit(steps=1)
+    result = run_job.apply(args=[str(job.pk)], task_id="message-1")
+    job.refresh_from_db()
+    assert result.successful() and job.task_id == "message-1"

@@ -2,11 +2,14 @@
 
 A REST client submits over HTTP and follows the job over a real WebSocket
 (channels_redis carries the worker's events to daphne); a worker killed with
-SIGKILL mid-job has its job finished by another worker after redelivery.
+SIGKILL mid-job has its job finished by another worker after redelivery; a worker
+whose main process is killed loses its job to the sweeper within the stale window;
+a job submitted while the broker was down is painted once it is back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,9 +19,11 @@ import pytest
 import websocket  # websocket-client, the one selenium uses
 
 from accounts.services import api_token_create
+from config.env import celery_broker_url_for_redis
 from generation import services
 from generation.models import GenerationJob
 from tests import support
+from tests.test_outages import celery_broker, dead_address
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.inference]
 
@@ -116,7 +121,9 @@ def _kill_mid_job_then_recover(
     env = support.process_env(
         CELERY_BROKER_URL=broker_url, CELERY_INPROCESS_WORKER="false", **extra_env
     )
-    sender = Celery(broker=broker_url)
+    # Not made the current app: the project's tasks, in later tests too, keep sending
+    # with the project's own.
+    sender = Celery(broker=broker_url, set_as_current=False)
     sender.control.purge()
     with capture(execute=False):  # sent below by `sender`, on the broker under test
         job = services.job_submit(
@@ -198,7 +205,7 @@ def test_a_job_over_the_time_limit_fails_with_a_readable_message(
     """
     from celery import Celery
 
-    sender = Celery(broker=settings.REDIS_URL)
+    sender = Celery(broker=settings.REDIS_URL, set_as_current=False)
     sender.control.purge()
     tiny_model.max_steps = 1000
     tiny_model.save()
@@ -229,3 +236,108 @@ def test_a_job_over_the_time_limit_fails_with_a_readable_message(
     assert "took longer than this server allows" in job.error
     assert 0 < job.progress_step < 1000
     assert not job.portraits.exists()
+
+
+@pytest.mark.redis
+def test_a_killed_main_process_s_job_is_reclaimed_by_the_sweeper_and_painted_by_another(
+    alice, tiny_model, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    """SIGKILL the main process of a prefork worker mid-job (an OOM kill, a lost node).
+
+    Redis gives an unacknowledged message back only after its visibility timeout (left
+    at its default here: the hard time limit plus a minute, ~16 minutes), so until now
+    the job stayed `running` that long. The worker's heartbeat stops with it, and the
+    sweeper (driven here as beat would drive it) takes the job back once the heartbeat
+    is GENERATION_STALE_AFTER old. On Linux the pool child dies with its parent (Celery
+    sets PR_SET_PDEATHSIG: measured, gone within two seconds); where it outlived it, it is
+    killed here as the machine's death would — while alive it would keep beating and
+    finish the job itself.
+    """
+    from celery import Celery
+
+    tiny_model.max_steps = 1000
+    tiny_model.save()
+    broker = celery_broker_url_for_redis(settings.REDIS_URL)
+    stale_after = 6
+    env = support.process_env(
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=broker,
+        CELERY_INPROCESS_WORKER="false",
+        GENERATION_STALE_AFTER=str(stale_after),
+        GENERATION_HEARTBEAT_INTERVAL="1",
+    )
+    sender = Celery(broker=broker, set_as_current=False)
+    sender.control.purge()
+    with django_capture_on_commit_callbacks(execute=False):  # sent below, by `sender`
+        job = services.job_submit(
+            user=alice,
+            spec={"prompt": "a long sitting", "steps": 120, "width": 128, "height": 128},
+        )
+    first = support.celery_worker(env, tmp_path / "first.log", "doomed", pool="prefork")
+    with support.running(first):
+        sender.send_task("generation.tasks.run_job", args=[str(job.pk)], queue="gpu")
+        support.wait_until(
+            lambda: GenerationJob.objects.get(pk=job.pk).progress_step >= 2,
+            timeout=120,
+            what="the first worker to start painting",
+        )
+        os.kill(first.pid, signal.SIGKILL)  # the main process only
+        first.wait(10)
+        with contextlib.suppress(ProcessLookupError):  # pool children that outlived it
+            os.killpg(first.pid, signal.SIGKILL)
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.RUNNING and job.attempts == 1
+
+    with celery_broker(broker):
+        support.wait_until(
+            lambda: services.jobs_sweep(stale_after=stale_after)["requeued"],
+            timeout=60,
+            interval=0.5,
+            what="the sweeper to reclaim the silent job",
+        )
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.QUEUED and job.attempts == 1
+
+    second = support.celery_worker(env, tmp_path / "second.log", "rescuer")
+    with support.running(second):
+        support.wait_until(
+            lambda: GenerationJob.objects.get(pk=job.pk).is_final,
+            timeout=240,
+            what="the requeued job to finish",
+        )
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.SUCCEEDED, support.read_log(second)
+    assert job.attempts == 2 and job.worker.startswith("rescuer@")
+    assert job.portraits.count() == 1
+
+
+@pytest.mark.rabbitmq
+def test_a_job_submitted_while_the_broker_was_down_is_painted_once_it_is_back(
+    alice_api, tiny_model, tmp_path
+):
+    """The submission answers 201 ("deferred") though its message could not be sent; the
+    next sweep sends it, and a worker paints it — one job, never a 500 and a ghost."""
+    from celery import Celery
+
+    broker = os.environ["RABBITMQ_URL"]
+    Celery(broker=broker, set_as_current=False).control.purge()
+    with celery_broker(f"amqp://guest:guest@{dead_address()}//", {}):
+        response = alice_api.post("/api/v1/jobs/", {"prompt": "a ferryman in fog"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["delivery"] == "deferred"
+    job = GenerationJob.objects.get(pk=response.json()["id"])
+    assert job.is_delivery_deferred
+
+    env = support.process_env(CELERY_BROKER_URL=broker, CELERY_INPROCESS_WORKER="false")
+    worker = support.celery_worker(env, tmp_path / "worker.log", "gpu1")
+    with support.running(worker), celery_broker(broker, {}):
+        assert services.jobs_sweep()["resent"] == 1
+        support.wait_until(
+            lambda: GenerationJob.objects.get(pk=job.pk).is_final,
+            timeout=240,
+            what="the deferred job to be painted",
+        )
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.SUCCEEDED, support.read_log(worker)
+    assert job.attempts == 1 and job.portraits.count() == 1
+    assert GenerationJob.objects.count() == 1

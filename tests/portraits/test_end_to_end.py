@@ -74,6 +74,6 @@ def test_an_img2img_remix_reproduces_identically_and_credits_its_chain(
         ("alice", "original"),
         ("bob", "img2img_remixer"),
     ]
-    report = selectors.portrait_credentials(portrait=child)
+    report = selectors.portrait_credentials(portrait=child, viewer=bob)
     assert report["valid"]
     assert report["parent"]["title"] == f"Likeness portrait {original.public_id}"

@@ -383,7 +383,7 @@ def test_signing_in_debug_creates_a_development_ca_on_first_use(alice, paint, se
     (portrait,) = paint(job_submit(user=alice, spec={"prompt": "a portrait"}))
 
     assert settings.C2PA_SIGNING_KEY.exists() and (tmp_path / "c2pa" / "ca.pem").exists()
-    report = selectors.portrait_credentials(portrait=portrait)
+    report = selectors.portrait_credentials(portrait=portrait, viewer=alice)
     assert report["valid"] and report["trusted"]
 
 

@@ -13,7 +13,7 @@
   const LABELS = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled" };
   // Close codes of the consumer's refusals: reconnecting cannot help, so say why and stop.
   const REFUSALS = {
-    4401: "You are signed out, so this page stopped following the job.",
+    4401: "This page's sign-in ended (you signed out, or your password was changed), so it stopped following the job.",
     4404: "This job is no longer available to you, so this page stopped following it.",
   };
   let status = root.dataset.status;

@@ -1,0 +1,217 @@
+"""Live connections end when the credential they were opened with ends.
+
+Revoking an API token, logging out, changing or resetting a password, deactivating
+or deleting a member: HTTP requests notice at once (they check their credential every
+time), but an open WebSocket was authenticated once, at its handshake. A consumer that
+mixes in ``CredentialsWatchMixin`` joins the group ``auth.user.<user id>``; the
+revocation publishes an ``auth.revoked`` message there (``credentials_revoked`` in
+accounts.services, after commit), and every connection the message names closes with
+4401, the "not signed in" code. Pushing a close costs nothing per relayed event, where
+re-reading the credential for every event costs a query or two each
+(bench/ws_revocation.py measures both). As channels_redis may drop a message (past a
+channel's capacity or expiry), the credential is also re-read at connect, before a final
+event and once ``CREDENTIALS_RECHECK_SECONDS`` have passed.
+
+Works with the scope ``accounts.websocket.TokenOrSessionAuthMiddleware`` builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.utils.crypto import constant_time_compare
+
+from accounts.models import ApiToken, User
+
+logger = logging.getLogger(__name__)
+
+CLOSE_SIGNED_OUT = 4401
+REVOKED_MESSAGE_TYPE = "auth.revoked"
+
+
+def credentials_group(user_id: int) -> str:
+    """The channel-layer group every watched connection of a member joins."""
+    return f"auth.user.{user_id}"
+
+
+def session_fingerprint(session_key: str) -> str:
+    """Names a session in messages without putting its key (a bearer secret) in Redis."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ConnectionCredential:
+    """What a connection was authenticated with: one API token, or one session."""
+
+    user_id: int
+    token_id: int | None = None
+    session_key: str | None = None
+
+    def is_named_by(self, message: dict[str, Any]) -> bool:
+        """Whether an ``auth.revoked`` message ends this connection: it names this token,
+        or this session, or (naming neither) every connection of the member."""
+        if message.get("token_id") is not None:
+            return message["token_id"] == self.token_id
+        if message.get("session") is not None:
+            return self.session_key is not None and constant_time_compare(
+                message["session"], session_fingerprint(self.session_key)
+            )
+        return True
+
+
+def connection_credential(scope) -> ConnectionCredential | None:
+    """The credential behind ``scope["user"]`` (set by TokenOrSessionAuthMiddleware), or None."""
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return None
+    if scope.get("api_token_id") is not None:
+        return ConnectionCredential(user_id=user.pk, token_id=scope["api_token_id"])
+    session = scope.get("session")
+    session_key = getattr(session, "session_key", None)
+    if not session_key:
+        return None
+    return ConnectionCredential(user_id=user.pk, session_key=session_key)
+
+
+def _session_user_id(session_key: str) -> int | None:
+    """The active member a stored session still signs in, or None.
+
+    Django's own rules (``django.contrib.auth.get_user``): a known backend, an active
+    user, and the session's auth hash matching the current password. Read-only: an
+    invalid session is left for the next HTTP request to flush.
+    """
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    try:
+        user_id = User._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+    except KeyError:
+        return None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = load_backend(backend_path).get_user(user_id)
+    if user is None or not user.is_active:
+        return None
+    session_hash = session.get(HASH_SESSION_KEY)
+    if not session_hash:
+        return None
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(session_hash, known) for known in hashes):
+        return None
+    return user.pk
+
+
+def credential_is_current(credential: ConnectionCredential) -> bool:
+    """Whether the credential would still authenticate a new connection (one query or two)."""
+    if credential.token_id is not None:
+        return ApiToken.objects.filter(
+            pk=credential.token_id, user_id=credential.user_id, user__is_active=True
+        ).exists()
+    if credential.session_key:
+        return _session_user_id(credential.session_key) == credential.user_id
+    return False
+
+
+def revocation_publish(
+    *, user_id: int, token_id: int | None = None, session_key: str | None = None
+) -> None:
+    """Close the member's open connections that use ``token_id``, or ``session_key``, or
+    (neither given) all of them. Call from synchronous code, after commit
+    (``accounts.services.credentials_revoked`` does). Never raises: the revocation
+    itself is done; a connection that misses the message finds out at its next re-check.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {
+        "type": REVOKED_MESSAGE_TYPE,
+        "token_id": token_id,
+        "session": session_fingerprint(session_key) if session_key else None,
+    }
+    try:
+        async_to_sync(layer.group_send)(credentials_group(user_id), message)
+    except Exception:  # the channel layer being down must not undo or fail a revocation
+        logger.warning("Could not publish a revocation for user %s", user_id, exc_info=True)
+
+
+class CredentialsWatchMixin:
+    """For WebSocket consumers behind TokenOrSessionAuthMiddleware: close with 4401 as soon
+    as the credential the connection was opened with is revoked.
+
+    Call ``credentials_watch()`` in ``connect`` (before sending anything), and
+    ``credentials_unwatch()`` in ``disconnect``. Before relaying an event, ``await
+    self.credentials_current(final=...)``: False means the connection has just been
+    closed and the event must be dropped.
+    """
+
+    # How stale the last look at the credential may be before an event re-reads it: bounds
+    # how long a connection that missed its close message (channels_redis drops messages
+    # past a channel's capacity or expiry) keeps receiving events.
+    CREDENTIALS_RECHECK_SECONDS = 60.0
+
+    credential: ConnectionCredential | None = None
+    credentials_closed = False
+    _credentials_group: str | None = None
+    _credentials_checked_at = 0.0
+
+    async def credentials_watch(self) -> bool:
+        """Join the member's revocation group, then confirm the credential is still good.
+
+        Joining first means a revocation racing with the handshake is either seen by the
+        check or delivered as a message. False (nothing joined): refuse with 4401.
+        """
+        self.credential = connection_credential(self.scope)
+        if self.credential is None:
+            return False
+        self._credentials_group = credentials_group(self.credential.user_id)
+        await self.channel_layer.group_add(self._credentials_group, self.channel_name)
+        if not await self._credential_is_current():
+            await self.credentials_unwatch()
+            return False
+        return True
+
+    async def credentials_unwatch(self) -> None:
+        if self._credentials_group:
+            await self.channel_layer.group_discard(self._credentials_group, self.channel_name)
+            self._credentials_group = None
+
+    async def credentials_current(self, *, final: bool = False) -> bool:
+        """Whether events may still be relayed; closes the connection (4401) when not.
+
+        Re-reads the credential before a ``final`` event (the one that matters most, and
+        the last chance) and when the last look is older than the recheck interval.
+        """
+        if self.credentials_closed:
+            return False
+        stale = time.monotonic() - self._credentials_checked_at > self.CREDENTIALS_RECHECK_SECONDS
+        if (final or stale) and not await self._credential_is_current():
+            await self.credentials_close()
+            return False
+        return True
+
+    async def credentials_close(self) -> None:
+        """Stop relaying and close with 4401 (the client is signed out)."""
+        if self.credentials_closed:
+            return
+        self.credentials_closed = True
+        await self.credentials_unwatch()
+        await self.close(code=CLOSE_SIGNED_OUT)
+
+    async def auth_revoked(self, message) -> None:
+        """Handler of ``auth.revoked`` (see ``revocation_publish``)."""
+        if self.credential is not None and self.credential.is_named_by(message):
+            await self.credentials_close()
+
+    async def _credential_is_current(self) -> bool:
+        current = await database_sync_to_async(credential_is_current)(self.credential)
+        self._credentials_checked_at = time.monotonic()
+        return current

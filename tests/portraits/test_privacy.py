@@ -1,0 +1,387 @@
+"""A parent the viewer may not see stays unseen on every surface of its remixes.
+
+The story of every test here: alice paints a public portrait, bob remixes it (changing
+its prompt, so the words he dropped are alice's alone), then alice makes hers private and
+renames it — or deletes it, leaving a tombstone. Bob's remix, its job, its lineage, its
+recipe and its Content Credentials must then show the parent only as "no longer
+available" (with alice's credit) to anyone but alice and moderators: never its id, its
+new or old title, or the words of its prompt. Alice still sees all of her own portrait.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.urls import reverse
+
+from accounts.services import api_token_create
+from accounts.websocket import TokenOrSessionAuthMiddleware
+from generation import services as generation_services
+from generation.inference import GenerationResult
+from generation.routing import websocket_urlpatterns
+from portraits import services
+from portraits.models import Portrait
+from tests.portraits.conftest import fake_image
+
+V = Portrait.Visibility
+TIMEOUT = 20
+
+PARENT_PROMPT = "a lighthouse keeper holding a crimson umbrella, oil painting"
+REMIX_PROMPT = "a lighthouse keeper at dawn, oil painting"
+# Words only the parent's prompt (and so its default title) has.
+PARENT_ONLY_WORDS = ("crimson", "umbrella")
+SECRET_TITLE = "Zephyrine's second thoughts"
+
+
+def _leaks(text: str, parent: Portrait) -> list[str]:
+    """What of ``parent`` appears in ``text``: its id, its titles, its own words."""
+    found = [word for word in (*PARENT_ONLY_WORDS, SECRET_TITLE) if word in text]
+    if parent.public_id in text:
+        found.append(parent.public_id)
+    return found
+
+
+@pytest.fixture
+def parent(alice, create_portrait):
+    return create_portrait(alice, prompt=PARENT_PROMPT)
+
+
+@pytest.fixture
+def child(parent, bob, remix):
+    """Bob's public remix, with his own prompt and seed."""
+    return remix(parent, bob, prompt=REMIX_PROMPT, seed=77)
+
+
+def _hide(parent: Portrait, how: str, by) -> None:
+    if how == "private":
+        services.portrait_update(
+            portrait=parent, by=by, data={"visibility": V.PRIVATE, "title": SECRET_TITLE}
+        )
+    else:
+        # Renamed first, so the tombstone's stored title is the secret one.
+        services.portrait_update(portrait=parent, by=by, data={"title": SECRET_TITLE})
+        assert services.portrait_delete(portrait=parent, by=by) is True  # a tombstone
+
+
+def test_recipe_for_viewer_names_the_parent_only_when_it_is_visible():
+    from portraits.recipe import recipe_for_viewer
+
+    recipe = {"prompt": "a cat", "parent": "abc123", "model_source": "/srv/models/x"}
+
+    assert recipe_for_viewer(recipe, parent_visible=True) == {"prompt": "a cat", "parent": "abc123"}
+    assert recipe_for_viewer(recipe, parent_visible=False) == {"prompt": "a cat", "parent": None}
+    # An original's recipe is the same either way.
+    assert recipe_for_viewer({"prompt": "a", "parent": None}, parent_visible=False) == {
+        "prompt": "a",
+        "parent": None,
+    }
+    assert recipe["parent"] == "abc123"  # the stored recipe is never changed
+
+
+def test_provenance_for_viewer_blanks_every_string_naming_a_hidden_portrait():
+    from portraits.recipe import provenance_for_viewer
+
+    provenance = {
+        "portrait": {"id": "MINE", "url": "https://x/p/MINE/"},
+        "parent": {"id": "HIDDEN", "url": "https://x/p/HIDDEN/"},
+        "lineage": ["ROOT", "HIDDEN"],
+        "recipe": {"prompt": "a cat", "parent": "HIDDEN", "seed": 3, "init_strength": None},
+        "ingredients": [{"title": "Likeness portrait HIDDEN", "relationship": "parentOf"}],
+    }
+
+    shown = provenance_for_viewer(provenance, hidden_ids={"HIDDEN"})
+
+    assert shown == {
+        "portrait": {"id": "MINE", "url": "https://x/p/MINE/"},
+        "parent": {"id": None, "url": None},
+        "lineage": ["ROOT", None],
+        "recipe": {"prompt": "a cat", "parent": None, "seed": 3, "init_strength": None},
+        "ingredients": [{"title": None, "relationship": "parentOf"}],
+    }
+    assert provenance_for_viewer(provenance, hidden_ids=set()) is provenance
+
+
+# --- The remixer's job: page and API ------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["private", "deleted"])
+def test_job_page_shows_a_hidden_parent_as_no_longer_available(
+    how, alice, bob, parent, child, client
+):
+    _hide(parent, how, alice)
+    client.force_login(bob)
+
+    page = client.get(child.job.get_absolute_url()).content.decode()
+
+    assert "no longer available" in page
+    assert "Alice Liddell" in page  # the parent's author keeps her credit
+    assert _leaks(page, parent) == []
+    assert REMIX_PROMPT in page  # bob's own recipe is his
+
+
+def test_job_page_links_a_visible_parent_by_its_current_title(bob, parent, child, client):
+    services.portrait_update(portrait=parent, by=parent.author, data={"title": "Renamed"})
+    client.force_login(bob)
+
+    page = client.get(child.job.get_absolute_url()).content.decode()
+
+    assert f'remix of <a href="{parent.get_absolute_url()}">Renamed</a>' in page
+    assert "no longer available" not in page
+
+
+@pytest.mark.parametrize("how", ["private", "deleted"])
+def test_job_api_names_no_hidden_parent(how, alice, bob_api, parent, child):
+    _hide(parent, how, alice)
+
+    data = bob_api.get(reverse("api:job-detail", kwargs={"pk": child.job.pk})).json()
+
+    assert data["recipe"]["parent"] is None
+    assert data["parent"]["available"] is False
+    assert data["parent"]["id"] is data["parent"]["title"] is data["parent"]["url"] is None
+    assert data["parent"]["author"]["username"] == "alice"
+    assert _leaks(json.dumps(data), parent) == []
+    assert data["recipe"]["prompt"] == REMIX_PROMPT
+
+
+def test_a_job_whose_parent_is_gone_altogether_still_reads_as_a_remix(
+    alice, bob, parent, client, django_capture_on_commit_callbacks
+):
+    from generation.services import job_cancel
+
+    with django_capture_on_commit_callbacks(execute=False):  # no Celery: never painted
+        job = services.portrait_remix(portrait=parent, user=bob, changes={"prompt": REMIX_PROMPT})
+    job_cancel(job=job, by=bob)
+    # Nothing builds on it any more, so the row goes (the job's link is set null).
+    assert services.portrait_delete(portrait=parent, by=alice) is False
+    client.force_login(bob)
+
+    data = client.get(reverse("api:job-detail", kwargs={"pk": job.pk})).json()
+    page = client.get(job.get_absolute_url()).content.decode()
+
+    assert data["parent"] == {
+        "available": False,
+        "id": None,
+        "title": None,
+        "url": None,
+        "author": None,
+    }
+    assert data["recipe"]["parent"] is None
+    assert "remix of <em>a portrait, no longer available</em>" in page
+    assert _leaks(page, parent) == []
+
+
+def test_job_list_reads_remixes_parents_in_a_fixed_number_of_queries(
+    alice, bob, carol, create_portrait, remix, django_assert_max_num_queries
+):
+    from rest_framework.test import APIClient
+
+    def remix_jobs(count):
+        for n in range(count):
+            original = create_portrait((alice, carol)[n % 2], prompt=f"original {n}")
+            remix(original, bob, seed=n)
+
+    api = APIClient()
+    api.force_authenticate(bob)
+    remix_jobs(2)
+    with django_assert_max_num_queries(20) as few:
+        first = api.get("/api/v1/jobs/").json()
+    remix_jobs(6)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        second = api.get("/api/v1/jobs/").json()
+
+    assert len(first["results"]) == 2 and len(second["results"]) == 8
+    assert {job["parent"]["author"]["username"] for job in second["results"]} == {"alice", "carol"}
+
+
+def test_moderator_sees_the_private_parent_of_any_job(alice, mod, parent, child):
+    from rest_framework.test import APIClient
+
+    _hide(parent, "private", alice)
+    api = APIClient()
+    api.force_authenticate(mod)
+
+    data = api.get(reverse("api:job-detail", kwargs={"pk": child.job.pk})).json()
+
+    assert data["recipe"]["parent"] == parent.public_id
+    assert data["parent"]["title"] == SECRET_TITLE
+
+
+# --- The remix's portrait: API, page, lineage, credentials --------------------------
+
+
+@pytest.mark.parametrize("viewer", ["anonymous", "bob"])
+def test_portrait_api_of_a_public_remix_names_no_private_parent(viewer, alice, bob, parent, child):
+    from rest_framework.test import APIClient
+
+    _hide(parent, "private", alice)
+    api = APIClient()
+    if viewer == "bob":
+        api.force_authenticate(bob)
+
+    data = api.get(f"/api/v1/portraits/{child.public_id}/").json()
+
+    assert data["recipe"]["parent"] is None
+    assert data["parent"]["available"] is False and data["parent"]["id"] is None
+    assert data["changes"]["detail_hidden"] is True
+    assert data["changes"]["changed"] == ["prompt", "seed"]
+    assert [credit["username"] for credit in data["credits"]] == ["alice", "bob"]
+    assert _leaks(json.dumps(data), parent) == []
+    assert data["recipe"]["prompt"] == REMIX_PROMPT
+
+
+@pytest.mark.parametrize("how", ["private", "deleted"])
+def test_lineage_api_and_page_of_a_remix_reveal_nothing_of_a_hidden_parent(
+    how, alice, parent, child, api, client
+):
+    _hide(parent, how, alice)
+
+    lineage = api.get(f"/api/v1/portraits/{child.public_id}/lineage/").json()
+    page = client.get(child.get_absolute_url()).content.decode()
+
+    first, second = lineage["steps"]
+    assert first["available"] is False and first["author"]["username"] == "alice"
+    assert second["changes"] == {
+        "changed": ["prompt", "seed"],
+        "img2img": False,
+        "detail_hidden": True,
+    }
+    assert _leaks(json.dumps(lineage), parent) == []
+    assert "No longer available" in page
+    assert _leaks(page, parent) == []
+
+
+def test_credentials_of_a_public_remix_name_no_private_parent(alice, parent, child, api, client):
+    _hide(parent, "private", alice)
+
+    report = api.get(f"/api/v1/portraits/{child.public_id}/credentials/").json()
+    page = client.get(f"/p/{child.public_id}/credentials/").content.decode()
+
+    # Still a verified remix, but its parent is not named.
+    assert report["valid"] is True
+    assert report["parent"]["relationship"] == "parentOf"
+    assert report["parent"]["title"] is None
+    assert report["png_provenance"]["parent"] == {"id": None, "url": None}
+    assert report["png_provenance"]["lineage"] == [None]
+    assert report["png_provenance"]["recipe"]["parent"] is None
+    assert report["png_provenance"]["portrait"]["id"] == child.public_id
+    assert _leaks(json.dumps(report), parent) == []
+    assert "Remixed from" in page and "no longer available" in page
+    assert _leaks(page, parent) == []
+
+
+def test_the_parent_s_owner_still_sees_everything_of_her_own_parent(alice, parent, child):
+    from rest_framework.test import APIClient
+
+    _hide(parent, "private", alice)
+    api = APIClient()
+    api.force_authenticate(alice)
+
+    data = api.get(f"/api/v1/portraits/{child.public_id}/").json()
+    lineage = api.get(f"/api/v1/portraits/{child.public_id}/lineage/").json()
+    report = api.get(f"/api/v1/portraits/{child.public_id}/credentials/").json()
+
+    assert data["recipe"]["parent"] == parent.public_id
+    assert data["parent"] | {"author": None} == {
+        "available": True,
+        "id": parent.public_id,
+        "title": SECRET_TITLE,
+        "url": f"http://testserver{parent.get_absolute_url()}",
+        "author": None,
+    }
+    assert {"op": "delete", "text": "holding a crimson umbrella,"} in data["changes"]["prompt_diff"]
+    assert lineage["steps"][0]["title"] == SECRET_TITLE
+    assert lineage["steps"][0]["prompt"] == PARENT_PROMPT
+    assert report["png_provenance"]["parent"]["id"] == parent.public_id
+    assert report["png_provenance"]["lineage"] == [parent.public_id]
+    assert report["parent"]["title"] == f"Likeness portrait {parent.public_id}"
+
+
+def test_a_private_step_in_the_middle_is_scrubbed_from_the_leaf_s_credentials(
+    alice, bob, carol, create_portrait, remix, api
+):
+    original = create_portrait(alice, prompt="a garden")
+    middle = remix(original, bob, prompt="a secret garden")
+    leaf = remix(middle, carol, prompt="a public garden")
+    services.portrait_update(portrait=middle, by=bob, data={"visibility": V.PRIVATE})
+
+    report = api.get(f"/api/v1/portraits/{leaf.public_id}/credentials/").json()
+
+    assert report["png_provenance"]["lineage"] == [original.public_id, None]
+    assert report["png_provenance"]["parent"] == {"id": None, "url": None}
+    assert middle.public_id not in json.dumps(report)
+
+
+def test_remixing_a_parent_you_cannot_see_is_a_404_that_names_nothing(
+    alice, bob, parent, child, client
+):
+    _hide(parent, "private", alice)
+    client.force_login(bob)
+
+    response = client.get(f"{reverse('generation:job-create')}?remix={parent.public_id}")
+
+    assert response.status_code == 404
+    assert _leaks(response.content.decode(), parent) == []
+
+
+# --- The job's WebSocket -------------------------------------------------------------
+
+
+def _communicator(job_id, user) -> WebsocketCommunicator:
+    token = api_token_create(user=user, name="test")[1]
+    app = TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+    return WebsocketCommunicator(app, f"/ws/jobs/{job_id}/?token={token}")
+
+
+def _finish(job_id) -> None:
+    """What the worker does, with hand-made pictures instead of the pipeline."""
+    job = generation_services.job_start(job_id=job_id, worker="test")
+    result = GenerationResult(
+        images=[fake_image(job.seed, job.width, job.height)],
+        seeds=[job.seed],
+        scheduler="PNDMScheduler",
+        device="cpu",
+        dtype="float32",
+        diffusers_version="0.42.1",
+        torch_version="2.13.0+cpu",
+        model_revision="sha256:00c0ffee00c0ffee",
+    )
+    assert generation_services.job_succeed(job=job, result=result)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_websocket_state_and_done_name_no_hidden_parent(
+    alice, bob, parent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # no Celery: the test paints
+        job = services.portrait_remix(portrait=parent, user=bob, changes={"prompt": REMIX_PROMPT})
+    _hide(parent, "private", alice)
+    ws = _communicator(job.pk, bob)
+
+    async def scenario():
+        connected, _ = await ws.connect(timeout=TIMEOUT)
+        assert connected
+        received = [await ws.receive_json_from(timeout=TIMEOUT)]
+        worker = threading.Thread(target=_finish, args=(job.pk,))
+        worker.start()
+        while received[-1]["type"] not in {"done", "failed", "cancelled"}:
+            received.append(await ws.receive_json_from(timeout=TIMEOUT))
+        await database_sync_to_async(worker.join)()
+        await ws.disconnect()
+        return received
+
+    received = async_to_sync(scenario)()
+
+    state, done = received[0], received[-1]
+    assert (state["type"], done["type"]) == ("state", "done")
+    for message in (state, done):
+        assert message["job"]["recipe"]["parent"] is None
+        assert message["job"]["parent"]["available"] is False
+        assert message["job"]["parent"]["author"]["username"] == "alice"
+        assert _leaks(json.dumps(message), parent) == []
+    assert len(done["job"]["portraits"]) == 1

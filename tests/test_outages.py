@@ -1,0 +1,268 @@
+"""Outages: what the site does while Redis or the broker cannot be reached.
+
+Each test points this process at a port where nothing listens, configured exactly as
+production configures it for that URL (the settings module, loaded with REDIS_URL set to
+the dead address in a child process, says what the cache, the channel layer and Celery
+get). Nothing is mocked: the Redis client, kombu and channels_redis really fail to connect.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from contextlib import contextmanager
+
+import pytest
+from django.urls import reverse
+from rest_framework.throttling import ScopedRateThrottle
+
+from generation import events, services
+from generation.models import GenerationJob
+from tests import support
+from tests.conftest import PASSWORD
+from tests.test_settings import _django_setup, _settings_of
+
+# Transactions really commit: a job is sent to the broker after its commit, as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+JOBS = "/api/v1/jobs/"
+
+
+@contextmanager
+def celery_broker(url: str, transport_options: dict | None = None):
+    """Point this process's Celery app (the one ``services._enqueue`` sends with) at ``url``.
+
+    It is made the current app too: tasks are proxies that send with whichever app was
+    made current last, and ``Celery(broker=...)`` elsewhere in a test session makes
+    itself current unless told not to.
+    """
+    from celery import _state
+
+    from config.celery import app
+
+    def forget_connections() -> None:
+        # kombu keeps its pools per broker address: the next send finds (or makes) the
+        # pool of the address configured then.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    previous = _state.get_current_app()
+    app.set_current()
+    forget_connections()
+    app.conf.broker_url = url
+    if transport_options is not None:
+        app.conf.broker_transport_options = transport_options
+    try:
+        yield app
+    finally:
+        forget_connections()
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        previous.set_current()
+
+
+def dead_address() -> str:
+    return f"127.0.0.1:{support.free_port()}"
+
+
+@pytest.fixture(scope="module")
+def redis_down_settings(tmp_path_factory):
+    """What production configures for a REDIS_URL where nothing listens."""
+    return _settings_of(
+        tmp_path_factory.mktemp("settings"),
+        "CACHES",
+        "CHANNEL_LAYERS",
+        "CELERY_BROKER_URL",
+        "CELERY_BROKER_TRANSPORT_OPTIONS",
+        REDIS_URL=f"redis://{dead_address()}/0",
+    )
+
+
+@pytest.fixture
+def redis_down(settings, redis_down_settings):
+    """This process with its Redis (cache, channel layer and broker) unreachable."""
+    settings.CACHES = redis_down_settings["CACHES"]
+    settings.CHANNEL_LAYERS = redis_down_settings["CHANNEL_LAYERS"]
+    with celery_broker(
+        redis_down_settings["CELERY_BROKER_URL"],
+        redis_down_settings["CELERY_BROKER_TRANSPORT_OPTIONS"],
+    ):
+        yield
+    events._paused_until = 0.0  # the next test's events are not this outage's business
+
+
+# --- Redis down ------------------------------------------------------------------------
+
+
+def test_with_redis_down_the_api_still_reads_and_accepts_jobs(redis_down, alice_api, tiny_model):
+    models = alice_api.get("/api/v1/models/")
+    assert models.status_code == 200, models.content
+    assert [m["slug"] for m in models.json()] == ["tiny"]
+
+    response = alice_api.post(JOBS, {"prompt": "a lamplighter at dawn"}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    # Redis is the broker too: the job is kept and the sweeper will send it.
+    assert body["status"] == "queued" and body["delivery"] == "deferred"
+    job = GenerationJob.objects.get()
+    assert str(job.pk) == body["id"] and job.is_delivery_deferred
+
+    listed = alice_api.get(JOBS)
+    assert listed.status_code == 200 and listed.json()["results"][0]["id"] == body["id"]
+
+
+def test_with_redis_down_rate_limits_still_count_in_each_process(redis_down, api, monkeypatch):
+    """Not failing open: the limits are counted in the process's memory meanwhile."""
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "anon", "3/minute")
+    answers = [api.get("/api/v1/styles/").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+
+
+def test_with_redis_down_members_can_still_sign_in(redis_down, client, api, alice):
+    """allauth's log-in limits use the cache too: the page and the token endpoint."""
+    refused = client.post(reverse("account_login"), {"login": "alice", "password": "nope"})
+    assert refused.status_code == 200 and not refused.wsgi_request.user.is_authenticated
+    signed_in = client.post(reverse("account_login"), {"login": "alice", "password": PASSWORD})
+    assert signed_in.status_code == 302 and signed_in.wsgi_request.user == alice
+
+    token = api.post(
+        "/api/v1/auth/token/",
+        {"username": "alice", "password": PASSWORD, "name": "outage"},
+        format="json",
+    )
+    assert token.status_code == 201, token.content
+    assert token.json()["token"]
+
+
+def test_with_redis_down_a_job_can_still_be_cancelled(redis_down, alice_api, tiny_model):
+    """Cancelling publishes to the channel layer (Redis): losing those events is fine."""
+    job = alice_api.post(JOBS, {"prompt": "a night watchman"}, format="json").json()
+    response = alice_api.post(f"{JOBS}{job['id']}/cancel/")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "cancelled"
+    assert GenerationJob.objects.get().status == GenerationJob.Status.CANCELLED
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own, which it may stop and start again."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs the redis-server program")
+    port = support.free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    servers = []
+
+    def start() -> None:
+        server = support.start(
+            args, {"PATH": "/usr/bin:/bin"}, tmp_path / f"redis{len(servers)}.log"
+        )
+        servers.append(server)
+        support.wait_for_port(port, server, timeout=30)
+
+    def stop() -> None:
+        servers[-1].send_signal(signal.SIGKILL)
+        servers[-1].wait(10)
+
+    start()
+    yield f"redis://127.0.0.1:{port}/0", start, stop
+    for server in servers:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+
+
+def test_the_cache_counts_locally_while_redis_is_down_then_uses_redis_again(
+    private_redis, monkeypatch
+):
+    import redis
+
+    from config import cache as resilient
+
+    url, start, stop = private_redis
+    monkeypatch.setattr(resilient, "RETRY_AFTER", 0.2)
+    cache = resilient.RedisCacheWithLocalFallback(
+        url, {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+    )
+    direct = redis.Redis.from_url(url)
+
+    cache.set("before", 1)
+    assert cache.get("before") == 1 and direct.dbsize() == 1
+
+    stop()
+    cache.set("during", 2)  # no error: the process's memory holds it meanwhile
+    assert cache.get("during") == 2
+    assert cache.add("lock", True) is True and cache.add("lock", True) is False
+
+    start()
+    support.wait_until(
+        lambda: cache.add("after", 3) and direct.exists(cache.make_key("after")),
+        timeout=30,
+        what="the cache to write to Redis again",
+    )
+    assert cache.get("after") == 3
+    assert cache.get("during") is None  # Redis's view again: the outage's counts are gone
+
+
+# --- The broker down when a job is submitted -------------------------------------------
+
+
+# (ids are not "redis" itself: that would read as the redis marker)
+@pytest.mark.parametrize("scheme", ["amqp", "redis"], ids=["amqp-down", "redis-down"])
+def test_a_job_the_broker_cannot_take_is_accepted_and_sent_by_the_next_sweep(
+    scheme, alice_api, tiny_model, settings
+):
+    dead = (
+        f"amqp://guest:guest@{dead_address()}//"
+        if scheme == "amqp"
+        else f"redis://{dead_address()}/0"
+    )
+    with celery_broker(dead):
+        response = alice_api.post(JOBS, {"prompt": "a ferryman in fog"}, format="json")
+        assert response.status_code == 201, response.content
+        assert response.json()["delivery"] == "deferred"
+        job = GenerationJob.objects.get()
+        assert job.status == GenerationJob.Status.QUEUED and job.enqueued_at is None
+
+        # Still down at the next sweep: the job stays marked.
+        assert services.jobs_sweep()["resent"] == 0
+        job.refresh_from_db()
+        assert job.is_delivery_deferred
+
+    # The broker is back (this process's own: memory://, or Redis where configured).
+    assert services.jobs_sweep()["resent"] == 1
+    job.refresh_from_db()
+    assert job.enqueued_at is not None and not job.is_delivery_deferred
+    assert services.jobs_sweep()["resent"] == 0  # once, not on every sweep
+    assert GenerationJob.objects.count() == 1
+
+
+# --- Settings --------------------------------------------------------------------------
+
+
+def test_a_stale_window_a_live_worker_could_miss_is_refused_at_start(tmp_path):
+    result = _django_setup(
+        tmp_path, GENERATION_STALE_AFTER="30", GENERATION_HEARTBEAT_INTERVAL="10"
+    )
+    assert result.returncode != 0
+    assert "GENERATION_STALE_AFTER" in result.stderr
+    assert "GENERATION_HEARTBEAT_INTERVAL" in result.stderr
+
+
+def test_a_dead_worker_s_job_is_reclaimed_within_about_a_minute_by_default(tmp_path):
+    values = _settings_of(
+        tmp_path,
+        "GENERATION_STALE_AFTER",
+        "GENERATION_HEARTBEAT_INTERVAL",
+        "GENERATION_SWEEP_INTERVAL",
+        "CELERY_BEAT_SCHEDULE",
+    )
+    assert values["GENERATION_STALE_AFTER"] + values["GENERATION_SWEEP_INTERVAL"] <= 90
+    assert values["GENERATION_STALE_AFTER"] > 3 * values["GENERATION_HEARTBEAT_INTERVAL"]
+    schedule = values["CELERY_BEAT_SCHEDULE"]["sweep-stale-jobs"]["schedule"]
+    assert schedule == values["GENERATION_SWEEP_INTERVAL"]
+
+
+def test_production_caches_with_the_fallback(redis_down_settings):
+    backend = redis_down_settings["CACHES"]["default"]
+    assert backend["BACKEND"] == "config.cache.RedisCacheWithLocalFallback"
+    assert backend["OPTIONS"]["socket_timeout"] <= 2

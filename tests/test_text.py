@@ -1,0 +1,63 @@
+"""config.text: what a title, description, display name or bio may show (pure, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.text import MAX_COMBINING_MARKS, UnsafeText, text_clean, text_is_visible
+
+
+@pytest.mark.parametrize(
+    ("given", "single_line", "multi_line"),
+    [
+        ("  Hello\tworld \n", "Hello world", "Hello\tworld"),
+        ("Cafe\u0301", "Caf\u00e9", "Caf\u00e9"),  # NFC
+        ("a\u202eevil\u202c b", "aevil b", "aevil b"),  # override and pop
+        ("\u2066isolated\u2069 text", "isolated text", "isolated text"),
+        ("bell\x07 and escape\x1b", "bell and escape", "bell and escape"),
+        (
+            "one\r\ntwo\rthree\u2028four\x85five",
+            "one two three four five",
+            "one\ntwo\nthree\nfour\nfive",
+        ),
+        ("lone \ud800surrogate", "lone surrogate", "lone surrogate"),
+        ("\u200fRTL mark kept", "\u200fRTL mark kept", "\u200fRTL mark kept"),
+        ("family \U0001f468\u200d\U0001f469\u200d\U0001f467", None, None),  # joiners kept
+        ("\u2764\ufe0f", None, None),  # a variation selector is kept
+        ("\u05e9\u05b8\u05c1\u05dc\u05d5\u05b9\u05dd", None, None),  # Hebrew points (in NFC order)
+        ("", "", ""),
+        ("   \n\t ", "", ""),
+        ("\u202e\u202c", "", ""),  # only controls: empty, for the caller's "required"
+    ],
+)
+def test_text_clean(given, single_line, multi_line):
+    assert text_clean(given) == (given if single_line is None else single_line)
+    assert text_clean(given, multiline=True) == (given if multi_line is None else multi_line)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "\u200b",
+        "\u200b\u200c\u200d\u2060\ufeff",
+        "\ufe0f\U000e0100",  # variation selectors alone
+        "\u3164",  # Hangul filler
+        "\u2800\u2800",  # braille blank
+        "\u200e\u200f\u061c",  # direction marks alone
+        "\u202e\u200b\u202c",
+        "\u0301\u0301",  # combining marks with nothing under them
+    ],
+)
+def test_text_that_shows_nothing_is_refused(given):
+    with pytest.raises(UnsafeText, match="shows nothing"):
+        text_clean(given)
+    assert not text_is_visible(given)
+
+
+def test_combining_marks_are_capped_per_character():
+    enough = "Z" + "\u0300\u0301\u0302\u0303"[:MAX_COMBINING_MARKS]
+    assert text_clean(enough) == enough
+    with pytest.raises(UnsafeText, match="combining marks"):
+        text_clean("Z" + "\u0336" * (MAX_COMBINING_MARKS + 1) + " fine")
+    with pytest.raises(UnsafeText, match="combining marks"):
+        text_clean("ok " + "e" + "\u0301" * 20, multiline=True)
