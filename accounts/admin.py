@@ -11,9 +11,9 @@ from django.utils.html import format_html
 from accounts.models import ApiToken, User
 from accounts.services import (
     api_token_revoke,
-    credentials_revoked,
     email_validate,
     user_avatar_remove,
+    user_deactivate,
     user_delete,
     user_password_changed,
     user_profile_update,
@@ -123,8 +123,8 @@ class UserAdmin(DjangoUserAdmin):
             user_profile_update(user=obj, request=request, **changes)
         if change and "is_active" in form.changed_data and not obj.is_active:
             # Deactivated: sessions and tokens are refused from the next request on;
-            # open connections are closed now (what user_deactivate does).
-            credentials_revoked(user_id=obj.pk)
+            # open connections are closed now.
+            user_deactivate(user=obj)
 
     def delete_model(self, request, obj: User) -> None:
         user_delete(user=obj)

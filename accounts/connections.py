@@ -18,22 +18,18 @@ Works with the scope ``accounts.websocket.TokenOrSessionAuthMiddleware`` builds.
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import ApiToken, User
-
-logger = logging.getLogger(__name__)
+from config.broadcast import group_send
 
 CLOSE_SIGNED_OUT = 4401
 REVOKED_MESSAGE_TYPE = "auth.revoked"
@@ -129,18 +125,14 @@ def revocation_publish(
     (``accounts.services.credentials_revoked`` does). Never raises: the revocation
     itself is done; a connection that misses the message finds out at its next re-check.
     """
-    layer = get_channel_layer()
-    if layer is None:
-        return
     message = {
         "type": REVOKED_MESSAGE_TYPE,
         "token_id": token_id,
         "session": session_fingerprint(session_key) if session_key else None,
     }
-    try:
-        async_to_sync(layer.group_send)(credentials_group(user_id), message)
-    except Exception:  # the channel layer being down must not undo or fail a revocation
-        logger.warning("Could not publish a revocation for user %s", user_id, exc_info=True)
+    # Bounded, and skipped for a while after a failure (config.broadcast): a Redis that
+    # does not answer must not hold up every logout and password change.
+    group_send(credentials_group(user_id), message, what=f"a revocation for user {user_id}")
 
 
 class CredentialsWatchMixin:

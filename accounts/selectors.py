@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from allauth.account import app_settings as allauth_settings
+from allauth.account.models import EmailAddress
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import ApiToken, User
 from config.errors import NotFound
@@ -12,9 +14,17 @@ def user_get_public(*, username: str) -> User:
     """An active member by username (any letter case), or NotFound.
 
     Profiles and avatars are public; inactive (suspended or closed) accounts are
-    indistinguishable from ones that never existed.
+    indistinguishable from ones that never existed. So, where e-mail verification is
+    mandatory, are members who have not confirmed an address yet: sign-up with a taken
+    address creates nothing and answers like one with a free address, which a profile
+    appearing under the chosen username would otherwise give away.
     """
-    user = User.objects.filter(is_active=True, username__iexact=username).first()
+    members = User.objects.filter(is_active=True, username__iexact=username)
+    if allauth_settings.EMAIL_VERIFICATION == allauth_settings.EmailVerificationMethod.MANDATORY:
+        members = members.filter(
+            Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True))
+        )
+    user = members.first()
     if user is None:
         raise NotFound("No such member.")
     return user

@@ -323,21 +323,21 @@ def subscriber(group: str) -> Iterator[Callable[[], None]]:
     """Put one channel in `group` (a browser following the job); yields a drain function."""
     from channels.layers import get_channel_layer
 
-    from generation.events import run_on_events_loop
+    from config.broadcast import run_on_layer_loop
 
     # On the loop that events.publish uses: channels_redis binds its pools to a loop.
     layer = get_channel_layer()
-    channel = run_on_events_loop(layer.new_channel())
+    channel = run_on_layer_loop(layer.new_channel())
 
     def drain() -> None:  # keeps the channel under its capacity between timed batches
-        run_on_events_loop(layer.flush())
-        run_on_events_loop(layer.group_add(group, channel))
+        run_on_layer_loop(layer.flush())
+        run_on_layer_loop(layer.group_add(group, channel))
 
     drain()
     try:
         yield drain
     finally:
-        run_on_events_loop(layer.flush())
+        run_on_layer_loop(layer.flush())
 
 
 @contextlib.contextmanager
@@ -471,8 +471,10 @@ def in_process(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
             ]
         ),
     }
+    from config.broadcast import run_on_layer_loop
+
     results["b_parts_ms"]["events_loop_roundtrip_noop"] = summarize(
-        [timed(lambda: events.run_on_events_loop(_noop())) for _ in range(rounds)]
+        [timed(lambda: run_on_layer_loop(_noop())) for _ in range(rounds)]
     )
     publish = measure_publish(job.pk, event, rounds)
     results["b_parts_ms"]["publish_inmemory_no_subscriber"] = publish["no_subscriber"]

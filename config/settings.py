@@ -141,7 +141,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels_redis waits for a message with a 5 s blocking pop; redis-py 8's
+                # default 5 s socket timeout cut that short and closed every WebSocket idle
+                # for 5 s with 1011. A longer timeout still notices a Redis that hangs.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # Progress events are "latest state": a slow browser may lose some,
                 # never the job (the REST resource and the state on connect are the truth).
                 "capacity": 200,
@@ -307,6 +310,7 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # Mandatory in production: only then can sign-up (page and API) answer a taken e-mail
 # address exactly like a free one (allauth's enumeration prevention; its owner is mailed).
 # Optional for `make run`, where mails only reach the console.

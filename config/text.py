@@ -68,20 +68,26 @@ def text_is_visible(text: str) -> bool:
 def _longest_mark_run(text: str) -> int:
     longest = run = 0
     for char in text:
-        if unicodedata.category(char) in _COMBINING_CATEGORIES:
+        category = unicodedata.category(char)
+        if category in _COMBINING_CATEGORIES:
             run += 1
             longest = max(longest, run)
-        else:
+        elif category != "Cf":
+            # A format character (ZWSP, a joiner, a direction mark) draws nothing and takes
+            # no room: the marks after it still pile onto the same letter.
             run = 0
     return longest
 
 
 def text_clean(value: str, *, multiline: bool = False) -> str:
     """``value`` as it should be stored and shown, or ``UnsafeText``. ``""`` stays ``""``."""
-    text = unicodedata.normalize("NFC", str(value or ""))
+    text = str(value or "")
     # A title has each run of whitespace (tabs and line breaks too) made one space.
     text = _LINE_BREAKS.sub("\n", text) if multiline else _SPACES.sub(" ", text)
     text = "".join(char for char in text if _keep(char, multiline=multiline))
+    # After the drops: one that stood between a letter and its accent would leave them
+    # decomposed, a second spelling of the same visible text.
+    text = unicodedata.normalize("NFC", text)
     text = text.strip() if multiline else _SPACES.sub(" ", text).strip()
     if not text:
         return ""

@@ -1,8 +1,10 @@
 from django.shortcuts import render
 
-from portraits.selectors import portrait_list_public
+from portraits.selectors import portrait_list_public, portraits_withheld
 
 
 def home(request):
-    portraits = portrait_list_public()[:24]
+    portraits = list(portrait_list_public()[:24])
+    # Titles as this viewer may read them, decided for the whole list in one query.
+    portraits_withheld(portraits=portraits, viewer=request.user)
     return render(request, "gallery/home.html", {"portraits": portraits})

@@ -7,7 +7,9 @@ client never misses where the job stands — then forwards events from
 generation.events. Close codes: 4401 not signed in (also sent to an open
 connection whose token is revoked, whose session logs out, whose member changes
 their password or is deactivated: see accounts.connections), 4404 no such job (or
-not yours: its existence is not revealed; also a job id that is not a UUID).
+not yours: its existence is not revealed; also a job id that is not a UUID), 1013
+"try again later" while the channel layer (Redis, in production) cannot be reached:
+the client reconnects later, and the REST resource still answers meanwhile.
 
 A refusal accepts the handshake and then closes with its code: closing before
 accepting makes daphne answer the handshake with HTTP 403, and the client never
@@ -16,6 +18,7 @@ sees the code (a browser would keep reconnecting, not knowing it was signed out)
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from channels.db import database_sync_to_async
@@ -28,6 +31,9 @@ from generation.selectors import job_get_for_viewer, job_is_visible
 
 CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's registry: a temporary condition on the server
+
+logger = logging.getLogger(__name__)
 FINAL_EVENTS = frozenset({"done", "failed", "cancelled"})
 
 
@@ -56,6 +62,19 @@ class JobConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
     job_id: uuid.UUID | None = None
 
     async def connect(self):
+        try:
+            await self._connect()
+        except Exception:
+            # Joining a group is the only step that reaches the channel layer; with it down
+            # (Redis unreachable) there is nothing to relay, so say "later", not a failed
+            # handshake the browser can only read as an error.
+            logger.warning("WebSocket refused: the channel layer is unreachable", exc_info=True)
+            self.group = None
+            self._credentials_group = None
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def _connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not await self.credentials_watch():
             await self._refuse(CLOSE_NOT_SIGNED_IN)

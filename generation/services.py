@@ -591,6 +591,9 @@ class JobHeartbeat:
                         return
                 except Exception:  # the database away for a moment: the next beat may land
                     logger.warning("Heartbeat of job %s failed", self.job.pk, exc_info=True)
+                    # On a new connection: Django never reopens a broken one by itself
+                    # outside a request, so every later beat would fail on it.
+                    connection.close()
         finally:
             connection.close()  # this thread's own
 

@@ -27,15 +27,21 @@ def _remix_parent(request):
         raise Http404("No such portrait.") from None
 
 
-def _initial_from(parent) -> dict:
+def _initial_from(parent, withheld) -> dict:
     from portraits.services import remix_spec
 
-    return {key: value for key, value in remix_spec(parent).items() if value not in (None, "")}
+    spec = remix_spec(parent, withhold=withheld)
+    return {key: value for key, value in spec.items() if value not in (None, "")}
 
 
 @login_required
 def job_create(request):
+    from portraits.selectors import portrait_title_for, portrait_withheld
+
     parent = _remix_parent(request)
+    # Words the parent kept from a portrait this member may not see are not prefilled
+    # (portraits.recipe): the form starts without them and says why.
+    withheld = portrait_withheld(portrait=parent, viewer=request.user) if parent else frozenset()
     status = 200
     if request.method == "POST":
         form = JobForm(request.POST, remix=parent is not None)
@@ -49,7 +55,9 @@ def job_create(request):
             else:
                 return redirect(job)
     else:
-        form = JobForm(initial=_initial_from(parent) if parent else None, remix=parent is not None)
+        form = JobForm(
+            initial=_initial_from(parent, withheld) if parent else None, remix=parent is not None
+        )
     backend_missing = (
         inference.backend_missing_reason()
         if settings.CELERY_INPROCESS_WORKER and not inference.backend_available()
@@ -58,7 +66,15 @@ def job_create(request):
     return render(
         request,
         "generation/job_form.html",
-        {"form": form, "parent": parent, "backend_missing": backend_missing},
+        {
+            "form": form,
+            "parent": parent,
+            "parent_title": (
+                portrait_title_for(portrait=parent, viewer=request.user) if parent else ""
+            ),
+            "withheld": sorted(withheld),
+            "backend_missing": backend_missing,
+        },
         status=status,
     )
 

@@ -21,7 +21,7 @@ A step's stored ``changes`` (empty for an original)::
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 from django.urls import reverse
 
 from portraits.models import Portrait
+from portraits.recipe import title_for_viewer
 
 # Recipe keys compared between a step and its parent, in display order. The prompts
 # get a word diff, the style its own entry; everything else is "key: [old, new]".
@@ -139,7 +140,11 @@ def changed_fields(changes: Mapping[str, Any]) -> list[str]:
 
 
 def changes_for_viewer(
-    changes: Mapping[str, Any], *, step_visible: bool, parent_visible: bool
+    changes: Mapping[str, Any],
+    *,
+    step_visible: bool,
+    parent_visible: bool,
+    parent_withheld: Collection[str] = (),
 ) -> dict[str, Any]:
     """A step's changes as a viewer may read them.
 
@@ -151,13 +156,14 @@ def changes_for_viewer(
     prompt word by word — neither the private step's own words nor, through a public
     child's diff, its private parent's.
 
-    A step that *kept* its parent's prompt has no "prompt" among its ``changed`` names,
-    and its own prompt is shown with its recipe. Those words are the step's: its author
-    submitted them and published them with their portrait (see ``portraits.recipe``),
-    and the parent's owner making the parent private or deleting it does not take them
-    back. What stays hidden is everything that is the parent's: its id, title, picture
-    and page, its prompt shown as its own, the words a remix deleted from it and the old
-    values of what changed.
+    A step that *kept* its parent's prompt has no "prompt" among its ``changed`` names.
+    Those words are not the step's but the parent author's (see ``portraits.recipe``): once
+    the step that wrote them is hidden from the viewer, the step's recipe withholds them
+    from everyone but the step's author and moderators, and so does the next step's diff,
+    whose unchanged and deleted runs are the same words: ``parent_withheld`` (decided by
+    ``portraits.selectors.portrait_withheld`` for the parent) names the prompts whose diff
+    is left out, and ``diff_withheld`` lists them, so a page can say the prompt changed
+    from words no longer available.
     """
     view: dict[str, Any] = {
         "changed": changed_fields(changes),
@@ -171,15 +177,20 @@ def changes_for_viewer(
         return view
     # An unchanged prompt still has a diff (one "equal" run): leave it out, as for the
     # negative prompt, or a step that changed nothing would never read "No changes."
+    diffs = {
+        name: list(changes.get(f"{name}_diff") or [])
+        if changes.get(f"{name}_changed") and name not in parent_withheld
+        else []
+        for name in ("prompt", "negative_prompt")
+    }
     view.update(
-        prompt_diff=(
-            list(changes.get("prompt_diff") or []) if changes.get("prompt_changed") else []
-        ),
-        negative_prompt_diff=(
-            list(changes.get("negative_prompt_diff") or [])
-            if changes.get("negative_prompt_changed")
-            else []
-        ),
+        prompt_diff=diffs["prompt"],
+        negative_prompt_diff=diffs["negative_prompt"],
+        diff_withheld=[
+            name
+            for name in ("prompt", "negative_prompt")
+            if changes.get(f"{name}_changed") and name in parent_withheld
+        ],
         params={key: list(value) for key, value in (changes.get("params") or {}).items()},
         style=changes.get("style"),
         init_strength=changes.get("init_strength"),
@@ -196,7 +207,10 @@ class LineageStep:
 
     ``available`` is False for a private portrait of someone else and for a deleted
     one: then ``public_id``, ``title``, the URLs and the prompt stay empty, while the
-    author's credit, the role and the names of what changed remain.
+    author's credit, the role and the names of what changed remain. An available step
+    whose prompt is withheld from the viewer (kept from a hidden step, see
+    ``portraits.recipe``) has ``prompt`` None, ``prompt_withheld`` True, and a default
+    title made from that prompt reads "Untitled remix".
     """
 
     depth: int
@@ -217,6 +231,7 @@ class LineageStep:
     thumbnail_width: int | None = None
     thumbnail_height: int | None = None
     prompt: str | None = None
+    prompt_withheld: bool = False
     visibility: str | None = None
 
 
@@ -291,13 +306,22 @@ def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:
 
 
 def build_steps(
-    chain: Sequence[Portrait], *, visible: Iterable[bool], current_id: int
+    chain: Sequence[Portrait],
+    *,
+    visible: Iterable[bool],
+    withheld: Iterable[Collection[str]],
+    current_id: int,
 ) -> list[LineageStep]:
-    """Steps for ``chain`` (root first), given whether the viewer may see each portrait."""
+    """Steps for ``chain`` (root first), given whether the viewer may see each portrait
+    and which of its prompts are withheld from them (``portraits.recipe``)."""
     visible = list(visible)
+    withheld = list(withheld)
     steps: list[LineageStep] = []
-    for index, (portrait, is_visible) in enumerate(zip(chain, visible, strict=True)):
+    for index, (portrait, is_visible, hold) in enumerate(
+        zip(chain, visible, withheld, strict=True)
+    ):
         parent_visible = visible[index - 1] if index > 0 else True
+        parent_withheld = withheld[index - 1] if index > 0 else ()
         name, username, profile = author_fields(portrait)
         role = Portrait.Role(portrait.role)
         step = LineageStep(
@@ -312,26 +336,31 @@ def build_steps(
             author_url=profile,
             created_at=portrait.created_at,
             changes=changes_for_viewer(
-                portrait.changes, step_visible=is_visible, parent_visible=parent_visible
+                portrait.changes,
+                step_visible=is_visible,
+                parent_visible=parent_visible,
+                parent_withheld=parent_withheld,
             ),
         )
         if is_visible:
             step.public_id = portrait.public_id
-            step.title = portrait.title
+            step.title = title_for_viewer(portrait.title, portrait.recipe, withhold=hold)
             step.url = portrait.get_absolute_url()
             step.thumbnail_url = reverse(
                 "portraits:thumbnail", kwargs={"public_id": portrait.public_id}
             )
             step.thumbnail_width = portrait.thumbnail_width
             step.thumbnail_height = portrait.thumbnail_height
-            step.prompt = portrait.recipe.get("prompt", "")
+            step.prompt_withheld = "prompt" in hold
+            step.prompt = None if step.prompt_withheld else portrait.recipe.get("prompt", "")
             step.visibility = portrait.visibility
         steps.append(step)
     return steps
 
 
-def build_parent(parent: Portrait | None, *, visible: bool) -> ParentRef:
-    """``parent`` as a viewer sees it, given whether they may open it (``visible``)."""
+def build_parent(parent: Portrait | None, *, visible: bool, title: str | None) -> ParentRef:
+    """``parent`` as a viewer sees it, given whether they may open it (``visible``) and
+    its title as they may read it (``portraits.selectors.portrait_title_for``)."""
     if parent is None:
         return ParentRef(available=False)
     name, username, profile = author_fields(parent)
@@ -340,7 +369,7 @@ def build_parent(parent: Portrait | None, *, visible: bool) -> ParentRef:
     )
     if visible:
         ref.public_id = parent.public_id
-        ref.title = parent.title
+        ref.title = title
         ref.url = parent.get_absolute_url()
     return ref
 

@@ -28,21 +28,28 @@ PUBLIC_MAX_AGE = 300
 PRIVATE_MAX_AGE = 3600
 
 
-def download_filename(portrait: Portrait) -> str:
-    return f"{slugify(portrait.title)[:60] or 'portrait'}-{portrait.public_id}.png"
+def download_filename(portrait: Portrait, *, title: str) -> str:
+    """``title``: as the downloader may read it (``portraits.selectors.portrait_title_for``)."""
+    return f"{slugify(title)[:60] or 'portrait'}-{portrait.public_id}.png"
 
 
 def _signs_urls(storage) -> bool:
     return bool(getattr(storage, "querystring_auth", False))
 
 
-def file_response(portrait: Portrait, kind: str, *, attachment: bool = False) -> HttpResponse:
-    """The file ``kind`` of a portrait the caller has checked the viewer may see."""
+def file_response(
+    portrait: Portrait, kind: str, *, attachment: bool = False, title: str = ""
+) -> HttpResponse:
+    """The file ``kind`` of a portrait the caller has checked the viewer may see.
+
+    ``title`` names an attachment: the portrait's title as the viewer may read it
+    (without one, it is named by its id alone).
+    """
     field = portrait.image if kind == ORIGINAL else portrait.thumbnail
     if portrait.is_deleted or not field:
         raise NotFound("No such portrait.")
     storage = field.storage
-    filename = download_filename(portrait) if kind == ORIGINAL else None
+    filename = download_filename(portrait, title=title) if attachment else None
     if _signs_urls(storage):
         parameters = {"ResponseContentType": CONTENT_TYPES[kind]}
         if attachment:

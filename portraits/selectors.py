@@ -14,6 +14,7 @@ Deleted portraits are never viewable; they survive only as tombstones in lineage
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -29,9 +30,16 @@ from portraits.lineage import (
     build_credits,
     build_parent,
     build_steps,
+    changes_for_viewer,
 )
 from portraits.models import PUBLIC_ID_PATTERN, Portrait
-from portraits.recipe import provenance_for_viewer, recipe_for_viewer
+from portraits.recipe import (
+    WITHHOLDABLE,
+    parameters_for_viewer,
+    provenance_for_viewer,
+    recipe_for_viewer,
+    title_for_viewer,
+)
 
 V = Portrait.Visibility
 
@@ -147,31 +155,195 @@ def portrait_lineage(
     A step the viewer cannot open (private to someone else, or deleted) is listed as
     "no longer available": author, role and the names of what changed, nothing else
     (see ``portraits.lineage.changes_for_viewer`` for why diffs next to it are hidden).
+    A step that kept words from a hidden one shows neither them nor a title made from
+    them, nor does the next step's diff (:func:`portrait_withheld`).
     Pass ``chain`` (from :func:`portrait_chain`) to reuse rows already read.
     """
     chain = chain if chain is not None else portrait_chain(portrait=portrait)
     visible = [portrait_is_viewable(portrait=step, viewer=viewer) for step in chain]
-    return build_steps(chain, visible=visible, current_id=portrait.pk)
+    withheld = [
+        portrait_withheld(portrait=step, viewer=viewer, chain=chain) if is_visible else frozenset()
+        for step, is_visible in zip(chain, visible, strict=True)
+    ]
+    return build_steps(chain, visible=visible, withheld=withheld, current_id=portrait.pk)
 
 
-def portrait_parent_for(*, parent: Portrait | None, viewer) -> ParentRef:
+def portrait_parent_for(
+    *, parent: Portrait | None, viewer, chain: Sequence[Portrait] | None = None
+) -> ParentRef:
     """A remix's ``parent`` (a portrait's, or a job's) as ``viewer`` may see it.
 
     The only way any surface shows a parent: a private parent of someone else or a
     tombstone reads as "no longer available", with its author's credit and nothing else
-    (``portraits.lineage.ParentRef``). ``parent`` None: a job's parent whose row is gone.
+    (``portraits.lineage.ParentRef``); a visible one by its title as ``viewer`` may read
+    it (:func:`portrait_title_for`). ``parent`` None: a job's parent whose row is gone.
+    ``chain``: rows already read that hold the parent's ancestors (a child's chain).
     """
     visible = parent is not None and portrait_is_viewable(portrait=parent, viewer=viewer)
-    return build_parent(parent, visible=visible)
+    title = (
+        portrait_title_for(portrait=parent, viewer=viewer, chain=chain)
+        if parent is not None and visible
+        else None
+    )
+    return build_parent(parent, visible=visible, title=title)
 
 
-def portrait_recipe_for(*, portrait: Portrait, viewer) -> dict[str, Any]:
-    """``portrait``'s recipe as ``viewer`` may read it: without server-side keys, and
-    naming the parent only if ``viewer`` may open it (``portraits.recipe``)."""
+def portrait_recipe_for(
+    *, portrait: Portrait, viewer, chain: Sequence[Portrait] | None = None
+) -> dict[str, Any]:
+    """``portrait``'s recipe as ``viewer`` may read it: without server-side keys, naming
+    the parent only if ``viewer`` may open it, and without the words it kept from a step
+    hidden from ``viewer`` (:func:`portrait_withheld`, ``portraits.recipe``)."""
     parent_visible = portrait.parent is not None and portrait_is_viewable(
         portrait=portrait.parent, viewer=viewer
     )
-    return recipe_for_viewer(portrait.recipe, parent_visible=parent_visible)
+    return recipe_for_viewer(
+        portrait.recipe,
+        parent_visible=parent_visible,
+        withhold=portrait_withheld(portrait=portrait, viewer=viewer, chain=chain),
+    )
+
+
+def portrait_changes_for(
+    *, portrait: Portrait, viewer, chain: Sequence[Portrait] | None = None
+) -> dict[str, Any]:
+    """What ``portrait`` changed from its parent, as ``viewer`` may read it: the diffs only
+    where the parent is visible, and no diff of words withheld from ``viewer`` in the
+    parent (they would show as the words the remix replaced)."""
+    parent = portrait.parent
+    parent_visible = parent is None or portrait_is_viewable(portrait=parent, viewer=viewer)
+    parent_withheld = (
+        portrait_withheld(portrait=parent, viewer=viewer, chain=chain)
+        if parent is not None and parent_visible
+        else frozenset()
+    )
+    return changes_for_viewer(
+        portrait.changes,
+        step_visible=True,
+        parent_visible=parent_visible,
+        parent_withheld=parent_withheld,
+    )
+
+
+def portrait_title_for(
+    *, portrait: Portrait, viewer, chain: Sequence[Portrait] | None = None
+) -> str:
+    """``portrait``'s title as ``viewer`` may read it, on every page, endpoint and list.
+
+    A title its author never changed was made from the prompt; when that prompt is
+    withheld from ``viewer`` (:func:`portrait_withheld`) it reads "Untitled remix". For a
+    list, call :func:`portraits_withheld` on it first: then this runs no query.
+    """
+    withheld = portrait_withheld(portrait=portrait, viewer=viewer, chain=chain)
+    return title_for_viewer(portrait.title, portrait.recipe, withhold=withheld)
+
+
+# --- Words a remix kept from a step the viewer may not see ------------------------------
+
+# Where portrait_withheld keeps its answer on a Portrait, per viewer (as a prefetch would:
+# for the life of the instance, i.e. one request).
+_WITHHELD_ATTR = "_withheld_for_viewer"
+
+
+def _viewer_key(viewer) -> int | None:
+    return viewer.pk if viewer is not None and viewer.is_authenticated else None
+
+
+def _kept_words(portrait: Portrait, viewer) -> tuple[str, ...]:
+    """Which of ``WITHHOLDABLE`` ``portrait`` kept unchanged from its parent and could be
+    withheld from ``viewer``: none for an original, an empty text, the remix's own author
+    (they submitted those words) or a moderator."""
+    if portrait.parent_id is None:
+        return ()
+    if viewer is not None and viewer.is_authenticated and portrait.author_id == viewer.pk:
+        return ()
+    changes = portrait.changes or {}
+    kept = tuple(
+        name
+        for name in WITHHOLDABLE
+        if not changes.get(f"{name}_changed") and (portrait.recipe or {}).get(name)
+    )
+    if kept and is_moderator(viewer):
+        return ()
+    return kept
+
+
+def _withheld_among(
+    portrait: Portrait, viewer, kept: Iterable[str], rows: Mapping[int, Portrait]
+) -> frozenset[str]:
+    """Of ``kept``, the words whose writer ``viewer`` may not see. ``rows``: ``portrait``'s
+    ancestors by id. The writer is the nearest ancestor that changed those words, or the
+    original; a row that is not there counts as not visible."""
+    withheld = set()
+    for name in kept:
+        step = rows.get(portrait.parent_id)
+        while (
+            step is not None
+            and step.parent_id is not None
+            and not (step.changes or {}).get(f"{name}_changed")
+        ):
+            step = rows.get(step.parent_id)
+        if step is None or not portrait_is_viewable(portrait=step, viewer=viewer):
+            withheld.add(name)
+    return frozenset(withheld)
+
+
+def portrait_withheld(
+    *, portrait: Portrait, viewer, chain: Sequence[Portrait] | None = None
+) -> frozenset[str]:
+    """Which of a remix's words ``viewer`` may not read: ``{"prompt", "negative_prompt"}``
+    or fewer (``portraits.recipe`` says why).
+
+    Words a remix kept unchanged (its ``changes`` say ``prompt_changed`` False; likewise
+    for the negative prompt) were written by the nearest ancestor that changed them, or
+    by the original. They are withheld from ``viewer`` when that step is hidden from
+    them (private to someone else, or a tombstone) — on the remix, and on any remix of it
+    that kept them too — except from the remix's own author and moderators.
+
+    No query for an original, a remix that changed both prompts, its author or a
+    moderator, or with ``chain`` (rows that hold ``portrait``'s ancestors, e.g. from
+    :func:`portrait_chain`); otherwise one, for its ancestors. The answer is kept on the
+    instance for this viewer, so a list decided by :func:`portraits_withheld` costs
+    nothing more.
+    """
+    answers = portrait.__dict__.setdefault(_WITHHELD_ATTR, {})
+    key = _viewer_key(viewer)
+    if key not in answers:
+        kept = _kept_words(portrait, viewer)
+        if not kept:
+            answers[key] = frozenset()
+        else:
+            rows = chain if chain is not None else portrait_chain(portrait=portrait)
+            answers[key] = _withheld_among(portrait, viewer, kept, {row.pk: row for row in rows})
+    return answers[key]
+
+
+def portraits_withheld(*, portraits: Iterable[Portrait], viewer) -> None:
+    """:func:`portrait_withheld` for every portrait of a list, in at most one query (the
+    ancestors of those that kept words), so that showing each one (its title, its
+    recipe) runs none."""
+    key = _viewer_key(viewer)
+    pending = []
+    for portrait in portraits:
+        answers = portrait.__dict__.setdefault(_WITHHELD_ATTR, {})
+        if key in answers:
+            continue
+        kept = _kept_words(portrait, viewer)
+        if kept:
+            pending.append((portrait, kept, answers))
+        else:
+            answers[key] = frozenset()
+    if not pending:
+        return
+    ids = {pk for portrait, _, _ in pending for pk in portrait.ancestor_ids}
+    rows = {
+        row.pk: row
+        for row in Portrait.objects.filter(pk__in=ids).only(
+            "id", "parent", "author", "visibility", "deleted_at", "changes"
+        )
+    }
+    for portrait, kept, answers in pending:
+        answers[key] = _withheld_among(portrait, viewer, kept, rows)
 
 
 def portrait_credits(*, portrait: Portrait, chain: list[Portrait] | None = None) -> list[Credit]:
@@ -235,15 +407,34 @@ def portrait_credentials(*, portrait: Portrait, viewer) -> dict[str, Any]:
     The file was signed when its parent was visible to its author and names its
     ancestors by id; an ancestor ``viewer`` may not open now (private, or a tombstone)
     is left out of the report wherever the file names it (``None`` in its place, see
-    ``portraits.recipe.provenance_for_viewer``). Validity is checked on the whole file.
+    ``portraits.recipe.provenance_for_viewer``). Words the portrait kept from a step
+    hidden from ``viewer`` (:func:`portrait_withheld`) are left out of the ``parameters``
+    text and the provenance's recipe. Validity is checked on the whole file.
     """
     report = credentials_report(portrait_original_bytes(portrait=portrait))
     report["matches_portrait"] = report.get("url") == (
         f"{settings.SITE_URL}{portrait.get_absolute_url()}"
     )
+    chain = portrait_chain(portrait=portrait)
     hidden = {
         step.public_id
-        for step in portrait_chain(portrait=portrait)[:-1]
+        for step in chain[:-1]
         if not portrait_is_viewable(portrait=step, viewer=viewer)
     }
-    return provenance_for_viewer(report, hidden_ids=hidden)
+    report = provenance_for_viewer(report, hidden_ids=hidden)
+    withheld = portrait_withheld(portrait=portrait, viewer=viewer, chain=chain)
+    if withheld:
+        report = dict(report)
+        report["png_parameters"] = parameters_for_viewer(
+            report.get("png_parameters"), withhold=withheld
+        )
+        provenance = report.get("png_provenance")
+        if isinstance(provenance, Mapping) and isinstance(provenance.get("recipe"), Mapping):
+            # The ids in it are already left out as above: parent_visible keeps them so.
+            report["png_provenance"] = {
+                **provenance,
+                "recipe": recipe_for_viewer(
+                    provenance["recipe"], parent_visible=True, withhold=withheld
+                ),
+            }
+    return report

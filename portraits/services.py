@@ -24,13 +24,14 @@ from config.text import UnsafeText, text_clean
 from portraits import credentials, imagefiles
 from portraits.lineage import compute_changes
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait, new_public_id
-from portraits.recipe import public_recipe
+from portraits.recipe import public_recipe, title_from_prompt
 from portraits.selectors import (
     portrait_can_edit,
     portrait_chain,
     portrait_has_descendants,
     portrait_is_viewable,
     portrait_original_bytes,
+    portrait_withheld,
 )
 from portraits.signing import signing_credentials
 
@@ -56,7 +57,6 @@ REMIX_INHERITED = (
     "scheduler",
 )
 EDITABLE_FIELDS = ("title", "description", "visibility")
-TITLE_FROM_PROMPT_LENGTH = 80
 PROVENANCE_SCHEMA = "likeness.provenance.v1"  # bump when the shape changes
 
 
@@ -65,24 +65,6 @@ def software_version() -> str:
         return metadata.version("likeness")
     except metadata.PackageNotFoundError:  # a checkout that was never pip-installed
         return "dev"
-
-
-def title_from_prompt(prompt: str) -> str:
-    """A readable default title: the prompt's words, cut at a word boundary.
-
-    Cleaned as a title the author typed would be; a prompt that would be refused
-    as one (it shows nothing, or piles up combining marks) gives the neutral title.
-    """
-    try:
-        text = text_clean(prompt)
-    except UnsafeText:
-        text = ""
-    if not text:
-        return "Untitled portrait"
-    if len(text) <= TITLE_FROM_PROMPT_LENGTH:
-        return text
-    cut = text[: TITLE_FROM_PROMPT_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
-    return f"{cut}…"
 
 
 # --- Creation ------------------------------------------------------------------------
@@ -389,15 +371,19 @@ def _prune_tombstones(portrait_id: int | None) -> None:
 # --- Remix and reproduce --------------------------------------------------------------
 
 
-def remix_spec(portrait: Portrait) -> dict[str, Any]:
+def remix_spec(portrait: Portrait, *, withhold: Iterable[str] = ()) -> dict[str, Any]:
     """The job fields a remix of ``portrait`` starts from (the create form's prefill too).
 
     The scheduler is the one its author asked for (empty: the model's default), not
-    the one that ran, which a portrait's recipe records separately.
+    the one that ran, which a portrait's recipe records separately. ``withhold``: the
+    prompts the remixer may not read (``portraits.selectors.portrait_withheld``), which
+    they do not inherit: they read ``""`` (none).
     """
     recipe = portrait.recipe
     spec = {key: recipe.get(key) for key in REMIX_INHERITED}
     spec["scheduler"] = recipe.get("requested_scheduler", recipe.get("scheduler")) or ""
+    for name in withhold:
+        spec[name] = ""
     return spec
 
 
@@ -410,12 +396,28 @@ def portrait_remix(*, portrait: Portrait, user, changes: Mapping[str, Any]) -> G
     got from ``portrait_get_viewable(viewer=user, ...)``: checked again here, so no
     path can attach a remix to something its author could not see. ``parent`` is not
     a field ``changes`` may carry (``job_submit`` rejects unknown fields).
+
+    A prompt ``user`` may not read (kept by ``portrait`` from a step hidden from them,
+    see ``portraits.recipe``) is never inherited: without a ``prompt`` of their own the
+    remix is refused (a field error, nothing submitted); a withheld negative prompt is
+    left out (none) unless they give one.
     """
     from generation.services import job_submit
 
     if not portrait_is_viewable(portrait=portrait, viewer=user):
         raise NotFound("No such portrait.")
-    spec = {**remix_spec(portrait), "num_images": 1, **changes}
+    withheld = portrait_withheld(portrait=portrait, viewer=user)
+    if "prompt" in withheld and "prompt" not in changes:
+        raise DomainError(
+            "Please correct the errors below.",
+            field_errors={
+                "prompt": [
+                    "This portrait's prompt was kept from a portrait that is no longer "
+                    "available: write your own."
+                ]
+            },
+        )
+    spec = {**remix_spec(portrait, withhold=withheld), "num_images": 1, **changes}
     return job_submit(user=user, spec=spec, parent=portrait)
 
 

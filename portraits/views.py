@@ -68,9 +68,13 @@ def portrait_detail(request, public_id):
     remixes = list(
         selectors.portrait_remixes(portrait=portrait, viewer=request.user)[: REMIXES_ON_PAGE + 1]
     )
+    selectors.portraits_withheld(portraits=remixes, viewer=request.user)  # their titles
     context = {
         "portrait": portrait,
-        "recipe": selectors.portrait_recipe_for(portrait=portrait, viewer=request.user),
+        "title": selectors.portrait_title_for(portrait=portrait, viewer=request.user, chain=chain),
+        "recipe": selectors.portrait_recipe_for(
+            portrait=portrait, viewer=request.user, chain=chain
+        ),
         "steps": selectors.portrait_lineage(portrait=portrait, viewer=request.user, chain=chain),
         "credits": selectors.portrait_credits(portrait=portrait, chain=chain),
         "remixes": remixes[:REMIXES_ON_PAGE],
@@ -93,7 +97,9 @@ def portrait_thumbnail(request, public_id):
 
 @require_GET
 def portrait_download(request, public_id):
-    return media.file_response(_viewable(request, public_id), media.ORIGINAL, attachment=True)
+    portrait = _viewable(request, public_id)
+    title = selectors.portrait_title_for(portrait=portrait, viewer=request.user)
+    return media.file_response(portrait, media.ORIGINAL, attachment=True, title=title)
 
 
 @require_GET
@@ -102,7 +108,14 @@ def portrait_remixes(request, public_id):
     items, next_link, previous_link = _cursor_page(
         request, selectors.portrait_remixes(portrait=portrait, viewer=request.user)
     )
-    context = {"portrait": portrait, "remixes": items, "next": next_link, "previous": previous_link}
+    selectors.portraits_withheld(portraits=[portrait, *items], viewer=request.user)
+    context = {
+        "portrait": portrait,
+        "title": selectors.portrait_title_for(portrait=portrait, viewer=request.user),
+        "remixes": items,
+        "next": next_link,
+        "previous": previous_link,
+    }
     return _private_unless_public(render(request, "portraits/remixes.html", context), portrait)
 
 
@@ -115,6 +128,7 @@ def portrait_credentials(request, public_id):
         raise Http404("No such portrait.") from None
     context = {
         "portrait": portrait,
+        "title": selectors.portrait_title_for(portrait=portrait, viewer=request.user),
         "report": report,
         "manifest_json": json.dumps(report.get("active_manifest"), indent=2, ensure_ascii=False),
     }

@@ -16,7 +16,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
-from generation import events, services
+from config import broadcast
+from generation import services
 from generation.models import GenerationJob
 from tests import support
 from tests.conftest import PASSWORD
@@ -87,7 +88,7 @@ def redis_down(settings, redis_down_settings):
         redis_down_settings["CELERY_BROKER_TRANSPORT_OPTIONS"],
     ):
         yield
-    events._paused_until = 0.0  # the next test's events are not this outage's business
+    broadcast.resume()  # the next test's events are not this outage's business
 
 
 # --- Redis down ------------------------------------------------------------------------
@@ -140,6 +141,52 @@ def test_with_redis_down_a_job_can_still_be_cancelled(redis_down, alice_api, tin
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "cancelled"
     assert GenerationJob.objects.get().status == GenerationJob.Status.CANCELLED
+
+
+def test_with_redis_down_revoking_access_still_works(redis_down, alice, client):
+    """Revocations are published to the channel layer (Redis) to close open sockets: with it
+    down, the revocation itself still happens and the request still succeeds."""
+    from accounts.models import ApiToken
+    from accounts.services import api_token_create
+
+    token, key = api_token_create(user=alice, name="script")
+    api = client_with_token(key)
+    assert api.delete(f"/api/v1/me/tokens/{token.pk}/").status_code == 204
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+    assert api.get("/api/v1/me/").status_code == 401
+
+    client.force_login(alice)
+    assert client.post(reverse("account_logout")).status_code == 302
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+
+
+def client_with_token(key: str):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return api
+
+
+def test_with_redis_down_a_websocket_is_told_to_try_again_later(redis_down, alice, tiny_model):
+    """The channel layer is Redis: following a job live cannot work, so the handshake is
+    accepted and closed with 1013 ("try again later") instead of failing; the REST
+    resource still answers."""
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from tests.generation.test_consumers import communicator
+
+    job = services.job_submit(user=alice, spec={"prompt": "a violinist"})
+
+    async def code_of_refusal(ws: WebsocketCommunicator):
+        connected, _ = await ws.connect(timeout=30)
+        assert connected
+        message = await ws.receive_output(timeout=30)
+        assert message["type"] == "websocket.close", message
+        return message["code"]
+
+    assert async_to_sync(code_of_refusal)(communicator(job.pk, alice)) == 1013
 
 
 @pytest.fixture

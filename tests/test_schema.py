@@ -187,3 +187,17 @@ def test_a_remix_strength_of_zero_is_documented_as_refused(schema):
     strength = _request_property(schema, "RemixRequest", "init_strength")
     assert strength["minimum"] == 0 and strength["exclusiveMinimum"] is True
     assert strength["maximum"] == 1
+
+
+def test_an_upload_to_verify_may_not_be_empty_and_the_schema_says_so(schema, api):
+    # schemathesis (seed 7) sent an empty `file`, valid by the schema, and got a 400.
+    request = schema["paths"]["/api/v1/credentials/verify/"]["post"]["requestBody"]
+    ref = request["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][ref]["properties"]["file"]["minLength"] == 1
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    empty = SimpleUploadedFile("empty.png", b"", content_type="image/png")
+    response = api.post("/api/v1/credentials/verify/", {"file": empty}, format="multipart")
+    assert response.status_code == 400
+    assert "file" in response.json()["errors"]

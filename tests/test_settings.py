@@ -153,7 +153,7 @@ def test_a_unix_socket_redis_url_becomes_celerys_redis_socket_url(tmp_path):
     assert values["CELERY_BROKER_URL"] == "redis+socket:///run/redis/redis.sock?virtual_host=3"
     assert values["CACHES"]["default"]["LOCATION"] == "unix:///run/redis/redis.sock?db=3"
     assert values["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"] == [
-        "unix:///run/redis/redis.sock?db=3"
+        {"address": "unix:///run/redis/redis.sock?db=3", "socket_timeout": 15}
     ]
 
 

@@ -61,3 +61,25 @@ def test_combining_marks_are_capped_per_character():
         text_clean("Z" + "\u0336" * (MAX_COMBINING_MARKS + 1) + " fine")
     with pytest.raises(UnsafeText, match="combining marks"):
         text_clean("ok " + "e" + "\u0301" * 20, multiline=True)
+
+
+@pytest.mark.parametrize("removed", ["\u202e", "\x00", "\u2066", "\ud800"])
+def test_text_is_nfc_once_what_it_drops_is_gone(removed):
+    # A dropped character between a letter and its accent left "e" + U+0301 (not NFC):
+    # two spellings of one visible title.
+    for multiline in (False, True):
+        assert text_clean(f"Cafe{removed}\u0301", multiline=multiline) == "Caf\u00e9"
+
+
+@pytest.mark.parametrize("between", ["\u200b", "\u200c", "\u200d", "\u2060", "\u200e", "\ufeff"])
+def test_invisible_characters_between_marks_do_not_reset_the_cap(between):
+    # A format character renders nothing and takes no room, so the marks after it pile
+    # onto the same letter (seen in Chromium): "Z" + ("\u0301" + ZWSP) * 40 drew as tall
+    # as 40 marks in a row.
+    with pytest.raises(UnsafeText, match="combining marks"):
+        text_clean("Z" + ("\u0336" + between) * (MAX_COMBINING_MARKS + 1))
+    # A letter after the joiner starts a new count: emoji and Indic conjuncts stay.
+    assert text_clean("\U0001f441\ufe0f\u200d\U0001f5e8\ufe0f") == (
+        "\U0001f441\ufe0f\u200d\U0001f5e8\ufe0f"
+    )
+    assert text_clean("\u0915\u094d\u200d\u0937") == "\u0915\u094d\u200d\u0937"

@@ -152,8 +152,9 @@ def job_representation(job: GenerationJob, *, viewer=None) -> dict[str, Any]:
     included, since the owner sees no more than a moderator does. The parent is shown
     only through ``portraits.selectors`` (a private parent of someone else or a deleted
     one reads ``{"available": false, ...}`` with its author's credit, and the recipe's
-    ``parent`` is then null); the owner's own recipe — their prompt, even one kept from
-    the parent — is always theirs to see.
+    ``parent`` is then null; a visible parent's title is the one ``viewer`` may read,
+    see ``portraits.selectors.portrait_title_for``); the owner's own recipe — their
+    prompt, even one kept from the parent — is always theirs to see.
     """
     from portraits.api.serializers import PortraitSummarySerializer
     from portraits.recipe import recipe_for_viewer
@@ -165,7 +166,7 @@ def job_representation(job: GenerationJob, *, viewer=None) -> dict[str, Any]:
         found = getattr(job, "live_portraits", None)  # prefetched by the selectors
         if found is None:
             found = portrait_list_for_job(job=job, viewer=job.user)
-        portraits = PortraitSummarySerializer(found, many=True).data
+        portraits = PortraitSummarySerializer(found, many=True, context={"viewer": viewer}).data
     # A remix whose parent row is gone altogether still says it was one (the recipe
     # remembers), as a parent no longer available.
     parent = None

@@ -71,6 +71,15 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_object(self):
         return selectors.job_get_for_viewer(viewer=self.request.user, job_id=self.kwargs["pk"])
 
+    def paginate_queryset(self, queryset):
+        from portraits.selectors import portraits_withheld
+
+        page = super().paginate_queryset(queryset)
+        # The parents' titles as this member may read them: one query for the page at most.
+        parents = [job.parent for job in page or () if job.parent is not None]
+        portraits_withheld(portraits=parents, viewer=self.request.user)
+        return page
+
     @extend_schema(parameters=[JobListQuerySerializer], responses=JobDocSerializer(many=True))
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)

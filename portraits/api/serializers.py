@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -14,13 +15,14 @@ from config.api.fields import StrictCharField
 from config.api.filters import EnumFilter, QuerySerializer
 from generation.api.serializers import JobSpecSerializer, PromptField
 from generation.models import PROMPT_MAX_LENGTH
-from portraits.lineage import author_fields, changes_for_viewer
+from portraits.lineage import author_fields
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait
 from portraits.selectors import (
     portrait_can_edit,
-    portrait_is_viewable,
+    portrait_changes_for,
     portrait_parent_for,
     portrait_recipe_for,
+    portrait_title_for,
 )
 
 
@@ -57,10 +59,17 @@ class PortraitSummarySerializer(serializers.ModelSerializer):
     """A portrait in a list or embedded in a job: enough to show and link it.
 
     ``id`` is the public id (the only id the API knows portraits by). The portraits
-    given must have their ``author`` selected (the selectors do).
+    given must have their ``author`` selected (the selectors do). ``title`` is the title
+    as the viewer may read it (``portraits.selectors.portrait_title_for``): the viewer is
+    the context's ``viewer``, else its request's user, else anonymous. For a list, decide
+    what is withheld first (``portraits.selectors.portraits_withheld``): one query for all.
     """
 
     id = serializers.CharField(source="public_id", read_only=True)
+    title = serializers.SerializerMethodField(
+        help_text="A default title made from a prompt withheld from you reads "
+        '"Untitled remix" (see `recipe.prompt_withheld`).'
+    )
     url = serializers.SerializerMethodField(help_text="The portrait's page.")
     api_url = serializers.SerializerMethodField()
     image_url = serializers.SerializerMethodField()
@@ -88,6 +97,17 @@ class PortraitSummarySerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    def _viewer(self):
+        if "viewer" in self.context:
+            return self.context["viewer"]
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_title(self, portrait: Portrait) -> str:
+        return portrait_title_for(
+            portrait=portrait, viewer=self._viewer(), chain=self.context.get("chain")
+        )
 
     def get_url(self, portrait: Portrait) -> str:
         return _url(self, portrait.get_absolute_url())
@@ -162,29 +182,27 @@ class PortraitSerializer(PortraitSummarySerializer):
         ]
         read_only_fields = fields
 
-    def _viewer(self):
-        request = self.context.get("request")
-        return getattr(request, "user", None)
-
     @extend_schema_field(serializers.DictField())
     def get_recipe(self, portrait: Portrait) -> dict[str, Any]:
-        # Its `parent` is null unless the viewer may open the parent (portraits.recipe).
-        return portrait_recipe_for(portrait=portrait, viewer=self._viewer())
+        # Its `parent` is null unless the viewer may open the parent, its prompts null
+        # (and `prompt_withheld` true) if kept from a step hidden from them (portraits.recipe).
+        return portrait_recipe_for(
+            portrait=portrait, viewer=self._viewer(), chain=self.context.get("chain")
+        )
 
     @extend_schema_field(ParentSerializer(allow_null=True))
     def get_parent(self, portrait: Portrait) -> dict[str, Any] | None:
         if portrait.parent is None:
             return None
-        parent = portrait_parent_for(parent=portrait.parent, viewer=self._viewer())
+        parent = portrait_parent_for(
+            parent=portrait.parent, viewer=self._viewer(), chain=self.context.get("chain")
+        )
         return parent.as_dict(absolute=lambda path: _url(self, path))
 
     @extend_schema_field(serializers.DictField())
     def get_changes(self, portrait: Portrait) -> dict[str, Any]:
-        parent_visible = portrait.parent is None or portrait_is_viewable(
-            portrait=portrait.parent, viewer=self._viewer()
-        )
-        return changes_for_viewer(
-            portrait.changes, step_visible=True, parent_visible=parent_visible
+        return portrait_changes_for(
+            portrait=portrait, viewer=self._viewer(), chain=self.context.get("chain")
         )
 
     @extend_schema_field(CreditSerializer(many=True))
@@ -228,10 +246,10 @@ class PortraitUpdateSerializer(serializers.Serializer):
     visibility = serializers.ChoiceField(choices=Portrait.Visibility.choices, required=False)
 
     def to_internal_value(self, data):
-        # Unknown fields are reported with the others, not only once those pass.
-        errors = {
-            name: ["This field cannot be changed."] for name in sorted(set(data) - set(self.fields))
-        }
+        # Unknown fields are reported with the others, not only once those pass. A body
+        # that is no object (JSON 1, true, [[]]) has no fields: DRF's own error says so.
+        unknown = set(data) - set(self.fields) if isinstance(data, Mapping) else set()
+        errors = {name: ["This field cannot be changed."] for name in sorted(unknown)}
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -293,7 +311,12 @@ class LineageStepSerializer(serializers.Serializer):
     title = serializers.CharField(allow_null=True)
     url = serializers.CharField(allow_null=True)
     thumbnail_url = serializers.CharField(allow_null=True)
-    prompt = serializers.CharField(allow_null=True)
+    prompt = serializers.CharField(
+        allow_null=True,
+        help_text="Null for a step you cannot see, and for one whose prompt was kept from "
+        "a step you cannot see (`prompt_withheld`).",
+    )
+    prompt_withheld = serializers.BooleanField()
     visibility = serializers.CharField(allow_null=True)
     changes = serializers.DictField()
 
@@ -332,8 +355,13 @@ class CredentialsSerializer(serializers.Serializer):
     matches_portrait = serializers.BooleanField(required=False)
 
 
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class NonEmptyFileField(serializers.FileField):
+    """A file upload: the field refuses an empty file, and the schema says so."""
+
+
 class VerifyUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(
+    file = NonEmptyFileField(
         help_text="An image file (PNG, JPEG, WebP...); the whole request may be at most "
         f"{filesizeformat(settings.UPLOAD_MAX_BYTES)} (UPLOAD_MAX_BYTES), or it is a 413."
     )

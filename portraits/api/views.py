@@ -98,7 +98,9 @@ class PortraitViewSet(
     )
     @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
     def download(self, request, public_id=None):
-        return media.file_response(self.get_object(), media.ORIGINAL, attachment=True)
+        portrait = self.get_object()
+        title = selectors.portrait_title_for(portrait=portrait, viewer=request.user)
+        return media.file_response(portrait, media.ORIGINAL, attachment=True, title=title)
 
     @extend_schema(request=RemixSerializer, **SUBMISSION_SCHEMA)
     @action(detail=True, methods=["post"])
@@ -163,6 +165,7 @@ class PortraitViewSet(
         page = self.paginate_queryset(
             selectors.portrait_remixes(portrait=portrait, viewer=request.user)
         )
+        selectors.portraits_withheld(portraits=page, viewer=request.user)  # their titles
         serializer = PortraitSummarySerializer(page, many=True, context={"request": request})
         return self.get_paginated_response(serializer.data)
 

@@ -1,6 +1,7 @@
 from django import template
 
 from portraits.lineage import PARAM_LABELS
+from portraits.selectors import portrait_title_for
 
 register = template.Library()
 
@@ -9,3 +10,12 @@ register = template.Library()
 def param_label(name: str) -> str:
     """A recipe key as people read it (``guidance_scale`` → ``guidance``)."""
     return PARAM_LABELS.get(name, name.replace("_", " "))
+
+
+@register.simple_tag(takes_context=True)
+def portrait_title(context, portrait) -> str:
+    """``{% portrait_title portrait as title %}``: its title as the page's ``user`` may read
+    it (``portraits.selectors.portrait_title_for``; no ``user``: as anyone). A view
+    showing a list decides what is withheld for all of it first (``portraits_withheld``),
+    so this runs no query."""
+    return portrait_title_for(portrait=portrait, viewer=context.get("user"))

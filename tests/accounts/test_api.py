@@ -116,6 +116,20 @@ def test_register_answers_a_taken_address_like_a_free_one_when_verification_is_m
     assert "confirm" in mailoutbox[0].body.lower()
 
 
+def test_a_member_who_never_confirmed_has_no_profile_when_verification_is_mandatory(
+    api, client, alice, settings
+):
+    # Else the profile of the username chosen at sign-up would show whether the address
+    # was free (an account was made) or taken (nothing was).
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    assert _register(api, username="carol", email="carol@example.com").status_code == 202
+    assert api.get("/api/v1/users/carol/").status_code == 404
+    assert client.get("/u/carol/").status_code == 404
+    EmailAddress.objects.filter(email="carol@example.com").update(verified=True)
+    assert api.get("/api/v1/users/carol/").status_code == 200
+    assert client.get("/u/carol/").status_code == 200
+
+
 def test_register_still_refuses_a_taken_username_when_verification_is_mandatory(
     api, alice, settings, mailoutbox
 ):

@@ -123,6 +123,21 @@ def test_allauth_takes_the_client_from_the_same_setting(rf, proxies):
     assert get_adapter().get_client_ip(request) == "198.51.100.7"
 
 
+def test_fewer_forwarded_addresses_than_proxies_is_the_connection_s_address_not_a_500(
+    client, rf, proxies
+):
+    # A request that bypassed a proxy: allauth itself raises ImproperlyConfigured here.
+    proxies(2)
+    request = rf.post("/", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="10.0.0.1")
+    assert get_adapter().get_client_ip(request) == "10.0.0.1"
+    response = client.post(
+        "/accounts/login/",
+        {"login": "alice", "password": "wrong"},
+        HTTP_X_FORWARDED_FOR="1.2.3.4",
+    )
+    assert response.status_code == 200  # the form again, with its error
+
+
 # --- Failed logins, per account ------------------------------------------------------------------
 
 

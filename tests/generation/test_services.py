@@ -392,3 +392,36 @@ def test_the_heartbeat_beats_until_the_job_is_not_this_attempt_s(running_job):
         assert beat.beating
         services.job_cancel(job=running_job, by=running_job.user)
         wait_until(lambda: not beat.beating, timeout=30, what="the beats to stop")
+
+
+@pytest.mark.postgres  # SQLite's in-memory test database is never closed by Django
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_reconnects_after_its_database_connection_broke(running_job, monkeypatch):
+    """A beat that failed with its connection (the database restarted, a proxy dropped it)
+    must not leave the thread on that dead connection: every later beat would fail, and the
+    sweeper would take the job from a worker still painting it."""
+    from django.db import connection
+
+    from tests.support import wait_until
+
+    real_heartbeat = services.job_heartbeat
+    dropped = []
+
+    def heartbeat_after_a_drop(*, job):
+        if not dropped:
+            dropped.append(True)
+            connection.ensure_connection()
+            connection.connection.close()  # gone under Django's feet, as a server restart does
+        return real_heartbeat(job=job)
+
+    monkeypatch.setattr(services, "job_heartbeat", heartbeat_after_a_drop)
+    before = heartbeat_of(running_job)
+    beat = services.JobHeartbeat(
+        running_job, interval=0.05, until=timezone.now() + timedelta(hours=1)
+    )
+    with beat:
+        wait_until(
+            lambda: dropped and heartbeat_of(running_job) > before,
+            timeout=30,
+            what="a beat landing after the connection broke",
+        )

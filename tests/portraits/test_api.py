@@ -93,6 +93,20 @@ def test_patch_rejects_bad_values_and_read_only_fields_and_changes_nothing(
     assert Portrait.objects.filter(pk=portrait.pk).values().get() == before
 
 
+@pytest.mark.parametrize("body", ["1", "true", "null", '"title"', "[[]]", "[1]", "[]"])
+def test_patch_with_a_body_that_is_not_an_object_is_a_400(body, alice, create_portrait, alice_api):
+    # JSON that parses but is no object answered 500 ("'int' object is not iterable")
+    # while the unknown fields were being listed.
+    portrait = create_portrait(alice)
+    before = Portrait.objects.filter(pk=portrait.pk).values().get()
+
+    response = alice_api.generic("PATCH", url(portrait), body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()) == {"detail", "code", "errors"}
+    assert Portrait.objects.filter(pk=portrait.pk).values().get() == before
+
+
 def test_editing_someone_elses_portrait_is_403_if_seen_and_404_if_not(
     alice, bob, create_portrait, bob_api
 ):

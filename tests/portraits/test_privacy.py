@@ -73,13 +73,23 @@ def test_recipe_for_viewer_names_the_parent_only_when_it_is_visible():
     from portraits.recipe import recipe_for_viewer
 
     recipe = {"prompt": "a cat", "parent": "abc123", "model_source": "/srv/models/x"}
+    flags = {"prompt_withheld": False, "negative_prompt_withheld": False}
 
-    assert recipe_for_viewer(recipe, parent_visible=True) == {"prompt": "a cat", "parent": "abc123"}
-    assert recipe_for_viewer(recipe, parent_visible=False) == {"prompt": "a cat", "parent": None}
+    assert recipe_for_viewer(recipe, parent_visible=True) == {
+        "prompt": "a cat",
+        "parent": "abc123",
+        **flags,
+    }
+    assert recipe_for_viewer(recipe, parent_visible=False) == {
+        "prompt": "a cat",
+        "parent": None,
+        **flags,
+    }
     # An original's recipe is the same either way.
     assert recipe_for_viewer({"prompt": "a", "parent": None}, parent_visible=False) == {
         "prompt": "a",
         "parent": None,
+        **flags,
     }
     assert recipe["parent"] == "abc123"  # the stored recipe is never changed
 
@@ -385,3 +395,301 @@ def test_job_websocket_state_and_done_name_no_hidden_parent(
         assert message["job"]["parent"]["author"]["username"] == "alice"
         assert _leaks(json.dumps(message), parent) == []
     assert len(done["job"]["portraits"]) == 1
+
+
+# --- A remix that kept its parent's prompt ---------------------------------------------
+#
+# Words a remixer did not write are the parent author's: once the step that wrote them is
+# hidden from a viewer (private to someone else, or a tombstone), a public remix that kept
+# them unchanged shows them to nobody but its own author and moderators, on any surface.
+
+KEPT_PROMPT = "a quillwort gardener in a copper greenhouse, oil painting"
+KEPT_NEGATIVE = "blurry, marrowfat"
+KEPT_WORDS = ("quillwort", "marrowfat")
+NEUTRAL_TITLE = "Untitled remix"
+
+
+def _kept_words(text: str) -> list[str]:
+    return [word for word in KEPT_WORDS if word in text]
+
+
+@pytest.fixture
+def kept_parent(alice, create_portrait):
+    return create_portrait(alice, prompt=KEPT_PROMPT, negative_prompt=KEPT_NEGATIVE)
+
+
+@pytest.fixture
+def kept(kept_parent, bob, remix):
+    """Bob's public remix that changed only the seed: its prompt and title are alice's words."""
+    portrait = remix(kept_parent, bob, seed=91)
+    assert portrait.recipe["prompt"] == KEPT_PROMPT
+    assert portrait.changes["prompt_changed"] is False
+    assert "quillwort" in portrait.title  # the default title, made from the kept prompt
+    return portrait
+
+
+def _as(viewer_name: str, request):
+    """A page client and an API client for ``viewer_name`` ("anonymous" or a member)."""
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    page, api = Client(), APIClient()
+    if viewer_name != "anonymous":
+        user = request.getfixturevalue(viewer_name)
+        page.force_login(user)
+        api.force_authenticate(user)
+    return page, api
+
+
+@pytest.mark.parametrize("how", ["private", "deleted"])
+@pytest.mark.parametrize("viewer", ["anonymous", "carol"])
+def test_a_kept_prompt_is_withheld_once_its_parent_is_hidden(
+    how, viewer, alice, kept_parent, kept, request
+):
+    _hide(kept_parent, how, alice)
+    page, api = _as(viewer, request)
+
+    data = api.get(f"/api/v1/portraits/{kept.public_id}/").json()
+    lineage = api.get(f"/api/v1/portraits/{kept.public_id}/lineage/").json()
+    report = api.get(f"/api/v1/portraits/{kept.public_id}/credentials/").json()
+    detail = page.get(kept.get_absolute_url()).content.decode()
+    credentials = page.get(f"/p/{kept.public_id}/credentials/").content.decode()
+    download = page.get(f"/p/{kept.public_id}/download/")
+
+    assert data["recipe"]["prompt"] is None and data["recipe"]["styled_prompt"] is None
+    assert data["recipe"]["negative_prompt"] is None
+    assert data["recipe"]["prompt_withheld"] is True
+    assert data["recipe"]["negative_prompt_withheld"] is True
+    assert data["recipe"]["seed"] == 91  # the rest of the recipe is bob's, and shown
+    assert data["title"] == NEUTRAL_TITLE
+    assert lineage["steps"][1]["title"] == NEUTRAL_TITLE
+    assert lineage["steps"][1]["prompt"] is None
+    assert lineage["steps"][1]["prompt_withheld"] is True
+    assert report["valid"] is True
+    for text in (json.dumps(data), json.dumps(lineage), json.dumps(report)):
+        assert _kept_words(text) == [] and _leaks(text, kept_parent) == []
+    assert f"<h1>{NEUTRAL_TITLE}</h1>" in detail
+    assert "kept from a portrait that is no longer available" in detail
+    for text in (detail, credentials, download["Content-Disposition"]):
+        assert _kept_words(text) == []
+
+
+@pytest.mark.parametrize("viewer", ["anonymous", "carol"])
+def test_lists_show_a_remix_that_kept_a_hidden_prompt_by_a_neutral_title(
+    viewer, alice, bob, kept_parent, kept, remix, request
+):
+    # Bob remixes his own remix, keeping the prompt again: two steps from alice's words.
+    again = remix(kept, bob, seed=92)
+    _hide(kept_parent, "private", alice)
+    page, api = _as(viewer, request)
+
+    remixes_api = api.get(f"/api/v1/portraits/{kept.public_id}/remixes/").json()
+    remixes_page = page.get(f"/p/{kept.public_id}/remixes/").content.decode()
+    home = page.get("/").content.decode()
+    profile = page.get("/u/bob/").content.decode()
+    again_data = api.get(f"/api/v1/portraits/{again.public_id}/").json()
+
+    assert [item["id"] for item in remixes_api["results"]] == [again.public_id]
+    assert remixes_api["results"][0]["title"] == NEUTRAL_TITLE
+    assert again_data["recipe"]["prompt_withheld"] is True
+    assert again_data["title"] == NEUTRAL_TITLE
+    for text in (json.dumps(remixes_api), remixes_page, home, profile, json.dumps(again_data)):
+        assert _kept_words(text) == []
+    assert NEUTRAL_TITLE in remixes_page and NEUTRAL_TITLE in home and NEUTRAL_TITLE in profile
+
+
+@pytest.mark.parametrize("how", ["private", "deleted"])
+def test_remixing_a_remix_whose_kept_prompt_is_withheld_starts_from_an_empty_prompt(
+    how, alice, carol, kept_parent, kept, client
+):
+    _hide(kept_parent, how, alice)
+    client.force_login(carol)
+
+    response = client.get(f"{reverse('generation:job-create')}?remix={kept.public_id}")
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert _kept_words(page) == []
+    assert f"Remix “{NEUTRAL_TITLE}”" in page
+    assert "kept from a portrait that is no longer available" in page
+
+
+def test_the_api_remix_of_a_withheld_prompt_needs_a_prompt_and_never_shows_the_old_one(
+    alice, carol, kept_parent, kept, paint
+):
+    from rest_framework.test import APIClient
+
+    from portraits.models import Portrait
+
+    _hide(kept_parent, "private", alice)
+    api = APIClient()
+    api.force_authenticate(carol)
+    url = f"/api/v1/portraits/{kept.public_id}/remix/"
+
+    refused = api.post(url, {"seed": 5}, format="json")
+    assert refused.status_code == 400
+    assert set(refused.json()["errors"]) == {"prompt"}
+    assert _kept_words(refused.content.decode()) == []
+
+    accepted = api.post(url, {"prompt": "a gardener of my own"}, format="json")
+    assert accepted.status_code == 201
+    job = accepted.json()
+    assert _kept_words(json.dumps(job)) == []  # her job: no inherited negative prompt either
+    assert job["parent"]["title"] == NEUTRAL_TITLE
+    from generation.models import GenerationJob
+
+    (mine,) = paint(GenerationJob.objects.get(pk=job["id"]))
+    Portrait.objects.filter(pk=mine.pk).update(visibility=V.PUBLIC)
+    # Her diff would show the words she replaced: the parent's, withheld from her.
+    data = api.get(f"/api/v1/portraits/{mine.public_id}/").json()
+    lineage = api.get(f"/api/v1/portraits/{mine.public_id}/lineage/").json()
+    assert data["recipe"]["prompt"] == "a gardener of my own"
+    assert "prompt" in data["changes"]["changed"]
+    assert data["changes"]["prompt_diff"] == []
+    assert "prompt" in data["changes"]["diff_withheld"]
+    for text in (json.dumps(data), json.dumps(lineage)):
+        assert _kept_words(text) == []
+
+
+@pytest.mark.parametrize("how", ["private", "deleted"])
+@pytest.mark.parametrize("viewer", ["bob", "mod"])
+def test_the_remix_s_author_and_moderators_still_see_a_kept_prompt(
+    how, viewer, alice, kept_parent, kept, request
+):
+    _hide(kept_parent, how, alice)
+    page, api = _as(viewer, request)
+    default_title = kept.title
+
+    data = api.get(f"/api/v1/portraits/{kept.public_id}/").json()
+    lineage = api.get(f"/api/v1/portraits/{kept.public_id}/lineage/").json()
+    detail = page.get(kept.get_absolute_url()).content.decode()
+    report = api.get(f"/api/v1/portraits/{kept.public_id}/credentials/").json()
+
+    assert data["recipe"]["prompt"] == KEPT_PROMPT
+    assert data["recipe"]["negative_prompt"] == KEPT_NEGATIVE
+    assert data["recipe"]["prompt_withheld"] is False
+    assert data["title"] == default_title
+    assert lineage["steps"][1]["prompt"] == KEPT_PROMPT
+    assert KEPT_PROMPT in detail and default_title in detail
+    assert KEPT_PROMPT in report["png_parameters"]
+    assert report["png_provenance"]["recipe"]["prompt"] == KEPT_PROMPT
+    if viewer == "bob":
+        form = page.get(f"{reverse('generation:job-create')}?remix={kept.public_id}")
+        assert KEPT_PROMPT in form.content.decode()
+
+
+def test_a_kept_prompt_stays_shown_while_its_parent_is_visible(kept_parent, kept, api):
+    data = api.get(f"/api/v1/portraits/{kept.public_id}/").json()
+
+    assert data["recipe"]["prompt"] == KEPT_PROMPT
+    assert data["recipe"]["prompt_withheld"] is False
+    assert data["title"] == kept.title
+
+
+def test_a_renamed_remix_keeps_its_title_when_its_kept_prompt_is_withheld(
+    alice, bob, kept_parent, kept, api
+):
+    services.portrait_update(portrait=kept, by=bob, data={"title": "Bob's greenhouse"})
+    _hide(kept_parent, "private", alice)
+
+    data = api.get(f"/api/v1/portraits/{kept.public_id}/").json()
+
+    assert data["title"] == "Bob's greenhouse"
+    assert data["recipe"]["prompt"] is None
+
+
+@pytest.mark.parametrize("how", ["private", "deleted"])
+@pytest.mark.parametrize("viewer", ["anonymous", "carol"])
+def test_a_remix_that_changed_its_prompt_shows_it_to_everyone(
+    how, viewer, alice, parent, child, request
+):
+    _hide(parent, how, alice)
+    page, api = _as(viewer, request)
+
+    data = api.get(f"/api/v1/portraits/{child.public_id}/").json()
+    detail = page.get(child.get_absolute_url()).content.decode()
+
+    assert data["recipe"]["prompt"] == REMIX_PROMPT
+    assert data["recipe"]["prompt_withheld"] is False
+    assert data["title"] == child.title == REMIX_PROMPT
+    assert REMIX_PROMPT in detail
+
+
+def test_recipe_for_viewer_blanks_the_withheld_prompts_and_says_so():
+    from portraits.recipe import recipe_for_viewer
+
+    recipe = {
+        "prompt": "a cat",
+        "styled_prompt": "noir, a cat",
+        "negative_prompt": "dogs",
+        "styled_negative_prompt": "dogs, color",
+        "seed": 3,
+        "parent": "abc",
+    }
+
+    shown = recipe_for_viewer(recipe, parent_visible=False, withhold=("prompt",))
+
+    assert shown == {
+        "prompt": None,
+        "styled_prompt": None,
+        "negative_prompt": "dogs",
+        "styled_negative_prompt": "dogs, color",
+        "seed": 3,
+        "parent": None,
+        "prompt_withheld": True,
+        "negative_prompt_withheld": False,
+    }
+    assert recipe["prompt"] == "a cat"  # the stored recipe is never changed
+
+
+def test_lists_decide_what_is_withheld_in_a_fixed_number_of_queries(
+    alice, bob, carol, painter, client, settings, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from portraits.recipe import title_from_prompt
+    from tests.portraits.factories import PortraitFactory, recipe_for
+
+    settings.GENERATION_MAX_ACTIVE_JOBS = 10  # carol's remix jobs stay queued
+    size = {"width": 64, "height": 64}
+    original = PortraitFactory(author=alice, recipe=recipe_for(KEPT_PROMPT, **size))
+    api = APIClient()
+    api.force_authenticate(carol)
+    client.force_login(carol)
+
+    def add_kept_remixes(count):
+        for n in range(count):
+            kept = PortraitFactory(
+                author=bob,
+                parent=original,
+                title=title_from_prompt(KEPT_PROMPT),
+                recipe=recipe_for(KEPT_PROMPT, seed=100 + n, **size),
+            )
+            with django_capture_on_commit_callbacks(execute=False):  # queued, never painted
+                services.portrait_remix(portrait=kept, user=carol, changes={"prompt": "mine"})
+
+    def counts():
+        found = {}
+        for name, get in {
+            "home": lambda: client.get("/"),
+            "profile": lambda: client.get("/u/bob/"),
+            "jobs": lambda: api.get("/api/v1/jobs/"),
+        }.items():
+            with CaptureQueriesContext(connection) as queries:
+                response = get()
+            assert response.status_code == 200
+            assert _kept_words(response.content.decode()) == []
+            found[name] = len(queries)
+        return found
+
+    add_kept_remixes(2)
+    services.portrait_update(portrait=original, by=alice, data={"visibility": V.PRIVATE})
+    few = counts()
+    add_kept_remixes(4)
+    many = counts()
+
+    assert few == many
+    jobs = api.get("/api/v1/jobs/").json()["results"]
+    assert {job["parent"]["title"] for job in jobs} == {NEUTRAL_TITLE}
