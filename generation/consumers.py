@@ -7,7 +7,7 @@ client never misses where the job stands — then forwards events from
 generation.events. Close codes: 4401 not signed in (also sent to an open
 connection whose token is revoked, whose session logs out, whose member changes
 their password or is deactivated: see accounts.connections), 4404 no such job (or
-not yours: its existence is not revealed; also a job id that is not a UUID), 1013
+not yours: its existence is not revealed; also a job id that is not a UUID), 4503
 "try again later" while the channel layer (Redis, in production) cannot be reached:
 the client reconnects later, and the REST resource still answers meanwhile.
 
@@ -31,7 +31,9 @@ from generation.selectors import job_get_for_viewer, job_is_visible
 
 CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
 CLOSE_NOT_FOUND = 4404
-CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's registry: a temporary condition on the server
+# "Try again later", like HTTP 503: RFC 6455's own 1013 cannot be sent through daphne, whose
+# autobahn refuses any close code but 1000 and 3000-4999 (a 1011 crash instead).
+CLOSE_TRY_AGAIN_LATER = 4503
 
 logger = logging.getLogger(__name__)
 FINAL_EVENTS = frozenset({"done", "failed", "cancelled"})

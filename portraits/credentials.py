@@ -75,14 +75,15 @@ _READ_SETTINGS: Mapping[str, Any] = {
 }
 
 
-def manifest_title(public_id: str) -> str:
+def manifest_title(public_id: str | None) -> str:
     """The title a portrait's manifest (and its remixes' ingredient) carries.
 
     Neutral and stable on purpose: a portrait's own title defaults to its prompt, can
     be edited later, and its portrait can become private or be deleted, while every
-    remix's file keeps a copy of this manifest for good.
+    remix's file keeps a copy of this manifest for good. ``None``: a parent the remix's
+    file may not name (private to someone else, or deleted, when the remix was painted).
     """
-    return f"Likeness portrait {public_id}"
+    return f"Likeness portrait {public_id}" if public_id else "Likeness portrait (not named)"
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,9 @@ class ParentIngredient:
     """A remix's parent, as its manifest names it.
 
     ``data`` is the parent's signed PNG (its manifest travels inside the ingredient, so
-    the chain stays verifiable), or ``None`` when the parent was deleted before the
-    remix was painted: then the ingredient names it, says so, and carries nothing.
+    the chain stays verifiable), or ``None`` when the parent was deleted, or it or an
+    ancestor was private to someone else, when the remix was painted (its file names its
+    own ancestors): then the ingredient says so and carries nothing.
     """
 
     title: str
@@ -358,8 +360,8 @@ def _manifest_definition(
             # c2pa.edited alone is refused (the first action must be created or opened):
             # an ingredient that only names the parent keeps the record honest.
             description = (
-                "Remixed by a diffusion model from the parent portrait, which was deleted "
-                "before this one was painted: its file is not included."
+                "Remixed by a diffusion model from the parent portrait, whose file is not "
+                "included: it was deleted, or not to be named, when this one was painted."
             )
             ingredients.append(
                 {
@@ -367,7 +369,7 @@ def _manifest_definition(
                     "format": PNG_MIME,
                     "relationship": "parentOf",
                     "label": _PARENT_INGREDIENT_LABEL,
-                    "description": "Deleted before this portrait was painted.",
+                    "description": "Deleted or not to be named when this portrait was painted.",
                 }
             )
         actions: list[dict[str, Any]] = [

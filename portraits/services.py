@@ -95,8 +95,20 @@ def _site_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
+def _nameable_in_file(step: Portrait, *, author) -> bool:
+    """Whether a new portrait's file may name ``step``, an ancestor: anyone may see it now
+    (public or unlisted, not deleted), or it is the new portrait's author's own."""
+    return not step.is_deleted and (
+        step.visibility != Portrait.Visibility.PRIVATE or step.author_id == author.pk
+    )
+
+
 def _provenance(
-    portrait: Portrait, *, lineage_ids: list[str], recipe: Mapping[str, Any]
+    portrait: Portrait,
+    *,
+    lineage_ids: list[str | None],
+    recipe: Mapping[str, Any],
+    parent_named: bool = True,
 ) -> dict[str, Any]:
     author = portrait.author
     parent = portrait.parent
@@ -109,14 +121,16 @@ def _provenance(
             "url": _site_url(author.get_absolute_url()) if author else None,
         },
         "parent": (
-            {"id": parent.public_id, "url": _site_url(parent.get_absolute_url())}
-            if parent is not None
-            else None
+            None
+            if parent is None
+            else {"id": parent.public_id, "url": _site_url(parent.get_absolute_url())}
+            if parent_named
+            else {"id": None, "url": None}  # a remix, of a portrait it may not name
         ),
-        # Public ids from the original to the parent (private ones included: an id
-        # opens nothing by itself, the server checks visibility on every request).
+        # Public ids from the original to the parent; null for a step the file may not
+        # name (``_nameable_in_file``), so the chain keeps its length and its order.
         "lineage": lineage_ids,
-        "recipe": public_recipe(recipe),
+        "recipe": {**public_recipe(recipe), **({} if parent_named else {"parent": None})},
         "generator": {
             "name": "Likeness",
             "version": software_version(),
@@ -169,15 +183,27 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
 
     author = job.user
     parent: Portrait | None = job.parent
-    lineage_ids: list[str] = []
+    lineage_ids: list[str | None] = []
+    parent_named = True
     parent_ingredient: credentials.ParentIngredient | None = None
     if parent is not None:
-        lineage_ids = [step.public_id for step in portrait_chain(portrait=parent)]
-        # A parent deleted while the job was queued has no file left: the remix still
-        # names it (it is no original), without its file or manifest.
+        # The file is written once and may be shown to anyone its portrait is shown to:
+        # it names only the ancestors anyone may see now, or the author's own (see
+        # _nameable_in_file). A parent deleted while the job was queued has no file left;
+        # a parent, or any ancestor, that may not be named keeps the parent's file (whose
+        # manifest and chunks name its own ancestors) out of this one. Either way the
+        # remix still says it is one, never an original.
+        chain = portrait_chain(portrait=parent)
+        nameable = [_nameable_in_file(step, author=author) for step in chain]
+        lineage_ids = [
+            step.public_id if ok else None for step, ok in zip(chain, nameable, strict=True)
+        ]
+        parent_named = nameable[-1]
         parent_ingredient = credentials.ParentIngredient(
-            title=credentials.manifest_title(parent.public_id),
-            data=portrait_original_bytes(portrait=parent, missing_ok=True),
+            title=credentials.manifest_title(parent.public_id if parent_named else None),
+            data=(
+                portrait_original_bytes(portrait=parent, missing_ok=True) if all(nameable) else None
+            ),
         )
     key_pem, chain_pem = signing_credentials()
 
@@ -207,7 +233,12 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
                 png = imagefiles.encode_png(
                     image,
                     parameters=_a1111_parameters(recipe),
-                    provenance=_provenance(portrait, lineage_ids=lineage_ids, recipe=recipe),
+                    provenance=_provenance(
+                        portrait,
+                        lineage_ids=lineage_ids,
+                        recipe=recipe,
+                        parent_named=parent_named,
+                    ),
                 )
                 signed = credentials.sign_png(
                     png,

@@ -170,7 +170,7 @@ def client_with_token(key: str):
 
 def test_with_redis_down_a_websocket_is_told_to_try_again_later(redis_down, alice, tiny_model):
     """The channel layer is Redis: following a job live cannot work, so the handshake is
-    accepted and closed with 1013 ("try again later") instead of failing; the REST
+    accepted and closed with 4503 ("try again later") instead of failing; the REST
     resource still answers."""
     from asgiref.sync import async_to_sync
     from channels.testing import WebsocketCommunicator
@@ -186,7 +186,50 @@ def test_with_redis_down_a_websocket_is_told_to_try_again_later(redis_down, alic
         assert message["type"] == "websocket.close", message
         return message["code"]
 
-    assert async_to_sync(code_of_refusal)(communicator(job.pk, alice)) == 1013
+    assert async_to_sync(code_of_refusal)(communicator(job.pk, alice)) == 4503
+
+
+def test_with_redis_down_daphne_itself_sends_the_try_again_later_code(alice, tiny_model, tmp_path):
+    """Through a real daphne, not a communicator: its WebSocket library (autobahn) refuses
+    to send any close code but 1000 and 3000-4999, so 1013 (as the code was) became a crash
+    (1011), with an "invalid close code" traceback in the log for every attempt."""
+    import os
+    import sys
+
+    import websocket  # websocket-client, the one selenium uses
+
+    from accounts.services import api_token_create
+    from generation.consumers import CLOSE_TRY_AGAIN_LATER
+
+    job = services.job_submit(user=alice, spec={"prompt": "a violinist"})
+    _, key = api_token_create(user=alice, name="live")
+    port = support.free_port()
+    web = support.start(
+        [
+            os.path.join(os.path.dirname(sys.executable), "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        support.process_env(REDIS_URL=f"redis://{dead_address()}/0"),
+        tmp_path / "daphne.log",
+    )
+    with support.running(web):
+        support.wait_for_port(port, web)
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}/ws/jobs/{job.pk}/",
+            header=[f"Authorization: Token {key}"],
+            timeout=30,
+        )
+        try:
+            opcode, data = ws.recv_data(control_frame=True)
+        finally:
+            ws.close()
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == CLOSE_TRY_AGAIN_LATER
+    assert "invalid close code" not in support.read_log(web)
 
 
 @pytest.fixture

@@ -201,3 +201,12 @@ def test_an_upload_to_verify_may_not_be_empty_and_the_schema_says_so(schema, api
     response = api.post("/api/v1/credentials/verify/", {"file": empty}, format="multipart")
     assert response.status_code == 400
     assert "file" in response.json()["errors"]
+
+
+def test_the_schema_says_strings_carry_no_nul_as_drf_refuses_them(schema, alice_api):
+    import re
+
+    pattern = re.compile(_request_property(schema, "ApiTokenRequest", "name")["pattern"])
+    assert pattern.search("render farm") and not pattern.search("render\x00farm")
+    response = alice_api.post("/api/v1/me/tokens/", {"name": "render\x00farm"}, format="json")
+    assert response.status_code == 400 and "name" in response.json()["errors"]

@@ -37,7 +37,11 @@ def error_response(description: str) -> OpenApiResponse:
 
 
 # A character that is not whitespace: what a stripped, non-blank string contains.
-NOT_BLANK = r"\S"
+# DRF's CharField refuses U+0000 anywhere in a string (ProhibitNullCharactersValidator), so
+# the schema says so for every request string it can: JSON Schema allows it otherwise.
+NO_NUL = r"^[^\u0000]*$"
+# And one that refuses a blank value too: DRF strips the value before its blank check.
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 def _refuses_blank(field) -> bool:
@@ -110,9 +114,13 @@ class ErrorDocumentingAutoSchema(AutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
-        if direction == "request" and _refuses_blank(field) and schema.get("type") == "string":
-            # DRF strips the value before its blank check: "  " is as blank as "".
-            schema.setdefault("pattern", NOT_BLANK)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and "format" not in schema  # an e-mail address, a URL: their format says more
+        ):
+            schema.setdefault("pattern", NOT_BLANK if _refuses_blank(field) else NO_NUL)
         return schema
 
     def _map_basic_serializer(self, serializer, direction):

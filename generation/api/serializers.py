@@ -43,8 +43,8 @@ class StylePresetSerializer(serializers.ModelSerializer):
 
 
 # The service drops control characters and strips the rest: a prompt needs one character
-# that is neither.
-VISIBLE = r"[^\s\u0000-\u001f\u007f]"
+# that is neither; and, as every string, no U+0000 (DRF refuses it).
+VISIBLE = r"^[^\u0000]*[^\s\u0000-\u001f\u007f][^\u0000]*$"
 
 
 @extend_schema_field(

@@ -175,9 +175,9 @@ def test_a_remix_carries_its_parents_manifest_but_no_picture_of_it(dev_ca):
     assert all("thumbnail" not in manifest for manifest in store["manifests"].values())
 
 
-def test_remix_of_a_deleted_parent_is_no_original_and_names_the_parent(dev_ca):
+def test_remix_of_a_parent_without_its_file_is_no_original(dev_ca):
     report = read_manifest(
-        _sign_remix(dev_ca, ParentIngredient(manifest_title("aaa"), None)),
+        _sign_remix(dev_ca, ParentIngredient(manifest_title(None), None)),
         trust_anchors_pem=dev_ca["ca_pem"],
     )
 
@@ -186,12 +186,12 @@ def test_remix_of_a_deleted_parent_is_no_original_and_names_the_parent(dev_ca):
     actions = _actions(report)
     assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
     assert actions[0]["parameters"]["ingredients"]
-    assert "deleted before this one was painted" in actions[1]["description"]
+    assert "deleted, or not to be named" in actions[1]["description"]
     assert report["parent"] == {
-        "title": "Likeness portrait aaa",
+        "title": "Likeness portrait (not named)",
         "relationship": "parentOf",
         "manifest_label": None,
-        "description": "Deleted before this portrait was painted.",
+        "description": "Deleted or not to be named when this portrait was painted.",
     }
 
 

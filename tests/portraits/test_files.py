@@ -141,12 +141,15 @@ def test_remix_of_a_parent_deleted_while_queued_is_signed_as_a_remix_not_an_orig
         if a["label"] == "c2pa.actions.v2"
     )
     assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
-    assert "deleted before this one was painted" in actions[1]["description"]
-    assert report["parent"]["title"] == f"Likeness portrait {original.public_id}"
+    assert "deleted, or not to be named" in actions[1]["description"]
+    # A tombstone is named nowhere, the file included.
+    assert report["parent"]["title"] == "Likeness portrait (not named)"
+    assert original.public_id.encode() not in selectors.portrait_original_bytes(portrait=child)
     assert report["parent"]["manifest_label"] is None  # nothing of the deleted file
-    assert report["png_provenance"]["parent"]["id"] == original.public_id
-    assert report["png_provenance"]["lineage"] == [original.public_id]
+    # Still a remix, of a parent it does not name.
+    assert report["png_provenance"]["parent"] == {"id": None, "url": None}
+    assert report["png_provenance"]["lineage"] == [None]
     assert (child.parent_id, child.depth) == (original.pk, 1)
     client.force_login(bob)
     page = client.get(f"/p/{child.public_id}/credentials/").content.decode()
-    assert "Deleted before this portrait was painted." in page
+    assert "Deleted or not to be named when this portrait was painted." in page

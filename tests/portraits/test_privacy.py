@@ -693,3 +693,39 @@ def test_lists_decide_what_is_withheld_in_a_fixed_number_of_queries(
     assert few == many
     jobs = api.get("/api/v1/jobs/").json()["results"]
     assert {job["parent"]["title"] for job in jobs} == {NEUTRAL_TITLE}
+
+
+# --- The files written after an ancestor became private --------------------------------
+
+
+def test_a_file_painted_after_an_ancestor_went_private_names_it_nowhere(
+    parent, child, alice, carol, remix
+):
+    """Carol remixes bob's public remix after alice made the original private: the new
+    file (served to anyone who may see carol's portrait) names neither alice's portrait
+    nor carries bob's file, whose manifest and chunks name it. It still says it is a
+    remix, and the chain keeps its length."""
+    from portraits import selectors
+
+    _hide(parent, "private", alice)
+    grandchild = remix(child, carol, prompt="a lighthouse keeper at dusk", seed=5)
+    data = selectors.portrait_original_bytes(portrait=grandchild)
+    assert parent.public_id.encode() not in data
+    report = selectors.credentials_report(data)
+    assert report["valid"] and report["trusted"], report["validation_errors"]
+    provenance = report["png_provenance"]
+    assert provenance["lineage"] == [None, child.public_id]
+    assert provenance["parent"]["id"] == child.public_id
+    assert report["parent"]["title"] == f"Likeness portrait {child.public_id}"
+    assert report["parent"]["manifest_label"] is None  # bob's file is not inside
+
+
+def test_an_author_s_own_private_ancestors_stay_in_the_file(alice, create_portrait, remix):
+    """Private is the default: remixing your own private work keeps the whole chain."""
+    from portraits import selectors
+
+    original = create_portrait(alice, prompt="a bell ringer", visibility=V.PRIVATE)
+    again = remix(original, alice, prompt="a bell ringer at night", visibility=V.PRIVATE)
+    report = selectors.credentials_report(selectors.portrait_original_bytes(portrait=again))
+    assert report["png_provenance"]["lineage"] == [original.public_id]
+    assert report["parent"]["manifest_label"]  # the parent's signed file is inside
