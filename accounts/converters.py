@@ -8,20 +8,15 @@ a query, the URL just does not match (404).
 from __future__ import annotations
 
 from django.urls import register_converter
+from django.urls.converters import StringConverter
 
 from accounts.models import User
 
 USERNAME_PATTERN = rf"[\w.@+-]{{1,{User._meta.get_field('username').max_length}}}"
 
 
-class UsernameConverter:
+class UsernameConverter(StringConverter):
     regex = USERNAME_PATTERN
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
 
 
 # Registered once, on first import (registering a name twice is deprecated).

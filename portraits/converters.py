@@ -7,18 +7,13 @@ portrait's address: the URL does not match and the site answers its 404.
 from __future__ import annotations
 
 from django.urls import register_converter
+from django.urls.converters import StringConverter
 
 from portraits.models import PUBLIC_ID_PATTERN
 
 
-class PublicIdConverter:
+class PublicIdConverter(StringConverter):
     regex = PUBLIC_ID_PATTERN
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
 
 
 # Registered once, on first import (registering a name twice is deprecated).

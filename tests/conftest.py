@@ -13,6 +13,17 @@ import os
 import pytest
 
 PASSWORD = "correct-horse-battery-staple"
+# Small defaults so tests paint fast, and room above them for what a test asks for.
+MODEL_LIMITS = {
+    "default_steps": 4,
+    "max_steps": 50,
+    "default_guidance": 7.0,
+    "max_guidance": 20.0,
+    "default_width": 64,
+    "default_height": 64,
+    "max_width": 256,
+    "max_height": 256,
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -159,16 +170,7 @@ def tiny_model(db, tiny_model_dir):
         source=str(tiny_model_dir),
         family="sd",
         paints_noise=True,
-        limits={
-            "default_steps": 4,
-            "max_steps": 50,
-            "default_guidance": 7.0,
-            "max_guidance": 20.0,
-            "default_width": 64,
-            "default_height": 64,
-            "max_width": 256,
-            "max_height": 256,
-        },
+        limits=MODEL_LIMITS,
         make_default=True,
     )
     return model
@@ -195,5 +197,22 @@ def turbo_model(tiny_model):
             "max_width": 256,
             "max_height": 256,
         },
+    )
+    return model
+
+
+@pytest.fixture
+def painter(db):
+    """A registered model that is never loaded: tests that store results without running
+    the pipeline (``tests/portraits/conftest.py``'s ``paint``) or only need ids use it."""
+    from generation.services import model_register
+
+    model, _ = model_register(
+        name="Painter",
+        slug="painter",
+        source="/models/painter",
+        family="sd",
+        limits=MODEL_LIMITS,
+        make_default=True,
     )
     return model

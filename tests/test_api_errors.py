@@ -194,3 +194,13 @@ def test_errors_of_the_schema_and_its_docs_are_in_the_one_shape(api, url):
     body = response.json()
     _assert_error_shape(body)
     assert body["code"] == "method_not_allowed"
+
+
+def test_an_unsupported_content_type_is_not_echoed_back_at_any_length(alice_api):
+    long_type = "text/" + "x" * 5000
+    response = alice_api.post("/api/v1/jobs/", "hi", content_type=long_type)
+    assert response.status_code == 415
+    body = response.json()
+    assert body["code"] == "unsupported_media_type" and len(body["detail"]) < 200
+    short = alice_api.post("/api/v1/jobs/", "hi", content_type="text/plain")
+    assert short.json()["detail"] == 'Unsupported media type "text/plain" in request.'

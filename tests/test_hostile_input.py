@@ -104,28 +104,11 @@ def _problem(url: str, response) -> str | None:
 
 
 @pytest.fixture
-def world(alice, style_presets):
+def world(alice, style_presets, painter):
     """Something of alice's behind every kind of id: a portrait, a job, a token, a style."""
     from accounts.services import api_token_create
-    from generation.services import job_submit, model_register
+    from generation.services import job_submit
 
-    model_register(
-        name="Painter",
-        slug="painter",
-        source="/models/painter",
-        family="sd",
-        limits={
-            "default_steps": 4,
-            "max_steps": 50,
-            "default_guidance": 7.0,
-            "max_guidance": 20.0,
-            "default_width": 64,
-            "default_height": 64,
-            "max_width": 256,
-            "max_height": 256,
-        },
-        make_default=True,
-    )
     portrait = PortraitFactory(author=alice)
     job = job_submit(user=alice, spec={"prompt": "a lighthouse keeper"})
     token, _ = api_token_create(user=alice, name="walk")

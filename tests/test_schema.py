@@ -153,6 +153,10 @@ def test_a_number_where_the_schema_says_string_is_refused(schema, alice_api, ali
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"username", "password"}
 
+    response = alice_api.patch("/api/v1/me/", {"display_name": False}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"display_name": ["Not a valid string."]}
+
 
 def test_the_schema_says_a_prompt_is_never_blank_and_the_api_agrees(schema, alice_api, tiny_model):
     import re

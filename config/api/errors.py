@@ -47,6 +47,13 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        # DRF's message quotes the client's Content-Type, however long: name it only if short.
+        media_type = exc.detail.split('"')[1] if exc.detail.count('"') == 2 else ""
+        shown = f' "{media_type}"' if 0 < len(media_type) <= 100 else ""
+        exc = exceptions.UnsupportedMediaType(
+            media_type, detail=f"Unsupported media type{shown} in request."
+        )
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -25,31 +25,6 @@ def carol(make_user):
     return make_user("carol", display_name="Carol")
 
 
-@pytest.fixture
-def painter(db):
-    """A registered model that is never loaded: ``paint`` stands in for the pipeline."""
-    from generation.services import model_register
-
-    model, _ = model_register(
-        name="Painter",
-        slug="painter",
-        source="/models/painter",
-        family="sd",
-        limits={
-            "default_steps": 4,
-            "max_steps": 50,
-            "default_guidance": 7.0,
-            "max_guidance": 20.0,
-            "default_width": 64,
-            "default_height": 64,
-            "max_width": 256,
-            "max_height": 256,
-        },
-        make_default=True,
-    )
-    return model
-
-
 def fake_image(seed: int, width: int, height: int) -> Image.Image:
     """A small picture that depends on the seed, like a real one would."""
     image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
