@@ -231,6 +231,11 @@ def _delete_file_later(name: str) -> None:
     transaction.on_commit(delete)
 
 
+def _http_request(request) -> HttpRequest:
+    """The Django request behind ``request``: allauth wants it, and a DRF Request wraps it."""
+    return getattr(request, "_request", request)
+
+
 # --- E-mail verification ----------------------------------------------------------------
 
 
@@ -250,7 +255,7 @@ def _send_verification_later(address: EmailAddress, request: HttpRequest | None,
         return
     if request is None:
         return
-    http_request = getattr(request, "_request", request)  # a DRF Request wraps the HttpRequest
+    http_request = _http_request(request)
 
     def send() -> None:
         try:
@@ -356,7 +361,7 @@ def _send_account_exists_later(email: str, request: HttpRequest | None) -> None:
     """
     if request is None:
         return
-    http_request = getattr(request, "_request", request)
+    http_request = _http_request(request)
 
     def send() -> None:
         try:
@@ -583,7 +588,7 @@ def api_token_obtain(
     and, when ``ACCOUNT_EMAIL_VERIFICATION`` is ``mandatory``, members without a verified
     address (the web log-in refuses them too).
     """
-    http_request = getattr(request, "_request", request)  # a DRF Request wraps the HttpRequest
+    http_request = _http_request(request)
     adapter = get_adapter(http_request)
     login = (login or "").strip()
     try:

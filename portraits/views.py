@@ -3,13 +3,11 @@ from __future__ import annotations
 import json
 from math import ceil
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -252,11 +250,8 @@ def credentials_verify(request):
             )
             status = 429
         elif form.is_valid():
-            upload = form.cleaned_data["file"]
-            if upload.size > settings.UPLOAD_MAX_BYTES:
-                form.add_error("file", f"At most {filesizeformat(settings.UPLOAD_MAX_BYTES)}.")
-            else:
-                report = selectors.credentials_report(upload.read())
+            # A body over UPLOAD_MAX_BYTES was refused (413) before this view (config.middleware).
+            report = selectors.credentials_report(form.cleaned_data["file"].read())
     else:
         form = CredentialsVerifyForm()
     context = {

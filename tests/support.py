@@ -95,6 +95,22 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
             process.wait(timeout)
 
 
+def daphne(env: dict[str, str], log_path: Path, port: int) -> subprocess.Popen:
+    """The site as production serves it, on 127.0.0.1:``port`` (wait_for_port before use)."""
+    return start(
+        [
+            str(Path(sys.executable).with_name("daphne")),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        env,
+        log_path,
+    )
+
+
 def celery_worker(
     env: dict[str, str], log_path: Path, name: str, pool: str = "solo"
 ) -> subprocess.Popen:

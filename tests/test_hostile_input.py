@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -606,21 +604,14 @@ def test_daphne_answers_malformed_multipart_and_oversized_bodies_in_the_one_shap
     from tests import support
 
     port = support.free_port()
-    web = support.start(
-        [
-            os.path.join(os.path.dirname(sys.executable), "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
+    web = support.daphne(
         support.process_env(
             UPLOAD_MAX_BYTES=str(1024 * 1024),
             AVATAR_MAX_BYTES=str(512 * 1024),
             API_VERIFY_RATE="1000/hour",
         ),
         tmp_path / "daphne.log",
+        port,
     )
 
     def post(path, content_type, body):

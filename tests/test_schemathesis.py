@@ -107,12 +107,7 @@ def fuzzed_site(tmp_path, member):
         GENERATION_SUBMIT_RATE=HIGH_RATE,
         GENERATION_MAX_ACTIVE_JOBS="1000000",
     )
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    site = support.start(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env,
-        tmp_path / "daphne.log",
-    )
+    site = support.daphne(env, tmp_path / "daphne.log", port)
     with support.running(site):
         support.wait_for_port(port, site)
         yield f"http://127.0.0.1:{port}", site

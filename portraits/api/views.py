@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -210,10 +207,5 @@ class CredentialsVerifyView(APIView):
     def post(self, request):
         upload = VerifyUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        file = upload.validated_data["file"]
-        if file.size > settings.UPLOAD_MAX_BYTES:
-            raise ValidationError(
-                {"file": [f"At most {filesizeformat(settings.UPLOAD_MAX_BYTES)}."]}
-            )
-        report = selectors.credentials_report(file.read())
+        report = selectors.credentials_report(upload.validated_data["file"].read())
         return Response(CredentialsSerializer(report).data)

@@ -56,18 +56,7 @@ def test_rest_client_follows_a_separate_worker_over_a_websocket(
         CELERY_INPROCESS_WORKER="false",
     )
     port = support.free_port()
-    web = support.start(
-        [
-            os.path.join(os.path.dirname(os.sys.executable), "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        env,
-        tmp_path / "daphne.log",
-    )
+    web = support.daphne(env, tmp_path / "daphne.log", port)
     worker = support.celery_worker(env, tmp_path / "worker.log", "gpu1")
     token = api_token(alice)
     with support.running(web), support.running(worker):
