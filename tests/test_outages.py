@@ -31,7 +31,7 @@ JOBS = "/api/v1/jobs/"
 
 @contextmanager
 def celery_broker(url: str, transport_options: dict | None = None):
-    """Point this process's Celery app (the one ``services._enqueue`` sends with) at ``url``.
+    """Point this process's Celery app (the one ``services.job_enqueue`` sends with) at ``url``.
 
     It is made the current app too: tasks are proxies that send with whichever app was
     made current last, and ``Celery(broker=...)`` elsewhere in a test session makes

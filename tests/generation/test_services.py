@@ -414,7 +414,7 @@ def test_the_heartbeat_reconnects_after_its_database_connection_broke(running_jo
             connection.connection.close()  # gone under Django's feet, as a server restart does
         return real_heartbeat(job=job)
 
-    monkeypatch.setattr(services, "job_heartbeat", heartbeat_after_a_drop)
+    monkeypatch.setattr(services.lifecycle, "job_heartbeat", heartbeat_after_a_drop)
     before = heartbeat_of(running_job)
     beat = services.JobHeartbeat(
         running_job, interval=0.05, until=timezone.now() + timedelta(hours=1)

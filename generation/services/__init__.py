@@ -1,0 +1,69 @@
+"""Writes for generation, one module per concern; import from here.
+
+* ``submission``: checking a recipe, the member's quota, saving and sending a job;
+* ``lifecycle``: a job's transitions (start, progress, succeed, fail, cancel) and the
+  claim a worker makes on a job;
+* ``sweeper``: the sweeper that keeps the queue honest (stale workers, lost messages);
+* ``running``: painting a claimed job (the step reporter, the messages a failure shows);
+* ``registry``: the models workers may load.
+"""
+
+from generation.services.lifecycle import (
+    MAX_ATTEMPTS,
+    JobHeartbeat,
+    job_cancel,
+    job_enqueue,
+    job_fail,
+    job_fail_running,
+    job_heartbeat,
+    job_progress,
+    job_start,
+    job_succeed,
+    publish_queue_positions,
+)
+from generation.services.registry import model_register
+from generation.services.running import (
+    JobDeadlinePassed,
+    JobStepReporter,
+    job_inference_spec,
+    job_run,
+    user_message_for,
+)
+from generation.services.submission import (
+    SCHEDULERS,
+    SPEC_FIELDS,
+    SUBMISSION_KEY_TTL,
+    job_submit,
+    job_submit_once,
+    job_validate_spec,
+    submission_keys_expire,
+)
+from generation.services.sweeper import jobs_sweep
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "SCHEDULERS",
+    "SPEC_FIELDS",
+    "SUBMISSION_KEY_TTL",
+    "JobDeadlinePassed",
+    "JobHeartbeat",
+    "JobStepReporter",
+    "job_cancel",
+    "job_enqueue",
+    "job_fail",
+    "job_fail_running",
+    "job_heartbeat",
+    "job_inference_spec",
+    "job_progress",
+    "job_run",
+    "job_start",
+    "job_submit",
+    "job_submit_once",
+    "job_succeed",
+    "job_validate_spec",
+    "jobs_sweep",
+    "model_register",
+    "publish_queue_positions",
+    "submission_keys_expire",
+    "user_message_for",
+]

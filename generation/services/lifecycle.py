@@ -1,0 +1,320 @@
+"""A job's life: queued → running → succeeded | failed | cancelled, and only along those arrows.
+
+Every transition is a conditional UPDATE (``WHERE status = …``), so two workers, a
+worker and a cancel, or a task delivered twice can never both win. A running job
+belongs to one *attempt* (``attempts``); a worker that lost its job to a redelivery
+finds its writes refused and stops.
+
+Outages never turn a committed job into an error: a job whose message the broker
+could not take is kept, marked for the sweeper to send (``job_enqueue``), and a worker
+that went silent (its heartbeat stopped) loses its job to a new attempt within about
+a minute (``JobHeartbeat``, ``jobs_sweep``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.errors import DomainError
+from generation import events
+from generation.models import (
+    GenerationJob,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = GenerationJob.Status
+
+MAX_ATTEMPTS = 3
+
+
+def job_enqueue(job_id) -> bool:
+    """Send the task for a committed job; False if the broker could not take it.
+
+    The job then stays queued with ``enqueued_at`` null, which the sweeper sends at
+    its next run (every GENERATION_SWEEP_INTERVAL). It must not raise: it runs after
+    the job was committed, and a submission answered 500 after its job existed made
+    clients submit it again. CELERY_BROKER_CONNECTION_TIMEOUT and
+    CELERY_TASK_PUBLISH_RETRY_POLICY bound how long a down broker holds it up.
+    """
+    from generation.tasks import run_job
+
+    try:
+        run_job.delay(str(job_id))
+    except Exception:
+        logger.warning(
+            "Could not send job %s to the broker; the sweeper will send it", job_id, exc_info=True
+        )
+        GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(enqueued_at=None)
+        return False
+    return True
+
+
+# --- Cancel ------------------------------------------------------------------------
+
+
+def job_cancel(*, job: GenerationJob, by) -> GenerationJob:
+    """Cancel a queued or running job.
+
+    A queued job will never run (``job_start`` refuses it); a running job's worker
+    sees the new status at its next step and stops without keeping any image.
+    """
+    updated = GenerationJob.objects.filter(
+        pk=job.pk, status__in=GenerationJob.ACTIVE_STATUSES
+    ).update(status=Status.CANCELLED, finished_at=timezone.now())
+    job.refresh_from_db()
+    if not updated:
+        raise DomainError(
+            f"This job is already {job.get_status_display().lower()}; it cannot be cancelled.",
+            status=409,
+            code="conflict",
+        )
+    logger.info("Job %s cancelled by %s", job.pk, by)
+    events.publish_on_commit(job.pk, {"type": "cancelled"})
+    transaction.on_commit(publish_queue_positions)
+    return job
+
+
+# --- The worker's side -------------------------------------------------------------
+
+
+def job_start(
+    *, job_id, worker: str, redelivered: bool = False, task_id: str = ""
+) -> GenerationJob | None:
+    """Claim a job for this worker; None when there is nothing to do.
+
+    * queued → running: the normal case. ``task_id`` (the message's id) is recorded.
+    * running and ``redelivered`` by the message that claimed the running attempt:
+      the broker gave the task back because the worker running it was lost
+      (acks_late + reject_on_worker_lost), so this worker takes over as a new
+      attempt; after MAX_ATTEMPTS the job fails.
+    * running and redelivered, but another message claimed the running attempt: an
+      older message given back late (Redis restores an unacknowledged message after
+      its visibility timeout, whatever became of the job meanwhile — e.g. the
+      sweeper requeued it and another worker paints it now). Do nothing: a live
+      attempt is never taken over; if its worker dies, the sweeper reclaims it.
+    * running and not redelivered: a duplicate delivery while another worker
+      paints it — do nothing, so a job is never generated twice.
+    * finished or cancelled: nothing to do.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            logger.warning("Job %s does not exist (deleted?)", job_id)
+            return None
+        if (
+            job.status == Status.RUNNING
+            and redelivered
+            and job.task_id
+            and task_id
+            and job.task_id != task_id
+        ):
+            logger.info(
+                "Job %s: a late message %s left alone (attempt of %s)", job.pk, task_id, job.task_id
+            )
+            return None
+        if job.status == Status.RUNNING and redelivered and job.attempts >= MAX_ATTEMPTS:
+            job_fail_locked(
+                job,
+                f"The worker painting this job stopped unexpectedly {job.attempts} times; giving up.",
+            )
+            return None
+        runnable = job.status == Status.QUEUED or (job.status == Status.RUNNING and redelivered)
+        if not runnable:
+            return None
+        job.status = Status.RUNNING
+        job.worker = worker[:200]
+        job.task_id = task_id[:255]
+        job.attempts = F("attempts") + 1
+        job.started_at = now
+        job.heartbeat_at = now
+        job.progress_step = 0
+        job.progress_total = 0
+        job.error = ""
+        job.save(
+            update_fields=[
+                "status",
+                "worker",
+                "task_id",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "progress_step",
+                "progress_total",
+                "error",
+            ]
+        )
+        job.refresh_from_db(fields=["attempts"])
+        events.publish_on_commit(
+            job.pk, {"type": "started", "worker": job.worker, "total": job.steps}
+        )
+        transaction.on_commit(publish_queue_positions)
+    return job
+
+
+def job_progress(*, job: GenerationJob, step: int, total: int) -> bool:
+    """Record a step (and that the worker is alive). False if the job is no longer
+    this attempt's to paint (cancelled, or taken over after a redelivery)."""
+    return bool(
+        GenerationJob.objects.filter(
+            pk=job.pk, status=Status.RUNNING, attempts=job.attempts
+        ).update(progress_step=step, progress_total=total, heartbeat_at=timezone.now())
+    )
+
+
+def job_heartbeat(*, job: GenerationJob) -> bool:
+    """Record that this attempt's worker is alive. False once the job is no longer
+    this attempt's (cancelled, finished, requeued by the sweeper, taken over)."""
+    return bool(
+        GenerationJob.objects.filter(
+            pk=job.pk, status=Status.RUNNING, attempts=job.attempts
+        ).update(heartbeat_at=timezone.now())
+    )
+
+
+class JobHeartbeat:
+    """Beats a running job's heart every ``interval`` seconds, from a thread of its own,
+    while the worker holds the job (a context manager around the painting).
+
+    Steps beat too, but loading a pipeline (minutes, for a real model loaded cold) and
+    storing the images write nothing: without this thread the sweeper could not tell a
+    slow worker from a dead one and had to wait out the whole time limit, so a killed
+    worker's job held its owner's slot for ~16 minutes. With it, a job whose heartbeat
+    is GENERATION_STALE_AFTER old (several missed beats) has a dead worker.
+
+    The thread proves the process is alive, not that it progresses, so it stops beating
+    at the job's hard time limit: a worker hung past it (where nothing enforces the
+    limit, e.g. a pool child orphaned on another platform) goes silent and loses the job.
+    It also stops as soon as the job is no longer this attempt's. It closes its own
+    database connection.
+    """
+
+    def __init__(self, job: GenerationJob, *, interval: float, until) -> None:
+        self.job = job
+        self.interval = interval
+        self.until = until
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"likeness-heartbeat-{job.pk}", daemon=True
+        )
+
+    def __enter__(self) -> JobHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    @property
+    def beating(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                if timezone.now() >= self.until:
+                    logger.warning(
+                        "Job %s is past its hard time limit: no more heartbeats", self.job.pk
+                    )
+                    return
+                try:
+                    if not job_heartbeat(job=self.job):
+                        return
+                except Exception:  # the database away for a moment: the next beat may land
+                    logger.warning("Heartbeat of job %s failed", self.job.pk, exc_info=True)
+                    # On a new connection: Django never reopens a broken one by itself
+                    # outside a request, so every later beat would fail on it.
+                    connection.close()
+        finally:
+            connection.close()  # this thread's own
+
+
+def _lock_attempt(job: GenerationJob) -> GenerationJob | None:
+    """The job row, locked, if it is still running as this attempt (else None)."""
+    return (
+        GenerationJob.objects.select_for_update()
+        .filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts)
+        .first()
+    )
+
+
+def job_succeed(*, job: GenerationJob, result) -> bool:
+    """Store the images as portraits and mark the job succeeded, atomically.
+
+    Returns False (storing nothing) when the job was cancelled or taken over
+    meanwhile. Call outside any transaction; the ``done`` event follows commit.
+    If anything fails before the commit (Celery's soft time limit can strike
+    anywhere), the files already written for the rolled-back portraits are removed.
+    """
+    from portraits.services import portrait_create_from_job, portrait_files_discard
+
+    created = []
+    try:
+        with transaction.atomic():
+            locked = _lock_attempt(job)
+            if locked is None:
+                return False
+            created = portrait_create_from_job(job=locked, result=result)
+            locked.status = Status.SUCCEEDED
+            locked.finished_at = timezone.now()
+            locked.progress_step = locked.progress_total or locked.progress_step
+            locked.save(update_fields=["status", "finished_at", "progress_step"])
+            # robust: a failure to publish must not look like a failure to store.
+            transaction.on_commit(lambda: _publish_final(locked.pk, "done"), robust=True)
+    except BaseException:
+        portrait_files_discard(portraits=created)
+        raise
+    return True
+
+
+def job_fail(*, job: GenerationJob, error: str) -> bool:
+    with transaction.atomic():
+        locked = _lock_attempt(job)
+        if locked is None:
+            return False
+        job_fail_locked(locked, error)
+    return True
+
+
+def job_fail_running(*, job_id, error: str) -> bool:
+    """Fail a running job whatever its attempt: its worker process is known to be gone
+    (killed by the hard time limit), so no attempt of it is painting any more."""
+    with transaction.atomic():
+        job = (
+            GenerationJob.objects.select_for_update()
+            .filter(pk=job_id, status=Status.RUNNING)
+            .first()
+        )
+        if job is None:
+            return False
+        job_fail_locked(job, error)
+    return True
+
+
+def job_fail_locked(job: GenerationJob, error: str) -> None:
+    job.status = Status.FAILED
+    job.error = error[:2000]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    events.publish_on_commit(job.pk, {"type": "failed", "error": job.error})
+
+
+def _publish_final(job_id, kind: str) -> None:
+    from generation.api.serializers import job_representation
+
+    job = GenerationJob.objects.select_related("model", "style", "user", "parent").get(pk=job_id)
+    events.publish(job_id, {"type": kind, "job": job_representation(job)})
+
+
+def publish_queue_positions(limit: int = 100) -> None:
+    """Tell the first ``limit`` queued jobs where they now stand (after one left the queue)."""
+    queued = GenerationJob.objects.filter(status=Status.QUEUED).order_by("created_at")
+    for position, job_id in enumerate(queued.values_list("pk", flat=True)[:limit], start=1):
+        events.publish(job_id, {"type": "queued", "position": position})

@@ -1,0 +1,195 @@
+"""Running a claimed job: the pipeline, the step reporter, and what a failure tells its owner."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from config.errors import DomainError, NotFound
+from generation import events
+from generation.models import (
+    GenerationJob,
+)
+from generation.services.lifecycle import JobHeartbeat, job_fail, job_progress, job_succeed
+
+logger = logging.getLogger(__name__)
+
+Status = GenerationJob.Status
+
+
+class JobDeadlinePassed(Exception):
+    """Raised from the step callback when a job has run past the soft time limit.
+
+    Celery enforces its time limits only in prefork pools; the embedded default's
+    solo pool in a thread (and ``--pool solo|threads`` workers) ignores them, so
+    ``job_run`` also keeps this cooperative deadline, checked at every step.
+    """
+
+
+_TIME_LIMIT_EXCEPTIONS = {"SoftTimeLimitExceeded", "TimeLimitExceeded", "JobDeadlinePassed"}
+
+
+def _is_time_limit(exc: BaseException) -> bool:
+    return type(exc).__name__ in _TIME_LIMIT_EXCEPTIONS
+
+
+def user_message_for(exc: BaseException) -> str:
+    """A sentence a user can act on, for an exception raised while painting."""
+    name = type(exc).__name__
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    if _is_time_limit(exc):
+        return "The job took longer than this server allows and was stopped. Try fewer steps or a smaller size."
+    if isinstance(exc, DomainError):  # already written for the user
+        return exc.message
+    if name == "OutOfMemoryError" or "out of memory" in text.lower():
+        return "The GPU ran out of memory. Try a smaller size or fewer images."
+    if name == "InvalidSpecError":
+        return f"This recipe cannot be painted with this model: {text}."
+    if name in {"ModelUnavailableError", "OSError", "FileNotFoundError", "LocalEntryNotFoundError"}:
+        return f"The model could not be loaded ({text or name}). An administrator should check it."
+    return f"Generation failed: {text or name}."
+
+
+class JobStepReporter:
+    """The worker's work at each denoising step of a job (``inference.generate``'s on_step).
+
+    Records the step as the job's heartbeat (and stops the job if that write finds
+    it cancelled or taken over), enforces the cooperative deadline, and publishes a
+    ``progress`` event with the ETA and the live preview. ``start_clock()`` marks the
+    end of pipeline loading: the ETA is about denoising steps only.
+    """
+
+    def __init__(self, job: GenerationJob, *, deadline) -> None:
+        self.job = job
+        self.deadline = deadline
+        self.painting_since = time.monotonic()
+
+    def start_clock(self) -> None:
+        self.painting_since = time.monotonic()
+
+    def __call__(self, event) -> None:
+        from generation import inference
+
+        if not job_progress(job=self.job, step=event.step, total=event.total):
+            raise inference.GenerationCancelled
+        if timezone.now() >= self.deadline:
+            raise JobDeadlinePassed(f"past {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
+        elapsed = time.monotonic() - self.painting_since
+        preview = None
+        if event.preview is not None:
+            encoded = base64.b64encode(event.preview).decode("ascii")
+            preview = f"data:{event.preview_mime};base64,{encoded}"
+        events.publish(
+            self.job.pk,
+            {
+                "type": "progress",
+                "step": event.step,
+                "total": event.total,
+                "eta_seconds": round(elapsed / event.step * (event.total - event.step), 2),
+                "preview": preview,
+            },
+        )
+
+
+def job_run(*, job: GenerationJob) -> str:
+    """Paint a claimed (running) job: inference, then portraits, then done.
+
+    Returns the final status. Any exception on the way — a recipe that cannot be
+    turned into a spec, a parent image gone, the pipeline, the time limit — fails
+    the job at once with a message the user can understand (never leaving it
+    ``running`` for the sweeper); a cancel stops it at the next step without
+    keeping any image.
+    """
+    started = job.started_at or timezone.now()
+    heartbeat = JobHeartbeat(
+        job,
+        interval=settings.GENERATION_HEARTBEAT_INTERVAL,
+        until=started + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+    )
+    with heartbeat:
+        return _paint(
+            job, deadline=started + timedelta(seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT)
+        )
+
+
+def _paint(job: GenerationJob, *, deadline) -> str:
+    from generation import inference
+
+    on_step = JobStepReporter(job, deadline=deadline)
+
+    try:
+        if not inference.backend_available():
+            raise DomainError(inference.backend_missing_reason())
+        spec = job_inference_spec(job)
+        # Load (or find in the cache) before the clock starts: the ETA is about the
+        # denoising steps, and a cold load of a real model takes longer than all of them.
+        inference.load_pipeline(spec.model)
+        on_step.start_clock()
+        result = inference.generate(spec, on_step=on_step)
+    except inference.GenerationCancelled:
+        job.refresh_from_db(fields=["status"])
+        logger.info("Job %s stopped: %s", job.pk, job.status)
+        return job.status
+    except Exception as exc:
+        logger.exception("Job %s failed", job.pk)
+        job_fail(job=job, error=user_message_for(exc))
+        return Status.FAILED
+    try:
+        if job_succeed(job=job, result=result):
+            return Status.SUCCEEDED
+    except Exception as exc:
+        logger.exception("Job %s could not be stored", job.pk)
+        error = (
+            user_message_for(exc)
+            if _is_time_limit(exc)
+            else f"The images could not be stored: {exc}"
+        )
+        job_fail(job=job, error=error)
+        return Status.FAILED
+    job.refresh_from_db(fields=["status"])
+    return job.status
+
+
+def job_inference_spec(job: GenerationJob):
+    """The inference module's view of a job (no Django objects cross that boundary)."""
+    from generation import inference
+
+    recipe = job.recipe
+    init_image = None
+    if job.init_strength is not None:
+        gone = NotFound("The portrait this job starts from is no longer available.")
+        if job.parent is None or not job.parent.image:
+            raise gone
+        try:
+            with job.parent.image.open("rb") as handle:
+                init_image = handle.read()
+        except OSError as exc:  # the row still names a file the storage no longer has
+            raise gone from exc
+    try:
+        return inference.GenerationSpec(
+            model=inference.ModelRef(
+                source=recipe["model_source"],
+                revision=recipe.get("model_revision", ""),
+                family=recipe.get("model_family", "auto"),
+            ),
+            prompt=recipe["styled_prompt"],
+            negative_prompt=recipe["styled_negative_prompt"],
+            seed=job.seed,
+            steps=job.steps,
+            guidance_scale=job.guidance_scale,
+            width=job.width,
+            height=job.height,
+            num_images=job.num_images,
+            scheduler=job.scheduler,
+            init_image=init_image,
+            init_strength=job.init_strength,
+        )
+    except KeyError as exc:  # a recipe written by hand or by an older version
+        raise DomainError(
+            f"This job's recipe is incomplete (it has no {exc}). Submit it again."
+        ) from exc
