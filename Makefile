@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test setup lint format browser clean worker
+.PHONY: run test test-fast setup lint format browser clean worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,16 @@ browser:
 	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
+# The whole suite (what CI runs); the 20 slowest tests are listed at the end.
 test: $(VENV)/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
+
+# The inner loop: no browser, no real daphne/celery processes (tests marked `browser` or
+# `processes`). Not a substitute for `make test` before a commit.
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not browser and not processes" --durations=20 $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check .

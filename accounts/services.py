@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from datetime import timedelta
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -30,11 +31,12 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from PIL import Image, ImageOps
 
 from accounts.connections import revocation_publish
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, ApiToken, User
-from config.errors import DomainError, NotFound
+from config.errors import DomainError, NotFound, QuotaExceeded
 from config.text import UnsafeText, text_clean
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,26 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+
+
+class InvalidCredentials(DomainError):
+    """No active member has that login and password."""
+
+    code = "invalid_credentials"
+
+
+class EmailUnverified(DomainError):
+    """The member must confirm an e-mail address before this is allowed."""
+
+    code = "email_unverified"
+
+
+class TooManyLoginAttempts(QuotaExceeded):
+    """The failed-login limit refuses every attempt, the right password too, for now."""
+
+    code = "too_many_login_attempts"
+
+
 """Marks an argument of ``user_profile_update`` that was not given (leave as is)."""
 
 
@@ -544,17 +566,6 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     return token, key
 
 
-class TooManyLoginAttempts(DomainError):
-    """allauth's failed-login limit refused the attempt; ``retry_after`` in seconds."""
-
-    status = 429
-    code = "too_many_login_attempts"
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 def _login_credentials(login: str, password: str) -> dict[str, str]:
     """What allauth's log-in form passes to ``authenticate`` for what a member typed.
 
@@ -584,7 +595,7 @@ def api_token_obtain(
     Authenticates through allauth, as the web log-in does, so both share its rate limit
     ``login_failed`` (by default 5 failures per account in 5 minutes, 10 a minute per
     client address): past it every attempt, the right password too, is refused with
-    ``TooManyLoginAttempts`` (429) until the window has passed. Refuses inactive members
+    ``TooManyLoginAttempts`` until the window has passed. Refuses inactive members
     and, when ``ACCOUNT_EMAIL_VERIFICATION`` is ``mandatory``, members without a verified
     address (the web log-in refuses them too).
     """
@@ -603,14 +614,12 @@ def api_token_obtain(
     # allauth hands back an inactive member whose password was right (its pages then show
     # "account inactive"); a token is refused all the same, with the usual answer.
     if user is None or not user.is_active:
-        raise DomainError(
-            "Unable to log in with that username or e-mail address and password.",
-            code="invalid_credentials",
+        raise InvalidCredentials(
+            "Unable to log in with that username or e-mail address and password."
         )
     if email_verification_required() and not user_has_verified_email(user=user):
-        raise DomainError(
-            "Confirm your e-mail address first: log in on the website to get a new link.",
-            code="email_unverified",
+        raise EmailUnverified(
+            "Confirm your e-mail address first: log in on the website to get a new link."
         )
     return api_token_create(user=user, name=name)
 
@@ -675,3 +684,32 @@ def user_deactivate(*, user: User) -> User:
         user.save(update_fields=["is_active"])
         credentials_revoked(user_id=user.pk)
     return user
+
+
+# --- API tokens in use --------------------------------------------------------------
+
+# Writing last_used_at on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_token_for_key(key: str) -> ApiToken | None:
+    """The token ``key`` opens, its active owner loaded as ``token.user``; or None.
+
+    Used by the API and the WebSocket middleware (which remembers which token a
+    connection used, so that revoking it closes the connection).
+    """
+    if not key or not key.startswith(ApiToken.PREFIX):
+        return None
+    token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def user_for_token_key(key: str):
+    """The active user owning ``key``, or None."""
+    token = api_token_for_key(key)
+    return token.user if token is not None else None

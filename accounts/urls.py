@@ -6,7 +6,6 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("u/<username:username>/", views.profile, name="profile"),
     path("u/<username:username>/avatar/", views.avatar, name="avatar"),
     path("settings/", views.settings_profile, name="settings"),
     path("settings/tokens/", views.settings_tokens, name="tokens"),

@@ -20,9 +20,6 @@ from accounts.selectors import api_token_list, user_get_public
 from accounts.services import api_token_create, api_token_revoke, user_profile_update
 from accounts.uploads import avatar_upload_limit
 from config.errors import DomainError, NotFound, form_add_domain_error
-from portraits.selectors import portrait_list_public, portraits_withheld
-
-PROFILE_PORTRAITS = 24
 
 
 def _member_or_404(username: str):
@@ -30,18 +27,6 @@ def _member_or_404(username: str):
         return user_get_public(username=username)
     except NotFound:
         raise Http404("No such member.") from None
-
-
-@require_GET
-def profile(request, username: str):
-    member = _member_or_404(username)
-    if member.username != username:
-        return redirect(member, permanent=True)
-    # The member's public portraits (the gallery's visibility rules, one selector).
-    portraits = list(portrait_list_public().filter(author=member)[:PROFILE_PORTRAITS])
-    # Titles as this viewer may read them, decided for the whole list in one query.
-    portraits_withheld(portraits=portraits, viewer=request.user)
-    return render(request, "accounts/profile.html", {"member": member, "portraits": portraits})
 
 
 @require_GET

@@ -23,7 +23,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from accounts.authentication import api_token_for_key
+from accounts.services import api_token_for_key
 
 TOKEN_KEYWORD = b"token"
 TOKEN_QUERY_PARAMETER = "token"

@@ -31,9 +31,8 @@ import contextlib
 import json
 import os
 import platform
+import runpy
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's own code: config, generation, tests.support
+
+from tests import support  # noqa: E402 - starting and stopping processes, as the tests do
+
 RESULTS_DIR = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
 PROMPT = "an astronomer by candlelight, oil on canvas"
@@ -105,31 +108,6 @@ def load() -> list[float]:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(
-    port: int, process: subprocess.Popen, log_path: Path, timeout: float = 90
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode}: {tail(log_path)}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listened on {port} within {timeout}s: {tail(log_path)}")
-
-
-def tail(path: Path, chars: int = 3000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -195,44 +173,22 @@ class Site:
         self.manage("c2pa_dev_certs", "--dir", str(self.c2pa))
         self.manage("build_tiny_model")
 
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log_path = self.root / f"{name}.log"
-        handle = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        process.log_path = log_path  # type: ignore[attr-defined]
-        self.processes.append(process)
-        return process
-
     def daphne(self, port: int, env: dict[str, str]) -> subprocess.Popen:
-        args = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-        process = self.start(f"daphne-{port}", args, env)
-        wait_for_port(port, process, process.log_path)  # type: ignore[attr-defined]
+        """daphne as the tests start it (`tests.support.daphne`), listening once returned."""
+        process = support.daphne(env, self.root / f"daphne-{port}.log", port)
+        self.processes.append(process)
+        support.wait_for_port(port, process, timeout=90)
         return process
 
     def celery_worker(self, env: dict[str, str]) -> subprocess.Popen:
-        args = [str(BIN / "celery"), "-A", "config", "worker", "-Q", "gpu,celery"]
-        args += ["--pool", "solo", "--concurrency", "1", "--hostname", "bench@%h"]
-        args += ["--without-mingle", "--without-gossip", "--loglevel", "INFO"]
-        return self.start("celery", args, env)
-
-    @staticmethod
-    def stop(process: subprocess.Popen, timeout: float = 20) -> None:
-        """SIGTERM the process group we started, SIGKILL if it lingers."""
-        if process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
+        """A `celery worker --pool solo` as the tests start it (`tests.support.celery_worker`)."""
+        process = support.celery_worker(env, self.root / "celery.log", "bench")
+        self.processes.append(process)
+        return process
 
     def stop_all(self) -> None:
         for process in reversed(self.processes):
-            self.stop(process)
+            support.stop(process)
         self.processes.clear()
 
 
@@ -245,7 +201,6 @@ def setup_django(site: Site) -> None:
         os.environ.pop(name, None)
     os.environ.update(site.env())
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -309,11 +264,18 @@ def heartbeat_on_step(job: Any) -> Callable[[Any], None]:
 
 
 def publish_on_step(job: Any) -> Callable[[Any], None]:
-    """Only the worker's progress event (base64 preview + `events.publish`)."""
-    from generation import events
+    """Only the worker's progress event: `JobStepReporter` with its heartbeat write left out
+    (`running.job_progress` answers "still running" without touching the database)."""
+    from generation.services import running
+
+    reporter = worker_on_step(job)
 
     def on_step(event: Any) -> None:
-        events.publish(job.pk, progress_event(event.preview, event.step, event.total))
+        heartbeat, running.job_progress = running.job_progress, lambda **kw: True
+        try:
+            reporter(event)
+        finally:
+            running.job_progress = heartbeat
 
     return on_step
 
@@ -353,23 +315,44 @@ def channel_layer(layer: Any) -> Iterator[None]:
 
 
 def redis_layer(url: str) -> Any:
-    """channels_redis configured as config/settings.py configures it for REDIS_URL."""
-    from channels_redis.core import RedisChannelLayer
+    """channels_redis exactly as config/settings.py configures it when REDIS_URL is `url`.
 
-    return RedisChannelLayer(
-        hosts=[url], capacity=200, expiry=30, group_expiry=3600, prefix="likeness-bench"
-    )
+    The settings module is evaluated again (not imported: Django's settings stay the embedded
+    default's) with REDIS_URL set, and its CHANNEL_LAYERS entry is built as channels builds it.
+    """
+    from django.utils.module_loading import import_string
+
+    overrides = {"REDIS_URL": url, "CHANNELS_PREFIX": "likeness-bench"}
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        layers = runpy.run_path(str(ROOT / "config" / "settings.py"))["CHANNEL_LAYERS"]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    config = layers["default"]
+    return import_string(config["BACKEND"])(**config.get("CONFIG", {}))
 
 
-def progress_event(preview: bytes, step: int = 10, total: int = 20) -> dict[str, Any]:
-    encoded = base64.b64encode(preview).decode("ascii")
-    return {
-        "type": "progress",
-        "step": step,
-        "total": total,
-        "eta_seconds": 0.25,
-        "preview": f"data:image/jpeg;base64,{encoded}",
-    }
+def progress_event(job: Any, preview: bytes, step: int = 10, total: int = 20) -> dict[str, Any]:
+    """The progress event the worker publishes for `step` of `job`, as `JobStepReporter`
+    builds it (captured from its `events.publish` call, not sent)."""
+    from generation import events, inference
+    from generation.services import running
+
+    sent: list[dict[str, Any]] = []
+    reporter = worker_on_step(job)
+    publish, events.publish = events.publish, lambda job_id, event: sent.append(event)
+    heartbeat, running.job_progress = running.job_progress, lambda **kw: True
+    try:
+        reporter(inference.StepEvent(step=step, total=total, preview=preview))
+    finally:
+        events.publish, running.job_progress = publish, heartbeat
+    (event,) = sent
+    return event
 
 
 def measure_publish(job_id: Any, event: dict[str, Any], rounds: int) -> dict[str, Stats]:
@@ -397,7 +380,10 @@ def in_process(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
 
     from generation import events, inference, services
 
-    services._enqueue = lambda job_id: None  # no broker here: we claim the jobs ourselves
+    # No broker here: we claim the jobs ourselves. Patched where submission looks it up.
+    from generation.services import submission
+
+    submission.job_enqueue = lambda job_id: None
     results: dict[str, Any] = {
         "load_before": load(),
         "channel_layer": type(get_channel_layer()).__name__,
@@ -447,7 +433,7 @@ def in_process(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     previews: list[bytes] = []
     inference.generate(spec, on_step=lambda event: previews.append(event.preview))
     preview = previews[len(previews) // 2]
-    event = progress_event(preview)
+    event = progress_event(job, preview)
     rounds = args.micro_rounds
     results["preview_jpeg_bytes"] = len(preview)
     results["progress_event_json_bytes"] = len(json.dumps(event))
@@ -528,9 +514,11 @@ def _latents(spec: Any) -> Any:
 def job_run_breakdown(user: Any, args: argparse.Namespace) -> dict[str, Stats]:
     """`services.job_run` timed whole and in its two parts (generate, job_succeed)."""
     from generation import inference, services
+    from generation.services import running
 
     parts: dict[str, list[float]] = {"generate_with_worker_on_step": [], "job_succeed": []}
-    real_generate, real_succeed = inference.generate, services.job_succeed
+    # Patched where job_run looks them up: running.inference.generate, running.job_succeed.
+    real_generate, real_succeed = inference.generate, running.job_succeed
 
     def timing(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*a: Any, **kw: Any) -> Any:
@@ -544,7 +532,7 @@ def job_run_breakdown(user: Any, args: argparse.Namespace) -> dict[str, Stats]:
 
     whole: list[float] = []
     inference.generate = timing("generate_with_worker_on_step", real_generate)
-    services.job_succeed = timing("job_succeed", real_succeed)
+    running.job_succeed = timing("job_succeed", real_succeed)
     try:
         for index in range(args.warmup + args.jobs):
             job = running_job(user, args.size, args.steps)
@@ -554,7 +542,7 @@ def job_run_breakdown(user: Any, args: argparse.Namespace) -> dict[str, Stats]:
             if index >= args.warmup:
                 whole.append(elapsed)
     finally:
-        inference.generate, services.job_succeed = real_generate, real_succeed
+        inference.generate, running.job_succeed = real_generate, real_succeed
     result = {"job_run": summarize(whole)}
     result.update({name: summarize(values[args.warmup :]) for name, values in parts.items()})
     return result
@@ -638,7 +626,7 @@ def end_to_end(
     site: Site, args: argparse.Namespace, env: dict[str, str], worker: bool
 ) -> dict[str, Any]:
     """Part c on one deployment: daphne (with or without a separate celery worker)."""
-    port = free_port()
+    port = support.free_port()
     result: dict[str, Any] = {"load_before": load()}
     daphne = site.daphne(port, env)
     celery = site.celery_worker(env) if worker else None
@@ -666,8 +654,8 @@ def end_to_end(
             result["idle_cpu_percent"]["celery_worker"] = idle_cpu_percent(celery.pid)
     finally:
         if celery is not None:
-            Site.stop(celery)
-        Site.stop(daphne)
+            support.stop(celery)
+        support.stop(daphne)
     result["load_after"] = load()
     return result
 

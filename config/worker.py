@@ -3,7 +3,8 @@
 Started from the ASGI module (not ``AppConfig.ready``, or ``migrate`` and every
 management command would start one too) when ``CELERY_INPROCESS_WORKER`` is on,
 which it is by default with the ``memory://`` broker. ``WorkController`` is used
-rather than ``app.Worker`` because the latter hijacks stdout and signals.
+rather than ``app.Worker`` because the latter hijacks stdout and signals. Import it
+only once Django is set up (it reaches generation's services and models).
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import logging
 import threading
 import time
 
+from celery.worker import WorkController
 from django.conf import settings
+
+from config.celery import app
+from generation.services import jobs_sweep
 
 logger = logging.getLogger(__name__)
 _started = threading.Event()
@@ -23,9 +28,6 @@ def start_inprocess_worker() -> threading.Thread | None:
     if not settings.CELERY_INPROCESS_WORKER or _started.is_set():
         return None
     _started.set()
-    from celery.worker import WorkController
-
-    from config.celery import app
 
     def run() -> None:
         worker = WorkController(
@@ -59,8 +61,6 @@ def _sweep_forever() -> None:
     one: with the memory broker, a restarted process has neither its worker nor
     its queue from before.
     """
-    from generation.services import jobs_sweep
-
     first = True
     while True:
         try:

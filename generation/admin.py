@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-from django.db import transaction
 
 from config.errors import DomainError
 from generation import services
@@ -38,9 +37,8 @@ class GenerationModelAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model.", messages.ERROR)
             return
-        with transaction.atomic():
-            GenerationModel.objects.filter(is_default=True).update(is_default=False)
-            queryset.update(is_default=True, is_enabled=True)
+        model = services.model_make_default(model=queryset.get())
+        self.message_user(request, f"{model.name} is now the default model.")
 
     @admin.action(description="Enable the selected models")
     def enable(self, request, queryset):

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class GenerationConfig(AppConfig):
     name = "generation"
     verbose_name = "Generation"
+
+    def ready(self) -> None:
+        from generation.selectors import portrait_has_active_remix_jobs
+        from portraits.selectors import portrait_in_use_register
+
+        # A portrait a queued or running remix job builds on keeps a tombstone when
+        # deleted: portraits asks, through this check, without importing generation.
+        portrait_in_use_register(portrait_has_active_remix_jobs)

@@ -4,7 +4,10 @@ Only relays. Authorises in ``connect`` (the job's owner and moderators; the
 user comes from the session or an API token, see accounts.websocket), joins the
 job's group, sends the job's current state at once — so a late or reconnecting
 client never misses where the job stands — then forwards events from
-generation.events. Close codes: 4401 not signed in (also sent to an open
+generation.events. Events say only what happened; the job itself (on connect, on
+``refresh`` and with ``done``) is always read and presented for this connection's
+member (``generation.presenters.job_present``), so each subscriber gets the job as they
+may see it. Close codes: 4401 not signed in (also sent to an open
 connection whose token is revoked, whose session logs out, whose member changes
 their password or is deactivated: see accounts.connections), 4404 no such job (or
 not yours: its existence is not revealed; also a job id that is not a UUID), 4503
@@ -27,6 +30,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from accounts.connections import CLOSE_SIGNED_OUT, CredentialsWatchMixin
 from config.errors import NotFound
 from generation import events
+from generation.presenters import job_present
 from generation.selectors import job_get_for_viewer, job_is_visible
 
 CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
@@ -40,14 +44,13 @@ FINAL_EVENTS = frozenset({"done", "failed", "cancelled"})
 
 
 @database_sync_to_async
-def _current_state(user, job_id):
-    from generation.api.serializers import job_representation
-
+def _job_for(user, job_id) -> dict | None:
+    """The job as ``user`` may see it now (``generation.presenters``); None once they may not."""
     try:
         job = job_get_for_viewer(viewer=user, job_id=job_id)
     except NotFound:
         return None
-    return {"type": "state", "job": job_representation(job)}
+    return job_present(job, viewer=user)
 
 
 def _job_id(raw: str) -> uuid.UUID | None:
@@ -91,12 +94,12 @@ class JobConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
         # rather than lost, and clients treat events as idempotent state.
         self.group = events.job_group(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        state = await _current_state(user, self.job_id)
-        if state is None:  # deleted between the check and the read
+        job = await _job_for(user, self.job_id)
+        if job is None:  # deleted between the check and the read
             await self._refuse(CLOSE_NOT_FOUND)
             return
         await self.accept()
-        await self.send_json(state)
+        await self.send_json({"type": "state", "job": job})
 
     async def _refuse(self, code: int) -> None:
         await self._leave_groups()
@@ -118,12 +121,22 @@ class JobConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
         if content.get("type") == "refresh" and self.job_id is not None:
             if not await self.credentials_current(final=True):
                 return
-            state = await _current_state(self.scope["user"], self.job_id)
-            if state is not None:
-                await self.send_json(state)
+            job = await _job_for(self.scope["user"], self.job_id)
+            if job is not None:
+                await self.send_json({"type": "state", "job": job})
 
     async def job_event(self, message):
         event = message["event"]
         if not await self.credentials_current(final=event.get("type") in FINAL_EVENTS):
             return
+        if event.get("type") == "done":
+            # The event says only what happened; the finished job is read for this
+            # subscriber, as they may see it now (a moderator and the owner see different
+            # parents), never one rendered for someone else.
+            job = await _job_for(self.scope["user"], self.job_id)
+            if job is None:  # deleted meanwhile, or no longer theirs to follow
+                await self._leave_groups()
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+            event = {"type": "done", "job": job}
         await self.send_json(event)

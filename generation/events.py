@@ -1,19 +1,27 @@
 """The one module that tells browsers what a job is doing.
 
 Every event goes to the channel-layer group ``job.<job id>`` as a message of
-type ``job.event`` whose ``event`` is relayed as-is by the consumer to each
-subscribed WebSocket. Event shapes (JSON, see README "Live progress"):
+type ``job.event`` whose ``event`` says what happened, the same for every subscriber.
+The consumer (generation.consumers) relays it to each subscribed WebSocket — except
+that it never relays a job rendered for someone else: an event carries no job, and the
+consumer adds one, read and presented for its own member (``generation.presenters``),
+where the browser expects it. Event shapes on the channel layer, and what browsers get
+(JSON, see README "Live progress"):
 
-``{"type": "state", "job": {...}}``            sent by the consumer on connect: the REST resource
-``{"type": "queued", "position": 3}``         the job moved up the queue
-``{"type": "started", "worker": "...", "total": 20}``
+``{"type": "queued", "position": 3}``         the job moved up the queue (relayed as-is)
+``{"type": "started", "worker": "...", "total": 20}``                       (as-is)
 ``{"type": "progress", "step": 5, "total": 20, "eta_seconds": 1.2, "preview": "data:image/jpeg;base64,..."}``
-                                              ``preview`` is null for a step with no preview;
-                                              ``eta_seconds`` counts from the first step,
-                                              not from loading the model
-``{"type": "done", "job": {...}}``            the finished REST resource, with its portraits
-``{"type": "failed", "error": "..."}``
-``{"type": "cancelled"}``
+                                              (as-is) ``preview`` is null for a step with
+                                              no preview; ``eta_seconds`` counts from the
+                                              first step, not from loading the model
+``{"type": "done"}``                          browsers get ``{"type": "done", "job": {...}}``:
+                                              the finished REST resource with its portraits,
+                                              as that subscriber may see it
+``{"type": "failed", "error": "..."}``        (as-is)
+``{"type": "cancelled"}``                     (as-is)
+
+The consumer itself sends ``{"type": "state", "job": {...}}`` on connect and on
+``{"type": "refresh"}``: the REST resource, for that subscriber.
 
 Progress events are "latest state": a slow client may miss some (channels_redis
 drops past its capacity). ``done``/``failed``/``cancelled`` are also reflected in

@@ -1,8 +1,8 @@
 from django import forms
 
-from generation.models import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SEED_MAX, GenerationModel
+from generation.models import GenerationModel
 from generation.selectors import model_list_enabled, style_list_enabled
-from generation.services import SCHEDULERS
+from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SCHEDULERS, SEED_MAX
 
 # Recipe fields whose default and maximum depend on the model: the form field, then the
 # model's attributes holding its default and its maximum.

@@ -83,7 +83,8 @@ import re
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,19 +100,6 @@ ENV_CACHE_SIZE = "LIKENESS_PIPELINE_CACHE_SIZE"
 
 FAMILIES = ("auto", "sd", "sdxl")
 DEVICES = ("auto", "cuda", "cpu", "mps")
-
-# Schedulers every SD1.x/SDXL model accepts (diffusers' Karras-compatible family) and that need
-# no extra package (LMS wants scipy, DPM-SDE torchsde). For forms; the loaded model's own
-# `compatibles` list is what `generate` checks.
-SCHEDULER_CHOICES = (
-    "EulerDiscreteScheduler",
-    "EulerAncestralDiscreteScheduler",
-    "DPMSolverMultistepScheduler",
-    "UniPCMultistepScheduler",
-    "DDIMScheduler",
-    "HeunDiscreteScheduler",
-    "PNDMScheduler",
-)
 
 PREVIEW_MAX_SIDE = 128
 PREVIEW_MIME = "image/jpeg"
@@ -162,6 +150,14 @@ class ModelUnavailableError(RuntimeError):
     """The model cannot be loaded or downloaded (missing folder, no network, unknown repo)."""
 
 
+class OutOfMemory(RuntimeError):
+    """The device ran out of memory loading a model or painting.
+
+    torch's `OutOfMemoryError` (CUDA), and the `RuntimeError` the MPS backend raises, become
+    this where they happen, so code outside this module tells them apart without torch.
+    """
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """Which weights to paint with.
@@ -186,10 +182,10 @@ class ModelRef:
 class GenerationSpec:
     """Everything that decides the pixels of one generation (a batch of `num_images`).
 
-    `scheduler` is a diffusers scheduler class name (`"EulerDiscreteScheduler"`); empty means
-    the model's default. `init_image` (PNG or any Pillow-readable bytes) turns the call into
-    image-to-image with `init_strength` in (0, 1]; the pipeline then runs only
-    `int(steps * init_strength)` denoising steps.
+    `scheduler` is a diffusers scheduler class name (`"EulerDiscreteScheduler"`; the site offers
+    `portraits.recipe.SCHEDULERS`); empty means the model's default. `init_image` (PNG or any
+    Pillow-readable bytes) turns the call into image-to-image with `init_strength` in (0, 1];
+    the pipeline then runs only `int(steps * init_strength)` denoising steps.
     """
 
     model: ModelRef
@@ -398,9 +394,32 @@ def _loaded(model: ModelRef) -> _LoadedModel:
                 _cache.popitem(last=False)
             # Frees the memory now unless a generation still holds the evicted pipeline.
             _release_memory()
-        entry = _load(model, choice)
+        with _out_of_memory_translated():
+            entry = _load(model, choice)
         _cache[key] = entry
         return entry
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
+        return True
+    # MPS (and some CPU allocators) say so only in a RuntimeError's message.
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+@contextmanager
+def _out_of_memory_translated() -> Iterator[None]:
+    """Raise `OutOfMemory` for the device's out-of-memory errors; anything else unchanged."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, OutOfMemory) or not _is_out_of_memory(exc):
+            raise
+        lines = str(exc).strip().splitlines()
+        raise OutOfMemory(lines[0] if lines else type(exc).__name__) from exc
 
 
 def _release_memory() -> None:
@@ -454,7 +473,10 @@ def _load(model: ModelRef, choice: DeviceChoice) -> _LoadedModel:
         "sdxl": StableDiffusionXLPipeline,
         "auto": AutoPipelineForText2Image,
     }[model.family]
-    pipe = pipeline_class.from_pretrained(source, **kwargs)
+    try:
+        pipe = pipeline_class.from_pretrained(source, **kwargs)
+    except OSError as exc:  # a weight file missing or unreadable (the hub's LocalEntryNotFound)
+        raise ModelUnavailableError(f"cannot load the weights of {model.source!r}: {exc}") from exc
     pipe.to(choice.device)
     pipe.set_progress_bar_config(disable=True)
 
@@ -642,7 +664,8 @@ def generate_batch(
             call.update(image=init_images, strength=first.init_strength)
         else:
             call.update(width=first.width, height=first.height)
-        images = pipe(**call).images
+        with _out_of_memory_translated():
+            images = pipe(**call).images
         scheduler_name = type(pipe.scheduler).__name__
 
     results = []
@@ -676,7 +699,13 @@ def _scheduler(entry: _LoadedModel, name: str) -> Any:
                 f"{', '.join(sorted(entry.compatible_schedulers))}"
             )
         scheduler_class = entry.compatible_schedulers[name]
-    return scheduler_class.from_config(entry.scheduler_config)
+    config = dict(entry.scheduler_config)
+    if scheduler_class.__name__ == "PNDMScheduler":
+        # PLMS, as Stable Diffusion's own configuration and A1111's "PLMS" run it. From
+        # another scheduler's configuration (no such key) PNDM would default to its
+        # Runge-Kutta warm-up, which fails outright below 4 steps.
+        config.setdefault("skip_prk_steps", True)
+    return scheduler_class.from_config(config)
 
 
 def _decode_init_image(data: bytes, width: int, height: int) -> Image:

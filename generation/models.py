@@ -9,9 +9,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-PROMPT_MAX_LENGTH = 1000
-SEED_MAX = 2**32 - 1
-MAX_IMAGES_PER_JOB = 4
+from portraits import recipe as recipes
+from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SEED_MAX
 
 
 class GenerationModel(models.Model):
@@ -80,6 +79,25 @@ class GenerationModel(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def limits(self) -> recipes.ModelLimits:
+        """What a recipe needs of this model (``portraits.recipe`` takes plain values)."""
+        return recipes.ModelLimits(
+            slug=self.slug,
+            name=self.name,
+            source=self.source,
+            revision=self.revision,
+            family=self.family,
+            default_steps=self.default_steps,
+            max_steps=self.max_steps,
+            default_guidance=self.default_guidance,
+            max_guidance=self.max_guidance,
+            default_width=self.default_width,
+            default_height=self.default_height,
+            max_width=self.max_width,
+            max_height=self.max_height,
+            default_scheduler=self.default_scheduler,
+        )
+
 
 class StylePreset(models.Model):
     """A style from the portrait tradition, applied to the user's prompt by a template."""
@@ -106,7 +124,16 @@ class StylePreset(models.Model):
         return self.name
 
     def apply(self, prompt: str) -> str:
-        return self.prompt_template.replace("{prompt}", prompt)
+        return self.template().apply(prompt)
+
+    def template(self) -> recipes.StyleTemplate:
+        """This style as a recipe uses it (``portraits.recipe`` takes plain values)."""
+        return recipes.StyleTemplate(
+            slug=self.slug,
+            name=self.name,
+            prompt_template=self.prompt_template,
+            negative_prompt=self.negative_prompt,
+        )
 
 
 class GenerationJob(models.Model):
@@ -128,7 +155,8 @@ class GenerationJob(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
 
-    # The recipe, as the user asked for it (defaults resolved at submission).
+    # The recipe as the member asked for it (defaults resolved at submission): these
+    # columns are the truth (portraits.recipe says why), the rest is in ``frozen``.
     model = models.ForeignKey(GenerationModel, on_delete=models.PROTECT, related_name="jobs")
     style = models.ForeignKey(
         StylePreset, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
@@ -152,9 +180,10 @@ class GenerationJob(models.Model):
         related_name="remix_jobs",
     )
     init_strength = models.FloatField(null=True, blank=True)
-    # Everything the worker needs, frozen at submission: the styled prompt, the
-    # model source and revision, the style's name. Immutable afterwards.
-    recipe = models.JSONField(default=dict)
+    # The rest of the recipe: other rows as they were at submission (the styled prompts,
+    # the model's slug, name, source, revision and family, the style's slug and name, the
+    # parent's public id; ``portraits.recipe.FROZEN_FIELDS``). Immutable afterwards.
+    frozen = models.JSONField(default=dict)
 
     # Execution.
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -215,6 +244,13 @@ class GenerationJob(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("generation:job-detail", kwargs={"pk": self.pk})
+
+    @property
+    def recipe(self) -> dict:
+        """The whole recipe, as the API shows it and a portrait copies it: the asked
+        columns with the frozen snapshot (``portraits.recipe.recipe_assemble``)."""
+        asked = {name: getattr(self, name) for name in recipes.ASKED_FIELDS}
+        return recipes.recipe_assemble(asked, self.frozen)
 
     @property
     def is_active(self) -> bool:

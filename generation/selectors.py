@@ -9,13 +9,12 @@ from django.db.models.functions import Coalesce
 from accounts.permissions import is_moderator
 from config.errors import NotFound
 from generation.models import GenerationJob, GenerationModel, StylePreset
+from portraits.models import Portrait
 
 
 def _for_display(qs: QuerySet[GenerationJob]) -> QuerySet[GenerationJob]:
     """Everything a job's representation reads, in a fixed number of queries for any page size:
     its queue position (one subquery) and its live portraits (one prefetch)."""
-    from portraits.models import Portrait
-
     ahead = (
         GenerationJob.objects.filter(
             status=GenerationJob.Status.QUEUED, created_at__lt=OuterRef("created_at")
@@ -90,6 +89,15 @@ def job_queue_position(*, job: GenerationJob) -> int | None:
         status=GenerationJob.Status.QUEUED, created_at__lt=job.created_at
     ).count()
     return ahead + 1
+
+
+def portrait_has_active_remix_jobs(portrait) -> bool:
+    """Whether a remix job of ``portrait`` is still queued or running (it may need the
+    portrait's image): registered with ``portraits.selectors.portrait_in_use_register``
+    (``GenerationConfig.ready``), so deleting the portrait leaves a tombstone."""
+    return GenerationJob.objects.filter(
+        parent=portrait, status__in=GenerationJob.ACTIVE_STATUSES
+    ).exists()
 
 
 def model_list_enabled() -> QuerySet[GenerationModel]:

@@ -27,7 +27,7 @@ class PaintTask(Task):
             services.job_fail_running(job_id=args[0], error=services.user_message_for(exc))
 
 
-@shared_task(bind=True, base=PaintTask, name="generation.tasks.run_job", ignore_result=True)
+@shared_task(bind=True, base=PaintTask, name=services.RUN_JOB_TASK, ignore_result=True)
 def run_job(self, job_id: str) -> str | None:
     delivery = self.request.delivery_info or {}
     job = services.job_start(

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import portraits.converters  # noqa: F401 - registers <public_id:…>
 from generation import views
 
 app_name = "generation"
@@ -9,4 +10,9 @@ urlpatterns = [
     path("jobs/", views.job_list, name="job-list"),
     path("jobs/<uuid:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:pk>/cancel/", views.job_cancel, name="job-cancel"),
+    path(
+        "p/<public_id:public_id>/reproduce/",
+        views.portrait_reproduce,
+        name="portrait-reproduce",
+    ),
 ]

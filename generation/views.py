@@ -3,24 +3,33 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config.errors import DomainError, NotFound, form_add_domain_error
+from config import errors
+from config.api.pagination import cursor_page
+from config.errors import DomainError, NotFound, form_add_domain_error, http_status_for
 from generation import inference, selectors, services
-from generation.api.serializers import job_representation
 from generation.forms import JobForm
 from generation.models import GenerationJob
+from generation.presenters import job_present
+from portraits import recipe
+from portraits.selectors import (
+    portrait_get_editable,
+    portrait_get_viewable,
+    portrait_title_for,
+    portrait_withheld,
+)
+
+JOBS_ON_PAGE = 25
 
 
 def _remix_parent(request):
     public_id = request.GET.get("remix")
     if not public_id:
         return None
-    from portraits.selectors import portrait_get_viewable
-
     try:
         return portrait_get_viewable(viewer=request.user, public_id=public_id)
     except NotFound:
@@ -28,16 +37,12 @@ def _remix_parent(request):
 
 
 def _initial_from(parent, withheld) -> dict:
-    from portraits.services import remix_spec
-
-    spec = remix_spec(parent, withhold=withheld)
+    spec = recipe.remix_spec(parent.recipe, withhold=withheld)
     return {key: value for key, value in spec.items() if value not in (None, "")}
 
 
 @login_required
 def job_create(request):
-    from portraits.selectors import portrait_title_for, portrait_withheld
-
     parent = _remix_parent(request)
     # Words the parent kept from a portrait this member may not see are not prefilled
     # (portraits.recipe): the form starts without them and says why.
@@ -48,10 +53,15 @@ def job_create(request):
         status = 400
         if form.is_valid():
             try:
-                job = services.job_submit(user=request.user, spec=form.spec(), parent=parent)
+                if parent is None:
+                    job = services.job_submit(user=request.user, spec=form.spec())
+                else:  # what the form left empty is the parent's
+                    job = services.job_submit_remix(
+                        user=request.user, portrait=parent, changes=form.spec()
+                    )
             except DomainError as exc:
                 form_add_domain_error(form, exc)
-                status = exc.status  # 429 for a quota, as the API answers
+                status = http_status_for(exc)  # 429 for a quota, as the API answers
             else:
                 return redirect(job)
     else:
@@ -85,12 +95,19 @@ def job_list(request):
     status = request.GET.get("status") or None
     if status not in GenerationJob.Status.values:
         status = None
-    jobs = selectors.job_list_owned(user=request.user, status=status)
-    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    jobs, next_link, previous_link = cursor_page(
+        request, selectors.job_list_owned(user=request.user, status=status), page_size=JOBS_ON_PAGE
+    )
     return render(
         request,
         "generation/job_list.html",
-        {"page": page, "statuses": GenerationJob.Status.choices, "status": status or ""},
+        {
+            "jobs": jobs,
+            "next": next_link,
+            "previous": previous_link,
+            "statuses": GenerationJob.Status.choices,
+            "status": status or "",
+        },
     )
 
 
@@ -100,7 +117,7 @@ def _render_job(request, job, status=200):
     return render(
         request,
         "generation/job_detail.html",
-        {"job": job, "job_json": job_representation(job, viewer=request.user)},
+        {"job": job, "job_json": job_present(job, viewer=request.user)},
         status=status,
     )
 
@@ -127,6 +144,24 @@ def job_cancel(request, pk):
         # Refused (the job finished meanwhile): say so, on the job as it now stands.
         messages.error(request, exc.message)
         job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
-        return _render_job(request, job, status=exc.status)
+        return _render_job(request, job, status=http_status_for(exc))
     messages.success(request, "Job cancelled.")
     return redirect("generation:job-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def portrait_reproduce(request, public_id):
+    """The Reproduce button on a portrait's page: a job submission, so generation's."""
+    try:
+        portrait = portrait_get_editable(viewer=request.user, public_id=public_id)
+    except NotFound:
+        raise Http404("No such portrait.") from None
+    except errors.PermissionDenied as exc:  # seen, but not theirs
+        raise PermissionDenied(exc.message) from None
+    try:
+        job = services.job_submit_reproduction(user=request.user, portrait=portrait)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(portrait)
+    return redirect(job)

@@ -135,15 +135,11 @@ class PortraitAdmin(admin.ModelAdmin):
 
     @admin.display(description="Recipe")
     def recipe_pretty(self, portrait: Portrait):
-        return format_html(
-            "<pre>{}</pre>", json.dumps(portrait.recipe, indent=2, ensure_ascii=False)
-        )
+        return _pretty_json(portrait.recipe)
 
     @admin.display(description="Changes vs parent")
     def changes_pretty(self, portrait: Portrait):
-        return format_html(
-            "<pre>{}</pre>", json.dumps(portrait.changes, indent=2, ensure_ascii=False)
-        )
+        return _pretty_json(portrait.changes)
 
     @admin.display(description="Lineage")
     def lineage_links(self, portrait: Portrait):

@@ -1,4 +1,4 @@
-"""Content Credentials (C2PA) for portraits: sign a PNG, read its manifest, make a dev CA.
+"""Content Credentials (C2PA) for portraits: sign a PNG, read and verify its manifest.
 
 Every portrait PNG is signed as the very last write: the manifest hashes the file's
 bytes (all chunks but its own ``caBX``), so any later re-encode invalidates or strips it.
@@ -20,28 +20,27 @@ wrote that could later become private: callers pass a neutral title
 (:func:`manifest_title`), never the portrait's title (which defaults to its prompt),
 and no thumbnail of the parent is embedded.
 
-Trust: our development CA is in no public trust list, so a reader reports such a
-manifest as intact (``valid``) but not ``trusted``, unless the CA is passed as a trust
-anchor. c2pa is imported inside the functions: it loads a native library (~70 ms) that
+Trust: our development CA (``portraits.dev_ca``) is in no public trust list, so a reader
+reports such a manifest as intact (``valid``) but not ``trusted``, unless the CA is passed
+as a trust anchor (``file_report`` passes this site's own). Where the signing key and
+certificates come from is ``portraits.signing``. c2pa is imported inside the functions: it loads a native library (~70 ms) that
 most processes importing this module never use.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
-import os
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from portraits import imagefiles
+from portraits.signing import site_trust_anchor
 
 if TYPE_CHECKING:
     import c2pa
@@ -49,13 +48,6 @@ if TYPE_CHECKING:
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PNG_MIME = "image/png"
 
-# File names inside a development CA folder; settings' defaults point at the last two.
-DEV_CA_CERT_NAME = "ca.pem"
-DEV_CHAIN_NAME = "chain.pem"
-DEV_KEY_NAME = "signer.key"
-
-# id-kp-documentSigning (RFC 9336); C2PA accepts it, as it does emailProtection.
-_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 # Failures that only say "no trust list vouches for this signer": the manifest is intact.
 _TRUST_CODES = frozenset({"signingCredential.untrusted", "timeStamp.untrusted"})
 # Links the c2pa.opened action to the parent ingredient inside one manifest definition.
@@ -236,6 +228,24 @@ def read_manifest(
     return result
 
 
+def file_report(data: bytes) -> dict[str, Any]:
+    """What a file says about itself: its C2PA manifest, verified against the built-in
+    trust list and this site's own CA (:func:`read_manifest`'s report), and, for a PNG,
+    its ``parameters`` and provenance text chunks (``png_parameters``, ``png_provenance``).
+
+    Reads only ``data``: whoever may see what it shows is the caller's business
+    (``portraits.selectors.portrait_credentials`` for a portrait's own file).
+    """
+    report = read_manifest(data, trust_anchors_pem=site_trust_anchor())
+    try:
+        embedded = imagefiles.read_png_metadata(data)
+    except (ValueError, OSError):  # not a PNG, or no image at all: no text chunks
+        embedded = {"parameters": None, "provenance": None}
+    report["png_parameters"] = embedded["parameters"]
+    report["png_provenance"] = embedded["provenance"]
+    return report
+
+
 def signing_alg_for_key(key_pem: bytes) -> c2pa.C2paSigningAlg:
     """The C2PA signing algorithm that matches a PEM private key.
 
@@ -258,84 +268,6 @@ def signing_alg_for_key(key_pem: bytes) -> c2pa.C2paSigningAlg:
         if key.curve.name in by_curve:
             return by_curve[key.curve.name]
     raise ValueError(f"no C2PA signing algorithm for a {type(key).__name__} key")
-
-
-def create_dev_ca(folder: Path, *, common_name: str = "Likeness development") -> tuple[Path, Path]:
-    """Write a throwaway CA and a signing certificate it issued, for development.
-
-    Writes into ``folder``: ``chain.pem`` (signing certificate, then the CA), ``signer.key``
-    (its EC P-256 key, mode 0600) and ``ca.pem`` (the CA alone, to pass as a trust anchor).
-    Returns ``(chain path, key path)``. Overwrites existing files; callers decide whether
-    that is allowed.
-
-    C2PA refuses a bare self-signed signing certificate, hence the two levels. The leaf
-    has what C2PA's certificate profile asks for: not a CA, ``digitalSignature`` key usage,
-    extended key usages emailProtection and documentSigning, key identifiers. The CA's
-    private key is never written: nothing else can ever be issued from it.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
-    # Backdated a little so a clock slightly behind still accepts a fresh certificate.
-    not_before = now - dt.timedelta(hours=1)
-    organization = x509.NameAttribute(NameOID.ORGANIZATION_NAME, common_name)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} root CA"), organization]
-    )
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    signer_key = ec.generate_private_key(ec.SECP256R1())
-    signer_name = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} signer"), organization]
-    )
-    signer_cert = (
-        x509.CertificateBuilder()
-        .subject_name(signer_name)
-        .issuer_name(ca_name)
-        .public_key(signer_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(now + dt.timedelta(days=5 * 365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, _DOCUMENT_SIGNING]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    pem = serialization.Encoding.PEM
-    chain_path = folder / DEV_CHAIN_NAME
-    key_path = folder / DEV_KEY_NAME
-    _write(folder / DEV_CA_CERT_NAME, ca_cert.public_bytes(pem), mode=0o644)
-    _write(chain_path, signer_cert.public_bytes(pem) + ca_cert.public_bytes(pem), mode=0o644)
-    _write(
-        key_path,
-        signer_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-        mode=0o600,
-    )
-    return chain_path, key_path
 
 
 def _manifest_definition(
@@ -496,27 +428,3 @@ def _png_has_manifest_chunk(data: bytes) -> bool:
             return True
         offset += 12 + length  # length, type, data, CRC
     return False
-
-
-def _key_usage(
-    *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=key_cert_sign,
-        crl_sign=crl_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _write(path: Path, content: bytes, *, mode: int) -> None:
-    # Create with the final mode so a private key is never readable by others, even briefly.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(content)
-    os.chmod(path, mode)  # an existing file keeps its old mode through os.open

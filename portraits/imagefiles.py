@@ -28,27 +28,6 @@ from PIL.PngImagePlugin import PngInfo
 PARAMETERS_KEY = "parameters"
 PROVENANCE_KEY = "likeness:provenance"
 
-# diffusers scheduler class -> the sampler name A1111 writes in its infotext, after the
-# table in diffusers' scheduler docs. Karras / SDE variants are configuration of the same
-# class and are not told apart here.
-A1111_SAMPLER_NAMES: Mapping[str, str] = {
-    "EulerDiscreteScheduler": "Euler",
-    "EulerAncestralDiscreteScheduler": "Euler a",
-    "DPMSolverMultistepScheduler": "DPM++ 2M",
-    "DPMSolverSinglestepScheduler": "DPM++ SDE",
-    "DPMSolverSDEScheduler": "DPM++ SDE",
-    "KDPM2DiscreteScheduler": "DPM2",
-    "KDPM2AncestralDiscreteScheduler": "DPM2 a",
-    "HeunDiscreteScheduler": "Heun",
-    "LMSDiscreteScheduler": "LMS",
-    "DDIMScheduler": "DDIM",
-    "PNDMScheduler": "PLMS",
-    "UniPCMultistepScheduler": "UniPC",
-    "DEISMultistepScheduler": "DEIS",
-    "LCMScheduler": "LCM",
-    "DDPMScheduler": "DDPM",
-}
-
 # A1111's own pattern for one "Key: value" pair of the last infotext line; a value is
 # either JSON-quoted (may hold commas, colons, newlines) or runs to the next comma.
 _PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -57,13 +36,6 @@ _HEX_RE = re.compile(r"[0-9a-fA-F]{10,}")
 
 # Modes Pillow writes to PNG as they are; anything else (CMYK, YCbCr, ...) becomes RGB.
 _PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
-
-
-def a1111_sampler_name(scheduler: str | None) -> str | None:
-    """A1111's name for a diffusers scheduler class; the class name itself when unknown."""
-    if not scheduler:
-        return None
-    return A1111_SAMPLER_NAMES.get(scheduler, scheduler)
 
 
 def a1111_parameters(recipe: Mapping[str, Any], *, version: str | None = None) -> str:
@@ -79,19 +51,19 @@ def a1111_parameters(recipe: Mapping[str, Any], *, version: str | None = None) -
 
     Values holding a comma, colon or newline are JSON-quoted, as A1111 does. ``Denoising
     strength`` appears only for image-to-image (``init_strength`` set), ``Style`` only when
-    the recipe names one, ``Sampler`` only when the scheduler is known. ``Model hash`` is
+    the recipe names one, ``Sampler`` only when there is one. ``Model hash`` is
     the first 10 hex digits of ``model_revision`` when it is a commit hash, else the first 10
     of its SHA-256: a stable short id of the revision, not a hash of the weights file as in
     A1111.
 
-    Recipe keys: ``prompt``, ``negative_prompt``, ``steps``, ``scheduler`` (diffusers class
-    name), ``guidance_scale``, ``seed``, ``width``, ``height``, ``model_name``,
+    Recipe keys: ``prompt``, ``negative_prompt``, ``steps``, ``sampler`` (A1111's name for
+    the scheduler: ``portraits.recipe.a1111_infotext`` maps a recipe), ``guidance_scale``, ``seed``, ``width``, ``height``, ``model_name``,
     ``model_revision``; optional ``init_strength``, ``style``, ``schedule_type``.
     """
     init_strength = recipe.get("init_strength")
     params: dict[str, Any] = {
         "Steps": int(recipe["steps"]),
-        "Sampler": a1111_sampler_name(recipe.get("scheduler")),
+        "Sampler": recipe.get("sampler") or None,
         "Schedule type": recipe.get("schedule_type") or "Automatic",
         "CFG scale": float(recipe["guidance_scale"]),
         "Seed": int(recipe["seed"]),

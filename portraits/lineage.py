@@ -11,7 +11,9 @@ A step's stored ``changes`` (empty for an original)::
       "prompt_diff": [{"op": "equal" | "insert" | "delete", "text": "words"}, ...],
       "negative_prompt_changed": bool,
       "negative_prompt_diff": [...],
-      "params": {"steps": [20, 30], "model": ["Tiny", "SD 1.5"], ...},  # changed only
+      "params": {"steps": [20, 30], "model": ["Tiny", "SD 1.5"], ...},  # changed only,
+                  # of portraits.recipe.COMPARED (the prompts have their diffs, the style
+                  # its own entry)
       "style": {"from": {"slug", "name"} | None, "to": {...} | None} | None,
       "img2img": bool,
       "init_strength": float | None,
@@ -29,34 +31,7 @@ from typing import Any
 from django.urls import reverse
 
 from portraits.models import Portrait
-from portraits.recipe import title_for_viewer
-
-# Recipe keys compared between a step and its parent, in display order. The prompts
-# get a word diff, the style its own entry; everything else is "key: [old, new]".
-COMPARED_PARAMS = (
-    "model",
-    "model_revision",
-    "scheduler",
-    "seed",
-    "steps",
-    "guidance_scale",
-    "width",
-    "height",
-)
-PARAM_LABELS = {
-    "prompt": "prompt",
-    "negative_prompt": "negative prompt",
-    "style": "style",
-    "model": "model",
-    "model_revision": "model revision",
-    "scheduler": "scheduler",
-    "seed": "seed",
-    "steps": "steps",
-    "guidance_scale": "guidance",
-    "width": "width",
-    "height": "height",
-    "init_strength": "image-to-image strength",
-}
+from portraits.recipe import COMPARED, title_for_viewer
 
 
 def word_diff(old: str, new: str) -> list[dict[str, str]]:
@@ -96,7 +71,7 @@ def compute_changes(parent_recipe: Mapping[str, Any], recipe: Mapping[str, Any])
     negative_old = parent_recipe.get("negative_prompt") or ""
     negative_new = recipe.get("negative_prompt") or ""
     params: dict[str, list[Any]] = {}
-    for key in COMPARED_PARAMS:
+    for key in COMPARED:
         compared_old, compared_new = parent_recipe.get(key), recipe.get(key)
         if compared_old != compared_new:
             params[key] = [_param_value(parent_recipe, key), _param_value(recipe, key)]
@@ -133,7 +108,7 @@ def changed_fields(changes: Mapping[str, Any]) -> list[str]:
         names.append("negative_prompt")
     if changes.get("style"):
         names.append("style")
-    names += [key for key in COMPARED_PARAMS if key in (changes.get("params") or {})]
+    names += [key for key in COMPARED if key in (changes.get("params") or {})]
     if changes.get("img2img"):
         names.append("init_strength")
     return names
@@ -301,7 +276,7 @@ def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:
     return (
         author.public_name,
         author.username,
-        reverse("accounts:profile", kwargs={"username": author.username}),
+        reverse("gallery:profile", kwargs={"username": author.username}),
     )
 
 

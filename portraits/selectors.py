@@ -14,15 +14,15 @@ Deleted portraits are never viewable; they survive only as tombstones in lineage
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.permissions import is_moderator
-from config.errors import DomainError, NotFound
-from generation.models import GenerationJob
+from config.errors import NotFound, PermissionDenied
+from portraits import credentials
 from portraits.lineage import (
     Credit,
     LineageStep,
@@ -106,15 +106,13 @@ def portrait_list_listed_for(*, viewer) -> QuerySet[Portrait]:
 def portrait_get_editable(*, viewer, public_id: str) -> Portrait:
     """The portrait, if ``viewer`` may change it (its owner, or a moderator).
 
-    Someone who cannot see it gets NotFound (404: whether it exists stays secret);
-    someone who can see it but does not own it gets a 403. Both before anything
-    is changed.
+    Someone who cannot see it gets NotFound (whether it exists stays secret);
+    someone who can see it but does not own it gets PermissionDenied. Both before
+    anything is changed.
     """
     portrait = portrait_get_viewable(viewer=viewer, public_id=public_id)
     if not portrait_can_edit(portrait=portrait, viewer=viewer):
-        raise DomainError(
-            "Only its author can change this portrait.", status=403, code="permission_denied"
-        )
+        raise PermissionDenied("Only its author can change this portrait.")
     return portrait
 
 
@@ -358,12 +356,26 @@ def portrait_remixes(*, portrait: Portrait, viewer) -> QuerySet[Portrait]:
     return portrait_list_listed_for(viewer=viewer).filter(parent=portrait)
 
 
+# What other apps build on a portrait that is not a Portrait: each check says whether
+# ``portrait`` is still in use by its app. Apps to the right register theirs in their
+# ``AppConfig.ready`` (generation: a remix job still queued or running), so portraits
+# never imports them.
+_IN_USE_CHECKS: list[Callable[[Portrait], bool]] = []
+
+
+def portrait_in_use_register(check: Callable[[Portrait], bool]) -> None:
+    """Count ``check(portrait) -> bool`` among what keeps a deleted portrait's tombstone."""
+    if check not in _IN_USE_CHECKS:
+        _IN_USE_CHECKS.append(check)
+
+
 def portrait_has_descendants(*, portrait: Portrait) -> bool:
-    """Whether anything (a remix, even private or deleted, or a remix job still to run)
+    """Whether anything (a remix, even private or deleted, or anything another app
+    registered with :func:`portrait_in_use_register`, such as a remix job still to run)
     builds on ``portrait``: then deleting it must leave a tombstone."""
     if Portrait.objects.filter(parent=portrait).exists():
         return True
-    return portrait.remix_jobs.filter(status__in=GenerationJob.ACTIVE_STATUSES).exists()
+    return any(check(portrait) for check in _IN_USE_CHECKS)
 
 
 # --- Files and their Content Credentials ------------------------------------------------
@@ -383,23 +395,6 @@ def portrait_original_bytes(*, portrait: Portrait, missing_ok: bool = False) -> 
         return handle.read()
 
 
-def credentials_report(data: bytes) -> dict[str, Any]:
-    """What a file says about itself: its C2PA manifest, verified (against the built-in
-    trust list and this site's own CA, see ``portraits.signing``), and, for a PNG, its
-    ``parameters`` and provenance chunks."""
-    from portraits import credentials, imagefiles
-    from portraits.signing import site_trust_anchor
-
-    report = credentials.read_manifest(data, trust_anchors_pem=site_trust_anchor())
-    try:
-        embedded = imagefiles.read_png_metadata(data)
-    except (ValueError, OSError):  # not a PNG, or no image at all: no text chunks
-        embedded = {"parameters": None, "provenance": None}
-    report["png_parameters"] = embedded["parameters"]
-    report["png_provenance"] = embedded["provenance"]
-    return report
-
-
 def portrait_credentials(*, portrait: Portrait, viewer) -> dict[str, Any]:
     """The portrait's own file read back: its verified manifest, and whether that
     manifest names this portrait's page (``matches_portrait``), as ``viewer`` may read it.
@@ -411,7 +406,7 @@ def portrait_credentials(*, portrait: Portrait, viewer) -> dict[str, Any]:
     hidden from ``viewer`` (:func:`portrait_withheld`) are left out of the ``parameters``
     text and the provenance's recipe. Validity is checked on the whole file.
     """
-    report = credentials_report(portrait_original_bytes(portrait=portrait))
+    report = credentials.file_report(portrait_original_bytes(portrait=portrait))
     report["matches_portrait"] = report.get("url") == (
         f"{settings.SITE_URL}{portrait.get_absolute_url()}"
     )

@@ -1,4 +1,4 @@
-"""Writes for portraits: creating them from a finished job, editing, deleting, remixing.
+"""Writes for portraits: creating them from a finished job, editing, deleting.
 
 Every surface (pages, API, admin, the worker) calls these functions; nothing else
 writes a Portrait. Files are written to Django storage (local folder or S3) under
@@ -9,53 +9,36 @@ check.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image
 
-from config.errors import Conflict, DomainError, NotFound
+from config.errors import DomainError, NotFound, PermissionDenied
 from config.text import UnsafeText, text_clean
 from portraits import credentials, imagefiles
 from portraits.lineage import compute_changes
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait, new_public_id
-from portraits.recipe import public_recipe, title_from_prompt
+from portraits.recipe import a1111_infotext, public_recipe, title_from_prompt
 from portraits.selectors import (
     portrait_can_edit,
     portrait_chain,
     portrait_has_descendants,
     portrait_is_viewable,
     portrait_original_bytes,
-    portrait_withheld,
 )
 from portraits.signing import signing_credentials
-
-if TYPE_CHECKING:
-    from generation.models import GenerationJob
 
 logger = logging.getLogger(__name__)
 
 V = Portrait.Visibility
 
-# The recipe keys a remix starts from (the rest of a portrait's recipe is frozen
-# context: versions, device, the resolved scheduler and weights).
-REMIX_INHERITED = (
-    "prompt",
-    "negative_prompt",
-    "style",
-    "model",
-    "seed",
-    "steps",
-    "guidance_scale",
-    "width",
-    "height",
-    "scheduler",
-)
 EDITABLE_FIELDS = ("title", "description", "visibility")
 PROVENANCE_SCHEMA = "likeness.provenance.v1"  # bump when the shape changes
 
@@ -68,27 +51,6 @@ def software_version() -> str:
 
 
 # --- Creation ------------------------------------------------------------------------
-
-
-def _portrait_recipe(job: GenerationJob, result: Any, index: int) -> dict[str, Any]:
-    recipe = {key: value for key, value in job.recipe.items() if key != "num_images"}
-    recipe.update(
-        seed=int(result.seeds[index]),
-        # What actually painted it (the model's own scheduler when none was asked for,
-        # the resolved weights revision), next to what the job asked for, which is what
-        # a remix or a reproduction asks for again.
-        scheduler=result.scheduler,
-        requested_scheduler=job.recipe.get("scheduler", ""),
-        model_revision=result.model_revision,
-        requested_model_revision=job.recipe.get("model_revision", ""),
-        device=result.device,
-        dtype=result.dtype,
-        diffusers_version=result.diffusers_version,
-        torch_version=result.torch_version,
-        batch_size=len(result.images),
-        batch_index=index,
-    )
-    return recipe
 
 
 def _site_url(path: str) -> str:
@@ -142,26 +104,22 @@ def _provenance(
     }
 
 
-def _a1111_parameters(recipe: Mapping[str, Any]) -> str:
-    # A1111 writes the prompt the model actually received, i.e. with the style applied.
-    return imagefiles.a1111_parameters(
-        {
-            **recipe,
-            "prompt": recipe.get("styled_prompt") or recipe.get("prompt", ""),
-            "negative_prompt": recipe.get("styled_negative_prompt")
-            or recipe.get("negative_prompt", ""),
-            "style": recipe.get("style_name"),
-        },
-        version=software_version(),
-    )
-
-
-def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrait]:
+def portrait_create_from_job(
+    *,
+    author,
+    job_id,
+    parent: Portrait | None,
+    recipes: Sequence[Mapping[str, Any]],
+    images: Sequence[Image.Image],
+) -> list[Portrait]:
     """Store every image of a finished job as a private Portrait, in image order.
 
-    ``result`` is a ``generation.inference.GenerationResult`` (images, seeds and the
-    versions that painted them). Each portrait gets its full recipe, its place in the
-    remix chain (parent, root, depth, ancestry, changes vs the parent), a WebP
+    ``job_id`` is the job's primary key; ``author`` and ``parent`` (the remixed portrait,
+    or None) are the job's; ``recipes`` holds each image's full recipe
+    (``portraits.recipe.portrait_recipes``), one per image of ``images``. The caller is
+    generation's ``job_succeed``: portraits knows nothing of jobs but their id.
+
+    Each portrait gets its recipe, its place in the remix chain (parent, root, depth, ancestry, changes vs the parent), a WebP
     thumbnail, and an original PNG carrying the A1111 ``parameters`` chunk and the
     provenance JSON, signed with C2PA as the very last write (for a remix, the signed
     parent original is its ``parentOf`` ingredient; a parent deleted while the job was
@@ -175,14 +133,12 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
     rollback of the caller's transaction after it returned leaves unreferenced files
     behind (never served: nothing points at them).
     """
-    existing = list(Portrait.objects.filter(job=job).order_by("index_in_job"))
+    existing = list(Portrait.objects.filter(job_id=job_id).order_by("index_in_job"))
     if existing:
         return existing
-    if len(result.images) != len(result.seeds) or not result.images:
-        raise ValueError("a generation result needs one seed per image, and an image")
+    if len(images) != len(recipes) or not images:
+        raise ValueError("a finished job needs one recipe per image, and an image")
 
-    author = job.user
-    parent: Portrait | None = job.parent
     lineage_ids: list[str | None] = []
     parent_named = True
     parent_ingredient: credentials.ParentIngredient | None = None
@@ -211,13 +167,12 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
     written: list[str] = []
     try:
         with transaction.atomic():
-            for index, image in enumerate(result.images):
-                recipe = _portrait_recipe(job, result, index)
+            for index, (image, recipe) in enumerate(zip(images, recipes, strict=True)):
                 portrait = Portrait(
                     public_id=new_public_id(),
                     author=author,
                     author_name=author.public_name,
-                    job=job,
+                    job_id=job_id,
                     index_in_job=index,
                     title=title_from_prompt(recipe.get("prompt", "")),
                     width=image.width,
@@ -232,7 +187,7 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
                     portrait.changes = compute_changes(parent.recipe, recipe)
                 png = imagefiles.encode_png(
                     image,
-                    parameters=_a1111_parameters(recipe),
+                    parameters=a1111_infotext(recipe, version=software_version()),
                     provenance=_provenance(
                         portrait,
                         lineage_ids=lineage_ids,
@@ -264,7 +219,7 @@ def portrait_create_from_job(*, job: GenerationJob, result: Any) -> list[Portrai
     except BaseException:
         _delete_files(written)
         raise
-    logger.info("Job %s: stored %d portrait(s)", job.pk, len(created))
+    logger.info("Job %s: stored %d portrait(s)", job_id, len(created))
     return created
 
 
@@ -307,9 +262,7 @@ def _ensure_can_edit(portrait: Portrait, by) -> None:
     if portrait.is_deleted or not portrait_is_viewable(portrait=portrait, viewer=by):
         raise NotFound("No such portrait.")
     if not portrait_can_edit(portrait=portrait, viewer=by):
-        raise DomainError(
-            "Only its author can change this portrait.", status=403, code="permission_denied"
-        )
+        raise PermissionDenied("Only its author can change this portrait.")
 
 
 def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portrait:
@@ -397,158 +350,3 @@ def _prune_tombstones(portrait_id: int | None) -> None:
             return
         portrait_id = row.parent_id
         row.delete()
-
-
-# --- Remix and reproduce --------------------------------------------------------------
-
-
-def remix_spec(portrait: Portrait, *, withhold: Iterable[str] = ()) -> dict[str, Any]:
-    """The job fields a remix of ``portrait`` starts from (the create form's prefill too).
-
-    The scheduler is the one its author asked for (empty: the model's default), not
-    the one that ran, which a portrait's recipe records separately. ``withhold``: the
-    prompts the remixer may not read (``portraits.selectors.portrait_withheld``), which
-    they do not inherit: they read ``""`` (none).
-    """
-    recipe = portrait.recipe
-    spec = {key: recipe.get(key) for key in REMIX_INHERITED}
-    spec["scheduler"] = recipe.get("requested_scheduler", recipe.get("scheduler")) or ""
-    for name in withhold:
-        spec[name] = ""
-    return spec
-
-
-def portrait_remix(*, portrait: Portrait, user, changes: Mapping[str, Any]) -> GenerationJob:
-    """Submit a job that remixes ``portrait``: its recipe, with ``changes`` applied.
-
-    ``changes`` takes any job field (prompt, seed, steps, ..., ``init_strength`` for
-    image-to-image from the portrait's original); what it leaves out is inherited,
-    ``num_images`` defaults to 1. The parent is always ``portrait``, which the caller
-    got from ``portrait_get_viewable(viewer=user, ...)``: checked again here, so no
-    path can attach a remix to something its author could not see. ``parent`` is not
-    a field ``changes`` may carry (``job_submit`` rejects unknown fields).
-
-    A prompt ``user`` may not read (kept by ``portrait`` from a step hidden from them,
-    see ``portraits.recipe``) is never inherited: without a ``prompt`` of their own the
-    remix is refused (a field error, nothing submitted); a withheld negative prompt is
-    left out (none) unless they give one.
-    """
-    from generation.services import job_submit
-
-    if not portrait_is_viewable(portrait=portrait, viewer=user):
-        raise NotFound("No such portrait.")
-    withheld = portrait_withheld(portrait=portrait, viewer=user)
-    if "prompt" in withheld and "prompt" not in changes:
-        raise DomainError(
-            "Please correct the errors below.",
-            field_errors={
-                "prompt": [
-                    "This portrait's prompt was kept from a portrait that is no longer "
-                    "available: write your own."
-                ]
-            },
-        )
-    spec = {**remix_spec(portrait, withhold=withheld), "num_images": 1, **changes}
-    return job_submit(user=user, spec=spec, parent=portrait)
-
-
-def portrait_reproduce(*, portrait: Portrait, user) -> GenerationJob:
-    """Submit the identical recipe again: same seed, one image, same parent.
-
-    Only the author (or a moderator) may: the new portrait takes the same place in
-    the chain, so anyone else would be claiming the author's step as their own
-    (they can Remix it instead — a remix without changes of a text-to-image portrait
-    paints the same pixels and credits the author). For image-to-image the parent's
-    original must still be readable by ``user``; a text-to-image step keeps its
-    parent link whatever its visibility now (nothing of the parent is used, and the
-    credits stay right).
-
-    The job names its model and style by slug, which resolve to what they are *now*.
-    So the job is submitted inside a transaction and what it would paint is compared
-    with the recipe: if the style now writes a different prompt, or the model loads
-    from another source, revision or family, or its default scheduler changed (or
-    either is gone), the job is rolled back (nothing is queued) and a Conflict names
-    what changed, rather than a "reproduction" silently painting something else.
-
-    Identical pixels need the same model weights (``model_revision``), device class,
-    dtype and torch thread count; a portrait that was image ``i > 0`` of a batch may
-    differ in the last bits when repainted alone.
-    """
-    from generation.services import job_submit
-
-    _ensure_can_edit(portrait, user)
-    recipe = portrait.recipe
-    spec = {**remix_spec(portrait), "num_images": 1}
-    parent = portrait.parent
-    if portrait.is_img2img:
-        if parent is None or not portrait_is_viewable(portrait=parent, viewer=user):
-            raise Conflict(
-                "The portrait this one was painted from is no longer available, "
-                "so it cannot be repainted."
-            )
-        spec["init_strength"] = recipe["init_strength"]
-    try:
-        with transaction.atomic():
-            job = job_submit(user=user, spec=spec, parent=parent)
-            drift = _recipe_drift(recipe, job.recipe)
-            if drift:
-                raise Conflict(_not_reproducible(drift))
-    except Conflict:
-        raise
-    except DomainError as exc:
-        if not exc.field_errors:  # a quota, say: nothing to do with the recipe
-            raise
-        # The model or style is gone or disabled, or the model's limits no longer
-        # admit the recipe: the same refusal, not a form error on a form nobody filled.
-        raise Conflict(
-            _not_reproducible(
-                f"{name}: {' '.join(messages).rstrip('.')}"
-                for name, messages in exc.field_errors.items()
-            )
-        ) from exc
-    return job
-
-
-def _recipe_drift(recipe: Mapping[str, Any], again: Mapping[str, Any]) -> list[str]:
-    """What would paint differently if ``again`` (a new job's recipe) ran instead of
-    ``recipe`` (a portrait's), in words that reveal no server path."""
-    model = recipe.get("model_name") or recipe.get("model")
-    drift: list[str] = []
-    styled = (recipe.get("styled_prompt"), recipe.get("styled_negative_prompt"))
-    if styled != (again.get("styled_prompt"), again.get("styled_negative_prompt")):
-        style = recipe.get("style_name") or recipe.get("style")
-        drift.append(
-            f"the style “{style}” now writes a different prompt"
-            if style
-            else "the prompt the model receives is different"
-        )
-    if again.get("model_source") != recipe.get("model_source"):
-        drift.append(f"the model “{model}” now loads from a different source")
-    requested_revision = recipe.get("requested_model_revision", recipe.get("model_revision"))
-    if (again.get("model_revision") or "") != (requested_revision or ""):
-        drift.append(
-            f"the model “{model}” now asks for revision "
-            f"{_revision_label(again.get('model_revision'))} "
-            f"(it was {_revision_label(requested_revision)})"
-        )
-    if again.get("model_family") != recipe.get("model_family"):
-        drift.append(f"the model “{model}” is now loaded as another family of pipeline")
-    requested_scheduler = recipe.get("requested_scheduler", recipe.get("scheduler")) or ""
-    if (again.get("scheduler") or "") != requested_scheduler:
-        drift.append(
-            f"the scheduler would now be {again.get('scheduler') or 'the model default'} "
-            f"(it was {requested_scheduler or 'the model default'})"
-        )
-    return drift
-
-
-def _revision_label(revision: Any) -> str:
-    return f"“{revision}”" if revision else "none in particular"
-
-
-def _not_reproducible(reasons: Iterable[str]) -> str:
-    return (
-        "This portrait cannot be reproduced exactly: "
-        + "; ".join(reasons)
-        + ". Remix it instead to paint it with what is there now."
-    )

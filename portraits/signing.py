@@ -5,7 +5,7 @@ production they are a real signing certificate (from a CA in the C2PA trust list
 its key; ``manage.py check`` warns when they are missing (``portraits.checks``).
 
 In development (``DEBUG``) a missing pair at the default location is created on first
-use with the development CA (``portraits.credentials.create_dev_ca``, the same as
+use with the development CA (``portraits.dev_ca.create_dev_ca``, the same as
 ``manage.py c2pa_dev_certs``), so the embedded default signs out of the box. Never
 outside ``DEBUG``: a production site that silently minted its own CA would sign with a
 key nobody chose.
@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from portraits.credentials import DEV_CA_CERT_NAME, DEV_CHAIN_NAME, DEV_KEY_NAME, create_dev_ca
+from portraits.dev_ca import DEV_CA_CERT_NAME, DEV_CHAIN_NAME, DEV_KEY_NAME, create_dev_ca
 
 _create_lock = threading.Lock()
 

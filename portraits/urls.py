@@ -16,5 +16,4 @@ urlpatterns = [
     path("p/<public_id:public_id>/credentials/", views.portrait_credentials, name="credentials"),
     path("p/<public_id:public_id>/edit/", views.portrait_edit, name="edit"),
     path("p/<public_id:public_id>/delete/", views.portrait_delete, name="delete"),
-    path("p/<public_id:public_id>/reproduce/", views.portrait_reproduce, name="reproduce"),
 ]

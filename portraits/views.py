@@ -10,15 +10,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
+from config import errors
 from config.api.pagination import CreatedCursorPagination
 from config.errors import DomainError, NotFound, form_add_domain_error
-from portraits import media, selectors, services
+from portraits import credentials, media, selectors, services
 from portraits.forms import CredentialsVerifyForm, PortraitEditForm
 from portraits.models import Portrait
 
@@ -38,7 +39,7 @@ def _editable(request, public_id: str) -> Portrait:
         return selectors.portrait_get_editable(viewer=request.user, public_id=public_id)
     except NotFound:
         raise Http404("No such portrait.") from None
-    except DomainError as exc:  # seen, but not theirs
+    except errors.PermissionDenied as exc:  # seen, but not theirs
         raise PermissionDenied(exc.message) from None
 
 
@@ -184,18 +185,6 @@ def portrait_delete(request, public_id):
 
 
 @login_required
-@require_POST
-def portrait_reproduce(request, public_id):
-    portrait = _editable(request, public_id)
-    try:
-        job = services.portrait_reproduce(portrait=portrait, user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect(portrait)
-    return redirect(job)
-
-
-@login_required
 @require_GET
 def my_portraits(request):
     visibility = request.GET.get("visibility") or None
@@ -251,7 +240,7 @@ def credentials_verify(request):
             status = 429
         elif form.is_valid():
             # A body over UPLOAD_MAX_BYTES was refused (413) before this view (config.middleware).
-            report = selectors.credentials_report(form.cleaned_data["file"].read())
+            report = credentials.file_report(form.cleaned_data["file"].read())
     else:
         form = CredentialsVerifyForm()
     context = {

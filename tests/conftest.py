@@ -51,6 +51,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs RabbitMQ: set RABBITMQ_URL"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before a test's fixtures (its database among them) are torn down, let a queue-position
+    pass that its start or cancel asked for finish: the pass reads the database from a
+    thread of its own (generation.services.lifecycle.QueuePositionPublisher)."""
+    if item.config.pluginmanager.has_plugin("django"):
+        from generation.services.lifecycle import queue_positions_publisher
+
+        assert queue_positions_publisher.wait_idle(timeout=60), "a queue-position pass hung"
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords_and_fresh_throttles(request):
     if not request.config.pluginmanager.has_plugin("django"):
@@ -71,7 +82,7 @@ def _fast_passwords_and_fresh_throttles(request):
 @pytest.fixture(scope="session")
 def c2pa_dev_credentials(tmp_path_factory):
     """A throwaway development CA and signing key, made once per test session."""
-    from portraits.credentials import create_dev_ca
+    from portraits.dev_ca import create_dev_ca
 
     return create_dev_ca(tmp_path_factory.mktemp("c2pa"))
 

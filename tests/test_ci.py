@@ -54,3 +54,24 @@ def test_ci_names_every_unreachable_service():
     assert f"DATABASE_URL (127.0.0.1:{port}) is unreachable" in result.stderr
     assert f"REDIS_URL (127.0.0.1:{port}) is unreachable" in result.stderr
     assert "RABBITMQ_URL is malformed" in result.stderr
+
+
+def _make_dry_run(target: str) -> str:
+    """The pytest line `make <target>` would run (printed, not run: `make -n`)."""
+    result = subprocess.run(
+        ["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    (line,) = [line for line in result.stdout.splitlines() if " -m pytest" in line]
+    return line
+
+
+def test_make_test_runs_the_whole_suite_and_names_the_slowest_tests():
+    # .ci/run runs `make test`: nothing may be deselected there.
+    line = _make_dry_run("test")
+    assert " -m pytest --durations=20" in line
+    assert ' -m "' not in line and "-k " not in line
+
+
+def test_make_test_fast_leaves_out_only_browser_and_process_tests():
+    line = _make_dry_run("test-fast")
+    assert '-m "not browser and not processes" --durations=20' in line

@@ -598,6 +598,7 @@ def test_a_chunked_body_over_the_limit_is_cut_off_and_answered_413(settings):
     assert json.loads(body["body"])["code"] == "request_too_large"
 
 
+@pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_daphne_answers_malformed_multipart_and_oversized_bodies_in_the_one_shape(tmp_path):
     """Twisted refused unparseable multipart bodies with a bare 400 before daphne saw them."""

@@ -25,7 +25,11 @@ import pytest
 
 from tests import support
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(900),
+    pytest.mark.processes,
+]
 
 MAX_EXAMPLES = 25
 # CI's run is deterministic (the same cases every time). Set LIKENESS_FUZZ_SEED to explore
@@ -38,16 +42,14 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 def _portrait(member, public_id: str, **spec):
     """A finished portrait of ``member``'s, stored as the worker stores one, under a fixed id
     (tests/schemathesis.toml names it, so the run reads, edits and remixes a real one)."""
-    from django.utils import timezone
     from PIL import Image
 
     from generation.inference import GenerationResult
-    from generation.models import GenerationJob
-    from generation.services import job_submit
+    from generation.services import job_start, job_submit, job_succeed
     from portraits.models import Portrait
-    from portraits.services import portrait_create_from_job
 
     job = job_submit(user=member, spec={"prompt": "a lighthouse keeper", "seed": 7, **spec})
+    job = job_start(job_id=job.pk, worker="schemathesis@test")
     result = GenerationResult(
         images=[Image.new("RGB", (job.width, job.height), (90, 120, 150))],
         seeds=[job.seed],
@@ -58,10 +60,8 @@ def _portrait(member, public_id: str, **spec):
         torch_version="2.13.0+cpu",
         model_revision="",
     )
-    (portrait,) = portrait_create_from_job(job=job, result=result)
-    GenerationJob.objects.filter(pk=job.pk).update(
-        status=GenerationJob.Status.SUCCEEDED, finished_at=timezone.now()
-    )
+    assert job_succeed(job=job, result=result)
+    (portrait,) = Portrait.objects.filter(job=job)
     Portrait.objects.filter(pk=portrait.pk).update(
         public_id=public_id, visibility=Portrait.Visibility.PUBLIC
     )

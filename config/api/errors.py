@@ -2,17 +2,18 @@
 
 Every error answers ``{"detail": "<sentence>", "code": "<code>", "errors": {field: [messages]}}``;
 ``errors`` is present (possibly empty) on every error so clients need one code path.
+A domain error answers with its ``code`` and the status ``config.errors.HTTP_STATUS`` gives its kind.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import DomainError
+from config.errors import DomainError, QuotaExceeded, http_status_for
 
 
 def _flatten(detail) -> list[str]:
@@ -36,11 +37,11 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         response = Response(
             {"detail": exc.message, "code": exc.code, "errors": exc.field_errors},
-            status=exc.status,
+            status=http_status_for(exc),
         )
-        if exc.status == status.HTTP_429_TOO_MANY_REQUESTS:
+        if isinstance(exc, QuotaExceeded):
             # An error that knows its window says so (a login lock-out); else a minute.
-            response["Retry-After"] = str(getattr(exc, "retry_after", None) or 60)
+            response["Retry-After"] = str(exc.retry_after or 60)
         return response
 
     if isinstance(exc, Http404):

@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
 
 
 class CreatedCursorPagination(CursorPagination):
@@ -72,3 +74,16 @@ class CreatedCursorPagination(CursorPagination):
 
     def _invalid(self) -> ValidationError:
         return ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
+
+
+def cursor_page(request, queryset, *, page_size: int) -> tuple[list, str | None, str | None]:
+    """A page of ``queryset`` for a site page (a Django request), with the API's cursors:
+    ``(items, next link, previous link)``. Stable under inserts, and one query whatever
+    the page size. A cursor that is not one of our links is the site's 400 page."""
+    paginator = CreatedCursorPagination()
+    paginator.page_size = page_size
+    try:
+        items = paginator.paginate_queryset(queryset, Request(request))
+    except ValidationError:
+        raise BadRequest("Not a valid page link.") from None
+    return items, paginator.get_next_link(), paginator.get_previous_link()

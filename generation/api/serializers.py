@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -10,8 +9,8 @@ from rest_framework.fields import empty
 from config.api.fields import StrictCharField, StrictSlugField
 from config.api.filters import EnumFilter, QuerySerializer
 from generation.models import PROMPT_MAX_LENGTH, GenerationJob, GenerationModel, StylePreset
-from generation.selectors import job_queue_position
-from generation.services import SCHEDULERS
+from generation.presenters import job_present
+from portraits.recipe import SCHEDULERS
 
 
 class GenerationModelSerializer(serializers.ModelSerializer):
@@ -93,12 +92,51 @@ class JobSpecSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(
+    {"type": "number", "format": "double", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
+)
+class InitStrengthField(serializers.FloatField):
+    """A strength above 0 (checked by ``validate_init_strength``): DRF's ``min_value`` would
+    document 0 as allowed."""
+
+
+class RemixSerializer(JobSpecSerializer):
+    """A remix: any job field to change; the rest comes from the parent's recipe.
+
+    ``init_strength`` (0 < s ≤ 1) paints over the parent's original (image-to-image);
+    without it the remix paints from noise. There is no ``parent`` field: the parent
+    is the portrait in the URL.
+    """
+
+    prompt = PromptField(max_length=PROMPT_MAX_LENGTH, required=False)
+    negative_prompt = StrictCharField(
+        max_length=PROMPT_MAX_LENGTH, required=False, allow_blank=True
+    )
+    init_strength = InitStrengthField(
+        required=False,
+        allow_null=True,
+        max_value=1.0,
+        help_text="Image-to-image: how far to move from the parent's image (0 < s ≤ 1).",
+    )
+
+    def validate_init_strength(self, value):
+        if value is not None and value <= 0:
+            raise serializers.ValidationError("Must be greater than 0 (0 would keep the parent).")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent (absent ones are inherited, not defaulted)."""
+        return {
+            key: value for key, value in self.validated_data.items() if key in self.initial_data
+        }
+
+
 class JobSerializer(serializers.Serializer):
-    """The job resource, read-only; the same dict is sent over the WebSocket."""
+    """The job resource, read-only: ``generation.presenters.job_present`` for the request's
+    user (the same dict the job page and WebSocket messages carry)."""
 
     def to_representation(self, instance: GenerationJob) -> dict[str, Any]:
-        request = self.context.get("request")
-        return job_representation(instance, viewer=getattr(request, "user", None))
+        return job_present(instance, viewer=self.context["request"].user)
 
 
 @extend_schema_field(serializers.DictField())
@@ -107,7 +145,7 @@ class _Dict(serializers.DictField):
 
 
 class JobDocSerializer(serializers.Serializer):
-    """Schema of :func:`job_representation`, for the OpenAPI document."""
+    """Schema of :func:`generation.presenters.job_present`, for the OpenAPI document."""
 
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=GenerationJob.Status.choices)
@@ -138,64 +176,3 @@ class JobSubmittedDocSerializer(JobDocSerializer):
         "the job is kept and sent by the sweeper (within `GENERATION_SWEEP_INTERVAL`, "
         "15 s by default) once it can be — do not submit it again.",
     )
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-def job_representation(job: GenerationJob, *, viewer=None) -> dict[str, Any]:
-    """The job as REST clients, its page and WebSocket subscribers see it.
-
-    Built for ``viewer`` (the job's owner or a moderator); without one, for the job's
-    owner — what a WebSocket event carries to everyone following the job, a moderator
-    included, since the owner sees no more than a moderator does. The parent is shown
-    only through ``portraits.selectors`` (a private parent of someone else or a deleted
-    one reads ``{"available": false, ...}`` with its author's credit, and the recipe's
-    ``parent`` is then null; a visible parent's title is the one ``viewer`` may read,
-    see ``portraits.selectors.portrait_title_for``); the owner's own recipe — their
-    prompt, even one kept from the parent — is always theirs to see.
-    """
-    from portraits.api.serializers import PortraitSummarySerializer
-    from portraits.recipe import recipe_for_viewer
-    from portraits.selectors import portrait_list_for_job, portrait_parent_for
-
-    viewer = job.user if viewer is None else viewer
-    portraits = []
-    if job.status == GenerationJob.Status.SUCCEEDED:
-        found = getattr(job, "live_portraits", None)  # prefetched by the selectors
-        if found is None:
-            found = portrait_list_for_job(job=job, viewer=job.user)
-        portraits = PortraitSummarySerializer(found, many=True, context={"viewer": viewer}).data
-    # A remix whose parent row is gone altogether still says it was one (the recipe
-    # remembers), as a parent no longer available.
-    parent = None
-    if job.parent_id is not None or job.recipe.get("parent"):
-        parent = portrait_parent_for(parent=job.parent, viewer=viewer)
-    return {
-        "id": str(job.pk),
-        "status": job.status,
-        "queue_position": job_queue_position(job=job),
-        "progress": {"step": job.progress_step, "total": job.progress_total or job.steps},
-        # Never the model's server-side path, nor a parent the viewer may not open.
-        "recipe": recipe_for_viewer(
-            job.recipe, parent_visible=parent is not None and parent.available
-        ),
-        "model": {
-            "slug": job.model.slug,
-            "name": job.model.name,
-            "paints_noise": job.model.paints_noise,
-        },
-        "style": {"slug": job.style.slug, "name": job.style.name} if job.style else None,
-        "parent": parent.as_dict() if parent is not None else None,
-        "error": job.error,
-        "worker": job.worker,
-        "attempts": job.attempts,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "url": job.get_absolute_url(),
-        "api_url": reverse("api:job-detail", kwargs={"pk": job.pk}),
-        "ws_url": job.ws_path,
-        "portraits": list(portraits),
-    }

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django.urls.converters import SlugConverter, UUIDConverter
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -18,9 +18,12 @@ from generation.api.serializers import (
     JobSerializer,
     JobSpecSerializer,
     JobSubmittedDocSerializer,
+    RemixSerializer,
     StylePresetSerializer,
 )
 from generation.models import GenerationJob
+from portraits.models import PUBLIC_ID_PATTERN
+from portraits.selectors import portrait_get_editable, portrait_get_viewable, portraits_withheld
 
 # What every job submission (a job, a remix, a reproduction) documents besides its own errors.
 SUBMISSION_SCHEMA = {
@@ -72,8 +75,6 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return selectors.job_get_for_viewer(viewer=self.request.user, job_id=self.kwargs["pk"])
 
     def paginate_queryset(self, queryset):
-        from portraits.selectors import portraits_withheld
-
         page = super().paginate_queryset(queryset)
         # The parents' titles as this member may read them: one query for the page at most.
         parents = [job.parent for job in page or () if job.parent is not None]
@@ -113,7 +114,64 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = services.job_cancel(job=self.get_object(), by=request.user)
-        return Response(JobSerializer(job).data)
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class PortraitSubmissionViewSet(viewsets.GenericViewSet):
+    """Jobs submitted from a portrait: a remix, or a reproduction. They live at the
+    portrait's URL (``/portraits/<id>/remix/``), routed by ``config.api.urls``, but are
+    job submissions: portraits knows nothing of generation."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    lookup_field = "public_id"
+    # Only a well-formed id reaches a query; any other path is the API's JSON 404.
+    lookup_value_regex = PUBLIC_ID_PATTERN
+
+    # What OPTIONS describes (DRF's metadata reads the object and the serializer).
+    def get_object(self):
+        return portrait_get_viewable(viewer=self.request.user, public_id=self.kwargs["public_id"])
+
+    def get_serializer_class(self):
+        return RemixSerializer if self.action == "remix" else serializers.Serializer
+
+    @extend_schema(request=RemixSerializer, **SUBMISSION_SCHEMA)
+    @action(detail=True, methods=["post"])
+    def remix(self, request, public_id=None):
+        """Remix this portrait: a new job from its recipe with your changes. The new
+        portraits will credit every step of the chain. An `Idempotency-Key` makes
+        retries safe."""
+        portrait = self.get_object()
+
+        def submit() -> GenerationJob:
+            spec = RemixSerializer(data=request.data)
+            spec.is_valid(raise_exception=True)
+            return services.job_submit_remix(
+                user=request.user, portrait=portrait, changes=spec.changes()
+            )
+
+        return submission_response(request, submit)
+
+    @extend_schema(
+        request=None,
+        parameters=SUBMISSION_SCHEMA["parameters"],
+        responses={
+            **SUBMISSION_SCHEMA["responses"],
+            409: error_response(
+                "The recipe can no longer be painted identically (its model, style or "
+                "parent is gone or changed)."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def reproduce(self, request, public_id=None):
+        """Paint this portrait again from its identical recipe and seed (author only).
+        On the same device class and thread count the pixels are identical. An
+        `Idempotency-Key` makes retries safe."""
+        portrait = portrait_get_editable(viewer=request.user, public_id=public_id)
+        return submission_response(
+            request,
+            lambda: services.job_submit_reproduction(user=request.user, portrait=portrait),
+        )
 
 
 class GenerationModelViewSet(viewsets.ReadOnlyModelViewSet):

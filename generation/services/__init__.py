@@ -10,6 +10,7 @@
 
 from generation.services.lifecycle import (
     MAX_ATTEMPTS,
+    RUN_JOB_TASK,
     JobHeartbeat,
     job_cancel,
     job_enqueue,
@@ -21,7 +22,7 @@ from generation.services.lifecycle import (
     job_succeed,
     publish_queue_positions,
 )
-from generation.services.registry import model_register
+from generation.services.registry import model_make_default, model_register
 from generation.services.running import (
     JobDeadlinePassed,
     JobStepReporter,
@@ -30,11 +31,11 @@ from generation.services.running import (
     user_message_for,
 )
 from generation.services.submission import (
-    SCHEDULERS,
-    SPEC_FIELDS,
     SUBMISSION_KEY_TTL,
     job_submit,
     job_submit_once,
+    job_submit_remix,
+    job_submit_reproduction,
     job_validate_spec,
     submission_keys_expire,
 )
@@ -42,8 +43,7 @@ from generation.services.sweeper import jobs_sweep
 
 __all__ = [
     "MAX_ATTEMPTS",
-    "SCHEDULERS",
-    "SPEC_FIELDS",
+    "RUN_JOB_TASK",
     "SUBMISSION_KEY_TTL",
     "JobDeadlinePassed",
     "JobHeartbeat",
@@ -59,9 +59,12 @@ __all__ = [
     "job_start",
     "job_submit",
     "job_submit_once",
+    "job_submit_remix",
+    "job_submit_reproduction",
     "job_succeed",
     "job_validate_spec",
     "jobs_sweep",
+    "model_make_default",
     "model_register",
     "publish_queue_positions",
     "submission_keys_expire",

@@ -14,23 +14,29 @@ a minute (``JobHeartbeat``, ``jobs_sweep``).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import DomainError
+from config.celery import app as celery_app
+from config.errors import Conflict
 from generation import events
 from generation.models import (
     GenerationJob,
 )
+from portraits import recipe as recipes
+from portraits import services as portrait_services
 
 logger = logging.getLogger(__name__)
 
 Status = GenerationJob.Status
 
 MAX_ATTEMPTS = 3
+# The Celery task that paints a job (generation.tasks.run_job).
+RUN_JOB_TASK = "generation.tasks.run_job"
 
 
 def job_enqueue(job_id) -> bool:
@@ -42,10 +48,10 @@ def job_enqueue(job_id) -> bool:
     clients submit it again. CELERY_BROKER_CONNECTION_TIMEOUT and
     CELERY_TASK_PUBLISH_RETRY_POLICY bound how long a down broker holds it up.
     """
-    from generation.tasks import run_job
-
     try:
-        run_job.delay(str(job_id))
+        # By name, not through the task object: tasks call services, never the other way.
+        # CELERY_TASK_ROUTES sends it to the "gpu" queue.
+        celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)])
     except Exception:
         logger.warning(
             "Could not send job %s to the broker; the sweeper will send it", job_id, exc_info=True
@@ -69,14 +75,12 @@ def job_cancel(*, job: GenerationJob, by) -> GenerationJob:
     ).update(status=Status.CANCELLED, finished_at=timezone.now())
     job.refresh_from_db()
     if not updated:
-        raise DomainError(
-            f"This job is already {job.get_status_display().lower()}; it cannot be cancelled.",
-            status=409,
-            code="conflict",
+        raise Conflict(
+            f"This job is already {job.get_status_display().lower()}; it cannot be cancelled."
         )
     logger.info("Job %s cancelled by %s", job.pk, by)
     events.publish_on_commit(job.pk, {"type": "cancelled"})
-    transaction.on_commit(publish_queue_positions)
+    transaction.on_commit(queue_positions_publisher.request)
     return job
 
 
@@ -154,7 +158,7 @@ def job_start(
         events.publish_on_commit(
             job.pk, {"type": "started", "worker": job.worker, "total": job.steps}
         )
-        transaction.on_commit(publish_queue_positions)
+        transaction.on_commit(queue_positions_publisher.request)
     return job
 
 
@@ -253,23 +257,38 @@ def job_succeed(*, job: GenerationJob, result) -> bool:
     If anything fails before the commit (Celery's soft time limit can strike
     anywhere), the files already written for the rolled-back portraits are removed.
     """
-    from portraits.services import portrait_create_from_job, portrait_files_discard
-
     created = []
     try:
         with transaction.atomic():
             locked = _lock_attempt(job)
             if locked is None:
                 return False
-            created = portrait_create_from_job(job=locked, result=result)
+            created = portrait_services.portrait_create_from_job(
+                author=locked.user,
+                job_id=locked.pk,
+                parent=locked.parent,
+                images=result.images,
+                recipes=recipes.portrait_recipes(
+                    locked.recipe,
+                    seeds=result.seeds,
+                    scheduler=result.scheduler,
+                    model_revision=result.model_revision,
+                    device=result.device,
+                    dtype=result.dtype,
+                    diffusers_version=result.diffusers_version,
+                    torch_version=result.torch_version,
+                ),
+            )
             locked.status = Status.SUCCEEDED
             locked.finished_at = timezone.now()
             locked.progress_step = locked.progress_total or locked.progress_step
             locked.save(update_fields=["status", "finished_at", "progress_step"])
             # robust: a failure to publish must not look like a failure to store.
-            transaction.on_commit(lambda: _publish_final(locked.pk, "done"), robust=True)
+            # Only what happened: each subscriber's connection reads the finished job as
+            # that subscriber may see it (generation.consumers).
+            events.publish_on_commit(locked.pk, {"type": "done"})
     except BaseException:
-        portrait_files_discard(portraits=created)
+        portrait_services.portrait_files_discard(portraits=created)
         raise
     return True
 
@@ -306,15 +325,78 @@ def job_fail_locked(job: GenerationJob, error: str) -> None:
     events.publish_on_commit(job.pk, {"type": "failed", "error": job.error})
 
 
-def _publish_final(job_id, kind: str) -> None:
-    from generation.api.serializers import job_representation
-
-    job = GenerationJob.objects.select_related("model", "style", "user", "parent").get(pk=job_id)
-    events.publish(job_id, {"type": kind, "job": job_representation(job)})
-
-
 def publish_queue_positions(limit: int = 100) -> None:
-    """Tell the first ``limit`` queued jobs where they now stand (after one left the queue)."""
+    """Tell the first ``limit`` queued jobs where they now stand (after one left the queue).
+
+    Up to ``limit`` sends, each of which may wait for the channel layer
+    (``config.broadcast.SEND_TIMEOUT``): call it from ``queue_positions_publisher``'s
+    thread, never from a worker or a request.
+    """
     queued = GenerationJob.objects.filter(status=Status.QUEUED).order_by("created_at")
     for position, job_id in enumerate(queued.values_list("pk", flat=True)[:limit], start=1):
         events.publish(job_id, {"type": "queued", "position": position})
+
+
+class QueuePositionPublisher:
+    """Publishes queue positions from one daemon thread per process, off the worker's path.
+
+    A start or a cancel only asks for a pass (``request``, after its commit): it sets a
+    flag and returns, so a slow or stalled channel layer (up to 100 sends of up to 5 s
+    each) can neither slow nor stall painting, nor a cancel's answer. Requests coalesce:
+    however many arrive while a pass runs, one more pass follows, and it reads the queue
+    as it stands then. Positions are "latest state" (README, "Live progress"): a pass
+    that fails is logged, never raised, and the next request makes a new one.
+
+    The thread uses its own database connection, closed after every pass, so it holds
+    none between passes. It is started on the first request in each process (again in a
+    forked child, which inherits no threads).
+    """
+
+    def __init__(self, *, limit: int = 100) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._wanted = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        """Ask for a pass soon. Never blocks on the channel layer or the database."""
+        with self._lock:
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._wanted = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._run,
+                    args=(self._wanted,),
+                    name="likeness-queue-positions",
+                    daemon=True,
+                )
+                self._thread.start()
+            self._idle.clear()
+            self._wanted.set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no pass is running or asked for; False if ``timeout`` ran out first.
+
+        For tests and shutdown: a pass holds a database connection while it runs."""
+        return self._idle.wait(timeout)
+
+    def _run(self, wanted: threading.Event) -> None:
+        while True:
+            wanted.wait()
+            with self._lock:
+                wanted.clear()  # before the pass: a request during it makes one more
+            try:
+                publish_queue_positions(limit=self.limit)
+            except Exception:
+                logger.warning("Could not publish queue positions", exc_info=True)
+            finally:
+                connection.close()  # this thread's own
+                with self._lock:
+                    if not wanted.is_set():
+                        self._idle.set()
+
+
+queue_positions_publisher = QueuePositionPublisher()

@@ -36,8 +36,7 @@ def model_register(
     * ``keep_existing``: a model already registered under ``slug`` is left exactly
       as an administrator left it (enabled or not, its limits, its source); only a
       missing one is created. For start-up commands that run on every ``make run``.
-    * ``make_default``: make it the default (one at a time) and enable it, as the
-      admin's "make default" action does.
+    * ``make_default``: make it the default and enable it (``model_make_default``).
     * ``make_default_if_none``: make it the default only if no model is the default
       at all and this one is enabled — never take the flag from another model, even
       a disabled one, and never make a disabled model the default.
@@ -61,11 +60,7 @@ def model_register(
         else:
             model, created = GenerationModel.objects.update_or_create(slug=slug, defaults=fields)
         if make_default:
-            GenerationModel.objects.exclude(pk=model.pk).filter(is_default=True).update(
-                is_default=False
-            )
-            GenerationModel.objects.filter(pk=model.pk).update(is_default=True, is_enabled=True)
-            model.is_default = model.is_enabled = True
+            model_make_default(model=model)
         elif (
             make_default_if_none
             and model.is_enabled
@@ -74,3 +69,19 @@ def model_register(
             GenerationModel.objects.filter(pk=model.pk).update(is_default=True)
             model.is_default = True
     return model, created
+
+
+def model_make_default(*, model: GenerationModel) -> GenerationModel:
+    """Make ``model`` the default (the one a form starts from) and enable it.
+
+    One default at a time: the previous default loses the flag in the same transaction,
+    before ``model`` takes it (the database's unique constraint refuses two).
+    """
+    with transaction.atomic():
+        GenerationModel.objects.exclude(pk=model.pk).filter(is_default=True).update(
+            is_default=False
+        )
+        GenerationModel.objects.filter(pk=model.pk).update(is_default=True, is_enabled=True)
+    model.is_default = model.is_enabled = True
+    logger.info("Model %s is now the default", model.slug)
+    return model

@@ -7,15 +7,17 @@ import logging
 import time
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
 from config.errors import DomainError, NotFound
-from generation import events
+from generation import events, inference
 from generation.models import (
     GenerationJob,
 )
 from generation.services.lifecycle import JobHeartbeat, job_fail, job_progress, job_succeed
+from portraits import recipe as recipes
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +33,41 @@ class JobDeadlinePassed(Exception):
     """
 
 
-_TIME_LIMIT_EXCEPTIONS = {"SoftTimeLimitExceeded", "TimeLimitExceeded", "JobDeadlinePassed"}
+# Celery's two limits (the soft one raised in the task, the hard one reported to
+# ``on_failure`` once the pool process is killed) and the cooperative deadline.
+_TIME_LIMITS = (SoftTimeLimitExceeded, TimeLimitExceeded, JobDeadlinePassed)
 
 
 def _is_time_limit(exc: BaseException) -> bool:
-    return type(exc).__name__ in _TIME_LIMIT_EXCEPTIONS
+    return isinstance(exc, _TIME_LIMITS)
 
 
 def user_message_for(exc: BaseException) -> str:
-    """A sentence a user can act on, for an exception raised while painting."""
-    name = type(exc).__name__
-    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    """A sentence a user can act on, for an exception raised while painting.
+
+    Matched by class: the inference module turns torch's and the hub's failures into its
+    own (``OutOfMemory``, ``ModelUnavailableError``) where they happen, so nothing here
+    needs torch.
+    """
+    lines = str(exc).strip().splitlines()
+    text = lines[0][:300] if lines else ""
     if _is_time_limit(exc):
-        return "The job took longer than this server allows and was stopped. Try fewer steps or a smaller size."
+        return (
+            "The job took longer than this server allows and was stopped. "
+            "Try fewer steps or a smaller size."
+        )
     if isinstance(exc, DomainError):  # already written for the user
         return exc.message
-    if name == "OutOfMemoryError" or "out of memory" in text.lower():
+    if isinstance(exc, inference.OutOfMemory):
         return "The GPU ran out of memory. Try a smaller size or fewer images."
-    if name == "InvalidSpecError":
+    if isinstance(exc, inference.InvalidSpecError):
         return f"This recipe cannot be painted with this model: {text}."
-    if name in {"ModelUnavailableError", "OSError", "FileNotFoundError", "LocalEntryNotFoundError"}:
-        return f"The model could not be loaded ({text or name}). An administrator should check it."
-    return f"Generation failed: {text or name}."
+    if isinstance(exc, inference.ModelUnavailableError):
+        return (
+            f"The model could not be loaded ({text or type(exc).__name__}). "
+            "An administrator should check it."
+        )
+    return f"Generation failed: {text or type(exc).__name__}."
 
 
 class JobStepReporter:
@@ -73,8 +88,6 @@ class JobStepReporter:
         self.painting_since = time.monotonic()
 
     def __call__(self, event) -> None:
-        from generation import inference
-
         if not job_progress(job=self.job, step=event.step, total=event.total):
             raise inference.GenerationCancelled
         if timezone.now() >= self.deadline:
@@ -118,8 +131,6 @@ def job_run(*, job: GenerationJob) -> str:
 
 
 def _paint(job: GenerationJob, *, deadline) -> str:
-    from generation import inference
-
     on_step = JobStepReporter(job, deadline=deadline)
 
     try:
@@ -157,9 +168,6 @@ def _paint(job: GenerationJob, *, deadline) -> str:
 
 def job_inference_spec(job: GenerationJob):
     """The inference module's view of a job (no Django objects cross that boundary)."""
-    from generation import inference
-
-    recipe = job.recipe
     init_image = None
     if job.init_strength is not None:
         gone = NotFound("The portrait this job starts from is no longer available.")
@@ -171,25 +179,11 @@ def job_inference_spec(job: GenerationJob):
         except OSError as exc:  # the row still names a file the storage no longer has
             raise gone from exc
     try:
-        return inference.GenerationSpec(
-            model=inference.ModelRef(
-                source=recipe["model_source"],
-                revision=recipe.get("model_revision", ""),
-                family=recipe.get("model_family", "auto"),
-            ),
-            prompt=recipe["styled_prompt"],
-            negative_prompt=recipe["styled_negative_prompt"],
-            seed=job.seed,
-            steps=job.steps,
-            guidance_scale=job.guidance_scale,
-            width=job.width,
-            height=job.height,
-            num_images=job.num_images,
-            scheduler=job.scheduler,
-            init_image=init_image,
-            init_strength=job.init_strength,
-        )
+        fields = recipes.inference_fields(job.recipe)
     except KeyError as exc:  # a recipe written by hand or by an older version
         raise DomainError(
             f"This job's recipe is incomplete (it has no {exc}). Submit it again."
         ) from exc
+    return inference.GenerationSpec(
+        model=inference.ModelRef(**fields.pop("model")), init_image=init_image, **fields
+    )

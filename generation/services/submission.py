@@ -2,17 +2,17 @@
 
 A submission is validated whole (every bad field at once), counted against the member's
 quota under a lock on their row, stored as a queued job and handed to the broker after
-commit (``lifecycle.job_enqueue``). ``job_submit_once`` makes a submission idempotent
-per ``Idempotency-Key``.
+commit (``lifecycle.job_enqueue``). The recipe's fields, checks and snapshot are
+``portraits.recipe``'s; this module resolves the rows they name. Remixing a portrait and
+reproducing one are submissions too (``job_submit_remix``, ``job_submit_reproduction``),
+fed by what ``portraits.selectors`` lets the member see. ``job_submit_once`` makes a
+submission idempotent per ``Idempotency-Key``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -21,47 +21,25 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, QuotaExceeded
-from generation.models import (
-    MAX_IMAGES_PER_JOB,
-    PROMPT_MAX_LENGTH,
-    SEED_MAX,
-    GenerationJob,
-    GenerationModel,
-    StylePreset,
-    SubmissionKey,
+from config.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyKeyReused,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
 )
+from generation.models import GenerationJob, GenerationModel, StylePreset, SubmissionKey
 from generation.selectors import model_get_default
 from generation.services.lifecycle import job_enqueue
-
-logger = logging.getLogger(__name__)
-
-SCHEDULERS = {
-    "EulerDiscreteScheduler": "Euler",
-    "EulerAncestralDiscreteScheduler": "Euler a",
-    "DPMSolverMultistepScheduler": "DPM++ 2M",
-    "DDIMScheduler": "DDIM",
-    "UniPCMultistepScheduler": "UniPC",
-    "LMSDiscreteScheduler": "LMS",
-    "HeunDiscreteScheduler": "Heun",
-    "PNDMScheduler": "PNDM",
-}
-
-SPEC_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "style",
-    "model",
-    "seed",
-    "steps",
-    "guidance_scale",
-    "width",
-    "height",
-    "num_images",
-    "scheduler",
-    "init_strength",
+from portraits import recipe as recipes
+from portraits.selectors import (
+    portrait_can_edit,
+    portrait_is_viewable,
+    portrait_withheld,
 )
 
+logger = logging.getLogger(__name__)
 
 # --- Submission ------------------------------------------------------------------
 
@@ -73,38 +51,6 @@ class _Errors(dict):
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
-
-
-def _as_int(errors: _Errors, field: str, value: Any, default: int, low: int, high: int) -> int:
-    if _blank(value):
-        return default
-    try:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        number = int(value)
-    except (TypeError, ValueError):
-        errors.add(field, "Enter a whole number.")
-        return default
-    if not low <= number <= high:
-        errors.add(field, f"Must be between {low} and {high}.")
-    return number
-
-
-def _as_float(
-    errors: _Errors, field: str, value: Any, default: float | None, low: float, high: float
-) -> float | None:
-    if _blank(value):
-        return default
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value)
-    except (TypeError, ValueError):
-        errors.add(field, "Enter a number.")
-        return default
-    if not math.isfinite(number) or not low <= number <= high:
-        errors.add(field, f"Must be between {low:g} and {high:g}.")
-    return number
 
 
 def _resolve_model(errors: _Errors, value: Any) -> GenerationModel | None:
@@ -141,89 +87,25 @@ def _resolve_style(errors: _Errors, value: Any) -> StylePreset | None:
     return style
 
 
-def _clean_text(errors: _Errors, field: str, value: Any, *, required: bool) -> str:
-    text = "" if value is None else str(value)
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text).strip()
-    if required and not text:
-        errors.add(field, "Describe the portrait you want." if field == "prompt" else "Required.")
-    if len(text) > PROMPT_MAX_LENGTH:
-        errors.add(field, f"At most {PROMPT_MAX_LENGTH} characters (this has {len(text)}).")
-    return text
-
-
 def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]:
     """Check a job's recipe and fill in the model's defaults.
 
-    Returns the complete, typed recipe fields; raises DomainError with one
-    message per bad field (all of them at once, not the first only).
+    Returns the model and style rows and the asked fields (``portraits.recipe.spec_clean``),
+    typed; raises DomainError with one message per bad field (all of them at once, not
+    the first only: the rows' errors here with the recipe's).
     """
     errors = _Errors()
-    unknown = set(spec) - set(SPEC_FIELDS)
-    for field in sorted(unknown):
-        errors.add(field, "Unknown field.")
-
     model = _resolve_model(errors, spec.get("model"))
     style = _resolve_style(errors, spec.get("style"))
-    prompt = _clean_text(errors, "prompt", spec.get("prompt"), required=True)
-    negative = _clean_text(errors, "negative_prompt", spec.get("negative_prompt"), required=False)
-    seed_value = spec.get("seed")
-    seed = (
-        secrets.randbelow(SEED_MAX + 1)
-        if _blank(seed_value)
-        else _as_int(errors, "seed", seed_value, 0, 0, SEED_MAX)
+    fields, field_errors = recipes.spec_clean(
+        spec, model=model.limits() if model is not None else None, has_parent=parent is not None
     )
-    num_images = _as_int(errors, "num_images", spec.get("num_images"), 1, 1, MAX_IMAGES_PER_JOB)
-    scheduler = "" if _blank(spec.get("scheduler")) else str(spec["scheduler"]).strip()
-    if scheduler and scheduler not in SCHEDULERS:
-        errors.add("scheduler", f"Choose one of: {', '.join(sorted(SCHEDULERS))}.")
-
-    steps = guidance = width = height = None
-    if model is not None:
-        steps = _as_int(errors, "steps", spec.get("steps"), model.default_steps, 1, model.max_steps)
-        guidance = _as_float(
-            errors,
-            "guidance_scale",
-            spec.get("guidance_scale"),
-            model.default_guidance,
-            0,
-            model.max_guidance,
-        )
-        width = _as_int(
-            errors, "width", spec.get("width"), model.default_width, 64, model.max_width
-        )
-        height = _as_int(
-            errors, "height", spec.get("height"), model.default_height, 64, model.max_height
-        )
-        for field, value in (("width", width), ("height", height)):
-            if value % 8:
-                errors.add(field, f"Must be a multiple of 8 (try {value - value % 8 or 8}).")
-        scheduler = scheduler or model.default_scheduler
-
-    init_strength = _as_float(errors, "init_strength", spec.get("init_strength"), None, 0, 1)
-    if init_strength is not None:
-        if parent is None:
-            errors.add("init_strength", "Image-to-image needs a portrait to start from: remix one.")
-        elif init_strength == 0:
-            errors.add(
-                "init_strength", "Must be greater than 0 (0 would keep the parent unchanged)."
-            )
-
+    for field, messages in field_errors.items():
+        for message in messages:
+            errors.add(field, message)
     if errors:
         raise DomainError("Please correct the errors below.", field_errors=errors)
-    return {
-        "model": model,
-        "style": style,
-        "prompt": prompt,
-        "negative_prompt": negative,
-        "seed": seed,
-        "steps": steps,
-        "guidance_scale": guidance,
-        "width": width,
-        "height": height,
-        "num_images": num_images,
-        "scheduler": scheduler,
-        "init_strength": init_strength,
-    }
+    return {"model": model, "style": style, **fields}
 
 
 def _parse_rate(rate: str) -> tuple[int, timedelta]:
@@ -253,38 +135,6 @@ def _check_quota(user) -> None:
         )
 
 
-def _recipe(fields: Mapping[str, Any], parent) -> dict[str, Any]:
-    model: GenerationModel = fields["model"]
-    style: StylePreset | None = fields["style"]
-    prompt, negative = fields["prompt"], fields["negative_prompt"]
-    styled_prompt = style.apply(prompt) if style else prompt
-    styled_negative = ", ".join(
-        part for part in (negative, style.negative_prompt if style else "") if part
-    )
-    return {
-        "prompt": prompt,
-        "negative_prompt": negative,
-        "style": style.slug if style else None,
-        "style_name": style.name if style else None,
-        "styled_prompt": styled_prompt,
-        "styled_negative_prompt": styled_negative,
-        "model": model.slug,
-        "model_name": model.name,
-        "model_source": model.source,
-        "model_revision": model.revision,
-        "model_family": model.family,
-        "seed": fields["seed"],
-        "steps": fields["steps"],
-        "guidance_scale": fields["guidance_scale"],
-        "width": fields["width"],
-        "height": fields["height"],
-        "num_images": fields["num_images"],
-        "scheduler": fields["scheduler"],
-        "init_strength": fields["init_strength"],
-        "parent": parent.public_id if parent is not None else None,
-    }
-
-
 def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
     """Validate, check the user's quota, save a queued job and enqueue it after commit.
 
@@ -297,9 +147,14 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
         # pass the quota check (SQLite serialises writers anyway).
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         _check_quota(user)
-        job = GenerationJob.objects.create(
-            user=user, parent=parent, recipe=_recipe(fields, parent), **fields
+        frozen = recipes.job_snapshot(
+            prompt=fields["prompt"],
+            negative_prompt=fields["negative_prompt"],
+            model=fields["model"].limits(),
+            style=fields["style"].template() if fields["style"] is not None else None,
+            parent=parent.public_id if parent is not None else None,
         )
+        job = GenerationJob.objects.create(user=user, parent=parent, frozen=frozen, **fields)
         transaction.on_commit(lambda: _send(job))
     return job
 
@@ -307,6 +162,107 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
 def _send(job: GenerationJob) -> None:
     if job_enqueue(job.pk) is False:
         job.enqueued_at = None  # what the row now says: the caller can tell its client
+
+
+# --- Remixing and reproducing a portrait ----------------------------------------------------
+
+
+def job_submit_remix(*, user, portrait, changes: Mapping[str, Any]) -> GenerationJob:
+    """Submit a job that remixes ``portrait``: its recipe, with ``changes`` applied.
+
+    ``changes`` takes any job field (prompt, seed, steps, ..., ``init_strength`` for
+    image-to-image from the portrait's original); what it leaves out is inherited,
+    ``num_images`` defaults to 1. The parent is always ``portrait``, which the caller
+    got from ``portrait_get_viewable(viewer=user, ...)``: checked again here, so no
+    path can attach a remix to something its author could not see. ``parent`` is not
+    a field ``changes`` may carry (``job_submit`` rejects unknown fields).
+
+    A prompt ``user`` may not read (kept by ``portrait`` from a step hidden from them,
+    see ``portraits.recipe``) is never inherited: without a ``prompt`` of their own the
+    remix is refused (a field error, nothing submitted); a withheld negative prompt is
+    left out (none) unless they give one.
+    """
+    if not portrait_is_viewable(portrait=portrait, viewer=user):
+        raise NotFound("No such portrait.")
+    withheld = portrait_withheld(portrait=portrait, viewer=user)
+    if "prompt" in withheld and "prompt" not in changes:
+        raise DomainError(
+            "Please correct the errors below.",
+            field_errors={
+                "prompt": [
+                    "This portrait's prompt was kept from a portrait that is no longer "
+                    "available: write your own."
+                ]
+            },
+        )
+    spec = {**recipes.remix_spec(portrait.recipe, withhold=withheld), "num_images": 1, **changes}
+    return job_submit(user=user, spec=spec, parent=portrait)
+
+
+def job_submit_reproduction(*, user, portrait) -> GenerationJob:
+    """Submit the identical recipe again: same seed, one image, same parent.
+
+    Only the author (or a moderator) may: the new portrait takes the same place in
+    the chain, so anyone else would be claiming the author's step as their own
+    (they can Remix it instead — a remix without changes of a text-to-image portrait
+    paints the same pixels and credits the author). For image-to-image the parent's
+    original must still be readable by ``user``; a text-to-image step keeps its
+    parent link whatever its visibility now (nothing of the parent is used, and the
+    credits stay right).
+
+    The job names its model and style by slug, which resolve to what they are *now*.
+    So the job is submitted inside a transaction and what it would paint is compared
+    with the recipe: if the style now writes a different prompt, or the model loads
+    from another source, revision or family, or its default scheduler changed (or
+    either is gone), the job is rolled back (nothing is queued) and a Conflict names
+    what changed, rather than a "reproduction" silently painting something else.
+
+    Identical pixels need the same model weights (``model_revision``), device class,
+    dtype and torch thread count; a portrait that was image ``i > 0`` of a batch may
+    differ in the last bits when repainted alone.
+    """
+    if portrait.is_deleted or not portrait_is_viewable(portrait=portrait, viewer=user):
+        raise NotFound("No such portrait.")
+    if not portrait_can_edit(portrait=portrait, viewer=user):
+        raise PermissionDenied("Only its author can change this portrait.")
+    recipe = portrait.recipe
+    spec = {**recipes.remix_spec(recipe), "num_images": 1}
+    parent = portrait.parent
+    if portrait.is_img2img:
+        if parent is None or not portrait_is_viewable(portrait=parent, viewer=user):
+            raise Conflict(
+                "The portrait this one was painted from is no longer available, "
+                "so it cannot be repainted."
+            )
+        spec["init_strength"] = recipe["init_strength"]
+    try:
+        with transaction.atomic():
+            job = job_submit(user=user, spec=spec, parent=parent)
+            drift = recipes.recipe_drift(recipe, job.recipe)
+            if drift:
+                raise Conflict(_not_reproducible(drift))
+    except Conflict:
+        raise
+    except DomainError as exc:
+        if not exc.field_errors:  # a quota, say: nothing to do with the recipe
+            raise
+        # The model or style is gone or disabled, or the model's limits no longer
+        # admit the recipe: the same refusal, not a form error on a form nobody filled.
+        raise Conflict(
+            _not_reproducible(
+                f"{name}: {' '.join(messages).rstrip('.')}"
+                for name, messages in exc.field_errors.items()
+            )
+        ) from exc
+    return job
+
+
+def _not_reproducible(reasons: Iterable[str]) -> str:
+    return (
+        "This portrait cannot be reproduced exactly: "
+        + "; ".join(reasons)
+        + ". Remix it instead to paint it with what is there now."
+    )
 
 
 # --- Idempotent submission ------------------------------------------------------------
@@ -366,11 +322,9 @@ def _submission_key_find(*, user, key: str) -> SubmissionKey | None:
 
 def _submission_replay(earlier: SubmissionKey, fingerprint: str) -> GenerationJob:
     if earlier.request_fingerprint != fingerprint:
-        raise DomainError(
+        raise IdempotencyKeyReused(
             "This Idempotency-Key was used for a different request. "
-            "Use a new key for a new submission.",
-            status=422,
-            code="idempotency_key_reused",
+            "Use a new key for a new submission."
         )
     return earlier.job
 

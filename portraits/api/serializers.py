@@ -13,22 +13,26 @@ from rest_framework import serializers
 
 from config.api.fields import StrictCharField
 from config.api.filters import EnumFilter, QuerySerializer
-from generation.api.serializers import JobSpecSerializer, PromptField
-from generation.models import PROMPT_MAX_LENGTH
-from portraits.lineage import author_fields
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait
+from portraits.presenters import portrait_summary
 from portraits.selectors import (
     portrait_can_edit,
     portrait_changes_for,
+    portrait_credits,
     portrait_parent_for,
     portrait_recipe_for,
-    portrait_title_for,
 )
 
 
-def _url(serializer: serializers.Serializer, path: str) -> str:
+def _absolute_url(serializer: serializers.Serializer):
+    """The request's ``build_absolute_uri`` when there is one: the API's URLs are absolute."""
     request = serializer.context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
+    return request.build_absolute_uri if request is not None else None
+
+
+def _url(serializer: serializers.Serializer, path: str) -> str:
+    absolute = _absolute_url(serializer)
+    return absolute(path) if absolute is not None else path
 
 
 def _portrait_url(serializer: serializers.Serializer, name: str, portrait: Portrait) -> str:
@@ -43,18 +47,6 @@ class AuthorSerializer(serializers.Serializer):
     )
 
 
-@extend_schema_field(AuthorSerializer)
-class AuthorField(serializers.Field):
-    def __init__(self, **kwargs):
-        kwargs["source"] = "*"
-        kwargs["read_only"] = True
-        super().__init__(**kwargs)
-
-    def to_representation(self, portrait: Portrait) -> dict[str, Any]:
-        name, username, profile = author_fields(portrait)
-        return {"name": name, "username": username, "url": profile}
-
-
 class PortraitSummarySerializer(serializers.ModelSerializer):
     """A portrait in a list or embedded in a job: enough to show and link it.
 
@@ -65,17 +57,21 @@ class PortraitSummarySerializer(serializers.ModelSerializer):
     what is withheld first (``portraits.selectors.portraits_withheld``): one query for all.
     """
 
+    # The fields document the shape (the OpenAPI schema); portraits.presenters writes it,
+    # the one representation the API, pages and WebSocket events share.
+
     id = serializers.CharField(source="public_id", read_only=True)
-    title = serializers.SerializerMethodField(
+    title = serializers.CharField(
+        read_only=True,
         help_text="A default title made from a prompt withheld from you reads "
-        '"Untitled remix" (see `recipe.prompt_withheld`).'
+        '"Untitled remix" (see `recipe.prompt_withheld`).',
     )
-    url = serializers.SerializerMethodField(help_text="The portrait's page.")
-    api_url = serializers.SerializerMethodField()
-    image_url = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField()
-    download_url = serializers.SerializerMethodField()
-    author = AuthorField()
+    url = serializers.CharField(read_only=True, help_text="The portrait's page.")
+    api_url = serializers.CharField(read_only=True)
+    image_url = serializers.CharField(read_only=True)
+    thumbnail_url = serializers.CharField(read_only=True)
+    download_url = serializers.CharField(read_only=True)
+    author = AuthorSerializer(read_only=True)
 
     class Meta:
         model = Portrait
@@ -104,25 +100,13 @@ class PortraitSummarySerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return getattr(request, "user", None)
 
-    def get_title(self, portrait: Portrait) -> str:
-        return portrait_title_for(
-            portrait=portrait, viewer=self._viewer(), chain=self.context.get("chain")
+    def to_representation(self, portrait: Portrait) -> dict[str, Any]:
+        return portrait_summary(
+            portrait,
+            viewer=self._viewer(),
+            absolute_url=_absolute_url(self),
+            chain=self.context.get("chain"),
         )
-
-    def get_url(self, portrait: Portrait) -> str:
-        return _url(self, portrait.get_absolute_url())
-
-    def get_api_url(self, portrait: Portrait) -> str:
-        return _portrait_url(self, "api:portrait-detail", portrait)
-
-    def get_image_url(self, portrait: Portrait) -> str:
-        return _portrait_url(self, "portraits:image", portrait)
-
-    def get_thumbnail_url(self, portrait: Portrait) -> str:
-        return _portrait_url(self, "portraits:thumbnail", portrait)
-
-    def get_download_url(self, portrait: Portrait) -> str:
-        return _portrait_url(self, "portraits:download", portrait)
 
 
 class ParentSerializer(serializers.Serializer):
@@ -182,6 +166,17 @@ class PortraitSerializer(PortraitSummarySerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, portrait: Portrait) -> dict[str, Any]:
+        # The summary from its presenter, then the fields only the full resource has.
+        data = super().to_representation(portrait)
+        for field in self._readable_fields:
+            if field.field_name not in data:
+                attribute = field.get_attribute(portrait)
+                data[field.field_name] = (
+                    None if attribute is None else field.to_representation(attribute)
+                )
+        return data
+
     @extend_schema_field(serializers.DictField())
     def get_recipe(self, portrait: Portrait) -> dict[str, Any]:
         # Its `parent` is null unless the viewer may open the parent, its prompts null
@@ -207,8 +202,6 @@ class PortraitSerializer(PortraitSummarySerializer):
 
     @extend_schema_field(CreditSerializer(many=True))
     def get_credits(self, portrait: Portrait) -> list[dict[str, Any]]:
-        from portraits.selectors import portrait_credits
-
         credits = portrait_credits(portrait=portrait, chain=self.context.get("chain"))
         return CreditSerializer(credits, many=True).data
 
@@ -257,45 +250,6 @@ class PortraitUpdateSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
-
-
-@extend_schema_field(
-    {"type": "number", "format": "double", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
-)
-class InitStrengthField(serializers.FloatField):
-    """A strength above 0 (checked by ``validate_init_strength``): DRF's ``min_value`` would
-    document 0 as allowed."""
-
-
-class RemixSerializer(JobSpecSerializer):
-    """A remix: any job field to change; the rest comes from the parent's recipe.
-
-    ``init_strength`` (0 < s ≤ 1) paints over the parent's original (image-to-image);
-    without it the remix paints from noise. There is no ``parent`` field: the parent
-    is the portrait in the URL.
-    """
-
-    prompt = PromptField(max_length=PROMPT_MAX_LENGTH, required=False)
-    negative_prompt = StrictCharField(
-        max_length=PROMPT_MAX_LENGTH, required=False, allow_blank=True
-    )
-    init_strength = InitStrengthField(
-        required=False,
-        allow_null=True,
-        max_value=1.0,
-        help_text="Image-to-image: how far to move from the parent's image (0 < s ≤ 1).",
-    )
-
-    def validate_init_strength(self, value):
-        if value is not None and value <= 0:
-            raise serializers.ValidationError("Must be greater than 0 (0 would keep the parent).")
-        return value
-
-    def changes(self) -> dict[str, Any]:
-        """Only the fields the client sent (absent ones are inherited, not defaulted)."""
-        return {
-            key: value for key, value in self.validated_data.items() if key in self.initial_data
-        }
 
 
 class LineageStepSerializer(serializers.Serializer):

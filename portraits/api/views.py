@@ -9,9 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.parsers import MultiPartParser
-from config.api.schema import error_response
-from generation.api.views import SUBMISSION_SCHEMA, submission_response
-from portraits import media, selectors, services
+from portraits import credentials, media, selectors, services
 from portraits.api.serializers import (
     CredentialsSerializer,
     LineageSerializer,
@@ -19,7 +17,6 @@ from portraits.api.serializers import (
     PortraitSerializer,
     PortraitSummarySerializer,
     PortraitUpdateSerializer,
-    RemixSerializer,
     VerifyUploadSerializer,
 )
 from portraits.models import PUBLIC_ID_PATTERN, Portrait
@@ -99,44 +96,6 @@ class PortraitViewSet(
         title = selectors.portrait_title_for(portrait=portrait, viewer=request.user)
         return media.file_response(portrait, media.ORIGINAL, attachment=True, title=title)
 
-    @extend_schema(request=RemixSerializer, **SUBMISSION_SCHEMA)
-    @action(detail=True, methods=["post"])
-    def remix(self, request, public_id=None):
-        """Remix this portrait: a new job from its recipe with your changes. The new
-        portraits will credit every step of the chain. An `Idempotency-Key` makes
-        retries safe."""
-        portrait = self.get_object()
-
-        def submit():
-            spec = RemixSerializer(data=request.data)
-            spec.is_valid(raise_exception=True)
-            return services.portrait_remix(
-                portrait=portrait, user=request.user, changes=spec.changes()
-            )
-
-        return submission_response(request, submit)
-
-    @extend_schema(
-        request=None,
-        parameters=SUBMISSION_SCHEMA["parameters"],
-        responses={
-            **SUBMISSION_SCHEMA["responses"],
-            409: error_response(
-                "The recipe can no longer be painted identically (its model, style or "
-                "parent is gone or changed)."
-            ),
-        },
-    )
-    @action(detail=True, methods=["post"])
-    def reproduce(self, request, public_id=None):
-        """Paint this portrait again from its identical recipe and seed (author only).
-        On the same device class and thread count the pixels are identical. An
-        `Idempotency-Key` makes retries safe."""
-        portrait = selectors.portrait_get_editable(viewer=request.user, public_id=public_id)
-        return submission_response(
-            request, lambda: services.portrait_reproduce(portrait=portrait, user=request.user)
-        )
-
     @extend_schema(responses=LineageSerializer)
     @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
     def lineage(self, request, public_id=None):
@@ -207,5 +166,5 @@ class CredentialsVerifyView(APIView):
     def post(self, request):
         upload = VerifyUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        report = selectors.credentials_report(upload.validated_data["file"].read())
+        report = credentials.file_report(upload.validated_data["file"].read())
         return Response(CredentialsSerializer(report).data)

@@ -1,6 +1,6 @@
 from django import template
 
-from portraits.lineage import PARAM_LABELS
+from portraits.recipe import LABELS
 from portraits.selectors import portrait_title_for
 
 register = template.Library()
@@ -9,7 +9,7 @@ register = template.Library()
 @register.filter
 def param_label(name: str) -> str:
     """A recipe key as people read it (``guidance_scale`` → ``guidance``)."""
-    return PARAM_LABELS.get(name, name.replace("_", " "))
+    return LABELS.get(name, name.replace("_", " "))
 
 
 @register.simple_tag(takes_context=True)

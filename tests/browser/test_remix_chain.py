@@ -15,6 +15,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from portraits import credentials, imagefiles
+from portraits.dev_ca import DEV_CA_CERT_NAME
 from portraits.models import Portrait
 from tests.browser.actions import fill, log_in
 
@@ -101,7 +102,7 @@ def test_three_people_make_a_chain_and_everyone_sees_who_changed_what(
     parsed = imagefiles.parse_a1111_parameters(imagefiles.read_png_metadata(data)["parameters"])
     assert "a lighthouse keeper with a red beard at night" in parsed["prompt"]
     assert (parsed["params"]["CFG scale"], parsed["params"]["Style"]) == ("9.0", "Watercolour")
-    anchor = (settings.C2PA_SIGNING_CERTS.parent / credentials.DEV_CA_CERT_NAME).read_bytes()
+    anchor = (settings.C2PA_SIGNING_CERTS.parent / DEV_CA_CERT_NAME).read_bytes()
     report = credentials.read_manifest(data, trust_anchors_pem=anchor)
     assert report["valid"] and report["trusted"], report["validation_errors"]
     assert report["url"].endswith(f"/p/{final.public_id}/")

@@ -67,7 +67,13 @@ def test_quota_answers_429_with_a_message(alice_api, tiny_model, settings):
 
 
 def test_anonymous_cannot_submit(api, tiny_model):
-    assert api.post("/api/v1/jobs/", {"prompt": "x"}, format="json").status_code in (401, 403)
+    response = api.post("/api/v1/jobs/", {"prompt": "x"}, format="json")
+
+    # 401, not 403: the first authentication class (API tokens) names its scheme.
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["code"] == "not_authenticated"
+    assert not GenerationJob.objects.exists()
 
 
 def test_jobs_are_private_to_their_owner_and_moderators(alice_api, bob_api, mod, tiny_model):
@@ -126,7 +132,7 @@ def test_job_list_query_count_is_fixed(alice_api, tiny_model, django_assert_max_
             guidance_scale=7,
             width=64,
             height=64,
-            recipe={},
+            frozen={},
         )
     with django_assert_max_num_queries(len(small.captured_queries)):
         alice_api.get("/api/v1/jobs/")

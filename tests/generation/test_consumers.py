@@ -148,6 +148,7 @@ def test_progress_previews_and_done_arrive_live(queued_job, alice):
     progress = [e for e in events if e["type"] == "progress"]
     assert [e["step"] for e in progress] == list(range(1, 7))
     assert all(e["total"] == 6 and e["eta_seconds"] >= 0 for e in progress)
+    assert progress[-1]["eta_seconds"] == 0  # the last step: nothing left to wait for
     previews = [e["preview"] for e in progress]
     assert all(p.startswith("data:image/jpeg;base64,") for p in previews)
     assert len(set(previews)) > 1  # the preview changes as the latents do
@@ -390,3 +391,46 @@ def test_a_stale_credential_is_re_read_on_any_event(queued_job, alice, monkeypat
         return code
 
     assert async_to_sync(scenario)() == 4401
+
+
+# --- Each subscriber gets the job as they may see it ---------------------------------------------
+
+
+def test_done_carries_the_job_as_each_subscriber_may_see_it(
+    alice, bob, mod, tiny_model, django_capture_on_commit_callbacks
+):
+    """Alice remixed Bob's portrait, which Bob has since made private: the owner may no
+    longer open the parent, a moderator may. Each one's ``done`` says so."""
+    from portraits.services import portrait_update
+
+    with django_capture_on_commit_callbacks(execute=False):
+        original = services.job_submit(user=bob, spec={"prompt": "a cellist", "steps": 2})
+    run_job.apply(args=[str(original.pk)])
+    parent = original.portraits.get()
+    portrait_update(portrait=parent, by=bob, data={"visibility": "public"})
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.job_submit_remix(user=alice, portrait=parent, changes={"steps": 2})
+    portrait_update(portrait=parent, by=bob, data={"visibility": "private"})
+    followers = {"alice": communicator(job.pk, alice), "mod": communicator(job.pk, mod)}
+
+    async def scenario():
+        for ws in followers.values():
+            await _connect(ws)
+            assert (await ws.receive_json_from(timeout=TIMEOUT))["type"] == "state"
+        worker = threading.Thread(target=run_job.apply, args=([str(job.pk)],))
+        worker.start()
+        finals = {name: (await _events_until_final(ws))[-1] for name, ws in followers.items()}
+        await database_sync_to_async(worker.join)()
+        for ws in followers.values():
+            await ws.disconnect()
+        return finals
+
+    finals = async_to_sync(scenario)()
+    assert {final["type"] for final in finals.values()} == {"done"}
+    owners, moderators = finals["alice"]["job"], finals["mod"]["job"]
+    assert owners["status"] == moderators["status"] == "succeeded"
+    assert owners["parent"]["available"] is False and owners["parent"]["title"] is None
+    assert owners["recipe"]["parent"] is None
+    assert moderators["parent"]["available"] is True
+    assert moderators["parent"]["id"] == parent.public_id
+    assert moderators["recipe"]["parent"] == parent.public_id

@@ -160,3 +160,101 @@ def test_the_job_page_tells_its_script_where_the_api_is(client, alice, job):
     assert root["data-api-url"] == f"/api/v1/jobs/{job.pk}/"
     assert root["data-cancel-api-url"] == f"/api/v1/jobs/{job.pk}/cancel/"
     assert root["data-login-url"].startswith("/accounts/login/?next=")
+
+
+# --- My jobs: cursor pages ------------------------------------------------------------------
+
+
+def _jobs_of(user, count: int) -> list[GenerationJob]:
+    """``count`` new jobs of ``user``, oldest first: copies of one submitted row (the quota
+    on active jobs is the service's business, not this list's)."""
+    import uuid
+
+    template = GenerationJob.objects.filter(user=user).first()
+    if template is None:
+        template = services.job_submit(user=user, spec={"prompt": "a sitter"})
+        jobs, count = [template], count - 1
+    else:
+        jobs = []
+    for n in range(count):
+        copy = GenerationJob.objects.get(pk=template.pk)
+        copy.pk, copy.prompt = uuid.uuid4(), f"sitter {n}"
+        copy._state.adding = True
+        copy.save(force_insert=True)
+        jobs.append(copy)
+    return jobs
+
+
+class _Links(HTMLParser):
+    def __init__(self, html: str):
+        super().__init__()
+        self.hrefs: list[tuple[str, str | None]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "a" and "href" in attrs:
+            self.hrefs.append((attrs["href"], attrs.get("rel")))
+
+
+def _page(client, url) -> tuple[list[str], str | None]:
+    response = client.get(url)
+    assert response.status_code == 200
+    links = _Links(response.content.decode()).hrefs
+    jobs = [href for href, _ in links if href.startswith("/jobs/") and href.count("/") == 3]
+    older = next((href for href, rel in links if rel == "next"), None)
+    return jobs, older
+
+
+def test_my_jobs_page_through_every_job_with_cursor_links_without_javascript(
+    client, alice, bob, tiny_model
+):
+    from generation.views import JOBS_ON_PAGE
+
+    mine = _jobs_of(alice, JOBS_ON_PAGE + 3)
+    _jobs_of(bob, 2)
+    client.force_login(alice)
+
+    first, older = _page(client, "/jobs/")
+    assert len(first) == JOBS_ON_PAGE and older is not None and "cursor=" in older
+    # A job submitted meanwhile neither shifts nor repeats the older page (cursors).
+    _jobs_of(alice, 1)
+    second, last = _page(client, older)
+    assert last is None
+    assert set(first).isdisjoint(second)
+    assert sorted(first + second) == sorted(job.get_absolute_url() for job in mine)
+
+
+def test_my_jobs_older_link_keeps_the_status_filter(client, alice, tiny_model):
+    from generation.views import JOBS_ON_PAGE
+
+    jobs = _jobs_of(alice, JOBS_ON_PAGE + 2)
+    GenerationJob.objects.filter(pk=jobs[0].pk).update(status=Status.CANCELLED)
+    client.force_login(alice)
+
+    first, older = _page(client, "/jobs/?status=queued")
+    assert "status=queued" in older
+    second, _ = _page(client, older)
+    assert len(first) + len(second) == JOBS_ON_PAGE + 1
+    assert jobs[0].get_absolute_url() not in first + second
+
+
+def test_my_jobs_page_runs_the_same_queries_whatever_its_length(client, alice, tiny_model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from generation.views import JOBS_ON_PAGE
+
+    client.force_login(alice)
+    _jobs_of(alice, 1)
+    with CaptureQueriesContext(connection) as one:
+        assert len(_page(client, "/jobs/")[0]) == 1
+    _jobs_of(alice, JOBS_ON_PAGE)
+    with CaptureQueriesContext(connection) as full:
+        assert len(_page(client, "/jobs/")[0]) == JOBS_ON_PAGE
+    assert len(full.captured_queries) == len(one.captured_queries)
+
+
+def test_a_forged_cursor_is_the_site_s_400_page(client, alice):
+    client.force_login(alice)
+    assert client.get("/jobs/?cursor=garbage").status_code == 400

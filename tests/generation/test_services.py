@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import DomainError, QuotaExceeded
+from config.errors import Conflict, DomainError, QuotaExceeded
 from generation import services
 from generation.models import GenerationJob, StylePreset
 
@@ -101,7 +101,6 @@ def test_active_job_cap_answers_quota_exceeded(submit, settings):
     submit()
     with pytest.raises(QuotaExceeded) as caught:
         submit()
-    assert caught.value.status == 429
     assert "limit is 2" in caught.value.message
     assert GenerationJob.objects.count() == 2
 
@@ -151,9 +150,8 @@ def test_a_cancelled_queued_job_never_runs(submit):
 def test_a_finished_job_cannot_be_cancelled(submit):
     job = submit()
     GenerationJob.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED)
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(Conflict):
         services.job_cancel(job=job, by=job.user)
-    assert caught.value.status == 409
 
 
 def test_a_redelivered_task_takes_over_and_fences_the_lost_attempt(submit):

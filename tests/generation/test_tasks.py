@@ -56,7 +56,7 @@ def test_a_job_delivered_twice_is_painted_once(submit):
 def test_a_broken_model_fails_the_job_with_a_readable_message(submit, tiny_model, tmp_path):
     job = submit(steps=2)
     GenerationJob.objects.filter(pk=job.pk).update(
-        recipe={**job.recipe, "model_source": str(tmp_path / "missing-model")}
+        frozen={**job.frozen, "model_source": str(tmp_path / "missing-model")}
     )
     run_job.apply(args=[str(job.pk)])
     job.refresh_from_db()
@@ -141,8 +141,8 @@ def test_a_remix_whose_parent_file_is_gone_from_storage_fails_at_once(remix_of_a
 
 def test_a_job_with_an_incomplete_recipe_fails_at_once(submit):
     job = submit(steps=2)
-    recipe = {k: v for k, v in job.recipe.items() if k != "styled_prompt"}
-    GenerationJob.objects.filter(pk=job.pk).update(recipe=recipe)
+    frozen = {k: v for k, v in job.frozen.items() if k != "styled_prompt"}
+    GenerationJob.objects.filter(pk=job.pk).update(frozen=frozen)
     run_job.apply(args=[str(job.pk)])
     job.refresh_from_db()
     assert job.status == Status.FAILED

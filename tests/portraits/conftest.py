@@ -2,9 +2,10 @@
 
 Two ways to a finished job:
 
-- ``paint(job)`` stores hand-made Pillow images through ``portrait_create_from_job`` with a
-  ``GenerationResult`` like the worker's, so every test of the files, lineage and pages runs
-  the real service in milliseconds;
+- ``paint(job)`` claims the job and finishes it through the services the worker calls
+  (``job_start``, then ``job_succeed`` with a ``GenerationResult`` of hand-made Pillow
+  images), so every test of the files, lineage and pages runs the real services in
+  milliseconds;
 - ``run_job(job)`` runs the real Celery task eagerly with the tiny model (``tiny_model``,
   tests marked ``inference``), for what only the pipeline can show: identical pixels.
 """
@@ -35,29 +36,29 @@ def fake_image(seed: int, width: int, height: int) -> Image.Image:
 @pytest.fixture
 def paint(painter):
     """Finish a submitted job the way the worker does, without the pipeline."""
-    from django.utils import timezone
-
     from generation.inference import GenerationResult
     from generation.models import GenerationJob
-    from portraits.services import portrait_create_from_job
+    from generation.services import job_start, job_succeed
+    from portraits.models import Portrait
 
     def paint(job):
-        seeds = [job.seed + index for index in range(job.num_images)]
+        running = job_start(job_id=job.pk, worker="painter@test")
+        assert running is not None, f"job {job.pk} could not start: {job.status}"
+        seeds = [running.seed + index for index in range(running.num_images)]
         result = GenerationResult(
-            images=[fake_image(seed, job.width, job.height) for seed in seeds],
+            images=[fake_image(seed, running.width, running.height) for seed in seeds],
             seeds=seeds,
-            scheduler=job.scheduler or "PNDMScheduler",
+            scheduler=running.scheduler or "PNDMScheduler",
             device="cpu",
             dtype="float32",
             diffusers_version="0.42.1",
             torch_version="2.13.0+cpu",
             model_revision="sha256:00c0ffee00c0ffee",
         )
-        portraits = portrait_create_from_job(job=job, result=result)
-        GenerationJob.objects.filter(pk=job.pk).update(
-            status=GenerationJob.Status.SUCCEEDED, finished_at=timezone.now()
-        )
-        return portraits
+        assert job_succeed(job=running, result=result)
+        job.refresh_from_db()
+        assert job.status == GenerationJob.Status.SUCCEEDED
+        return list(Portrait.objects.filter(job=job).order_by("index_in_job"))
 
     return paint
 
@@ -83,11 +84,11 @@ def create_portrait(paint):
 @pytest.fixture
 def remix(paint):
     """``remix(portrait, user, visibility=..., **changes)`` → the stored remix."""
+    from generation.services import job_submit_remix
     from portraits.models import Portrait
-    from portraits.services import portrait_remix
 
     def make(portrait, user, *, visibility=Portrait.Visibility.PUBLIC, **changes):
-        (child,) = paint(portrait_remix(portrait=portrait, user=user, changes=changes))
+        (child,) = paint(job_submit_remix(user=user, portrait=portrait, changes=changes))
         if visibility != child.visibility:
             Portrait.objects.filter(pk=child.pk).update(visibility=visibility)
             child.visibility = visibility

@@ -14,6 +14,7 @@ from PIL import Image
 
 from portraits.lineage import compute_changes
 from portraits.models import Portrait
+from portraits.recipe import ModelLimits, job_snapshot, recipe_assemble
 
 
 def image_bytes(color=(120, 80, 40), size=(16, 16), format="PNG") -> bytes:
@@ -22,28 +23,41 @@ def image_bytes(color=(120, 80, 40), size=(16, 16), format="PNG") -> bytes:
     return buffer.getvalue()
 
 
+PAINTER = ModelLimits(
+    slug="painter",
+    name="Painter",
+    source="/models/painter",
+    revision="sha256:0123456789abcdef",
+    family="sd",
+    default_steps=4,
+    max_steps=50,
+    default_guidance=7.0,
+    max_guidance=20.0,
+    default_width=16,
+    default_height=16,
+    max_width=1024,
+    max_height=1024,
+)
+
+
 def recipe_for(prompt: str, **overrides) -> dict:
-    recipe = {
+    """A portrait's recipe as a one-image job on the Painter model writes it (the recipe
+    module builds it), with ``overrides`` on top."""
+    asked = {
         "prompt": prompt,
         "negative_prompt": "",
-        "style": None,
-        "style_name": None,
-        "styled_prompt": prompt,
-        "styled_negative_prompt": "",
-        "model": "painter",
-        "model_name": "Painter",
-        "model_source": "/models/painter",
-        "model_revision": "sha256:0123456789abcdef",
-        "model_family": "sd",
+        "scheduler": "EulerDiscreteScheduler",
         "seed": 1,
         "steps": 4,
         "guidance_scale": 7.0,
         "width": 16,
         "height": 16,
-        "scheduler": "EulerDiscreteScheduler",
+        "num_images": 1,
         "init_strength": None,
-        "parent": None,
     }
+    frozen = job_snapshot(prompt=prompt, negative_prompt="", model=PAINTER, style=None, parent=None)
+    recipe = recipe_assemble(asked, frozen)
+    del recipe["num_images"]  # a job's, not an image's
     recipe.update(overrides)
     return recipe
 

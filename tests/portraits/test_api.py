@@ -114,11 +114,14 @@ def test_editing_someone_elses_portrait_is_403_if_seen_and_404_if_not(
     private = create_portrait(alice, prompt="private one", visibility=V.PRIVATE)
     before = list(Portrait.objects.order_by("pk").values())
 
-    assert bob_api.patch(url(public), {"title": "Bob's"}).status_code == 403
-    assert bob_api.delete(url(public)).status_code == 403
-    assert bob_api.patch(url(private), {"title": "Bob's"}).status_code == 404
-    assert bob_api.delete(url(private)).status_code == 404
-    assert bob_api.post(url(public, "reproduce")).status_code == 403
+    refused = [
+        bob_api.patch(url(public), {"title": "Bob's"}),
+        bob_api.delete(url(public)),
+        bob_api.post(url(public, "reproduce")),
+    ]
+    unseen = [bob_api.patch(url(private), {"title": "Bob's"}), bob_api.delete(url(private))]
+    assert [(r.status_code, r.json()["code"]) for r in refused] == [(403, "permission_denied")] * 3
+    assert [(r.status_code, r.json()["code"]) for r in unseen] == [(404, "not_found")] * 2
 
     assert list(Portrait.objects.order_by("pk").values()) == before
     assert not GenerationJob.objects.filter(user__username="bob").exists()
@@ -126,11 +129,17 @@ def test_editing_someone_elses_portrait_is_403_if_seen_and_404_if_not(
 
 def test_anonymous_cannot_write(alice, create_portrait, api):
     portrait = create_portrait(alice)
+    jobs = GenerationJob.objects.count()
 
-    assert api.patch(url(portrait), {"title": "Anon"}).status_code in (401, 403)
-    assert api.post(url(portrait, "remix"), {}).status_code in (401, 403)
+    for response in (
+        api.patch(url(portrait), {"title": "Anon"}),
+        api.post(url(portrait, "remix"), {}),
+    ):
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_authenticated"
     portrait.refresh_from_db()
     assert portrait.title != "Anon"
+    assert GenerationJob.objects.count() == jobs
 
 
 def test_owner_deletes_a_portrait_without_remixes_for_good(alice, create_portrait, alice_api):
@@ -241,7 +250,10 @@ def test_my_portraits_lists_only_mine_filtered_by_visibility(
 
 
 def test_my_portraits_needs_a_login(api, db):
-    assert api.get("/api/v1/me/portraits/").status_code in (401, 403)
+    response = api.get("/api/v1/me/portraits/")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
 
 
 def test_credentials_endpoint_reads_back_the_verified_manifest(

@@ -20,15 +20,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
 from portraits.credentials import (
-    DEV_CA_CERT_NAME,
     TRAINED_ALGORITHMIC_MEDIA,
     ParentIngredient,
-    create_dev_ca,
     manifest_title,
     read_manifest,
     sign_png,
     signing_alg_for_key,
 )
+from portraits.dev_ca import DEV_CA_CERT_NAME, create_dev_ca
 from portraits.imagefiles import encode_png, read_png_metadata
 
 

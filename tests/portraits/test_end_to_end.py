@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from generation import services as generation_services
 from generation.services import job_submit
 from portraits import selectors, services
 from portraits.models import Portrait
@@ -34,7 +35,9 @@ def test_reproduce_paints_identical_pixels(alice, run_job):
     )
     portrait = _only_portrait(job)
 
-    copy = _only_portrait(run_job(services.portrait_reproduce(portrait=portrait, user=alice)))
+    copy = _only_portrait(
+        run_job(generation_services.job_submit_reproduction(portrait=portrait, user=alice))
+    )
     other_seed = _only_portrait(
         run_job(job_submit(user=alice, spec={"prompt": "a sea captain", "seed": 4322, "steps": 3}))
     )
@@ -63,7 +66,9 @@ def test_an_img2img_remix_reproduces_identically_and_credits_its_chain(
     from generation.models import GenerationJob
 
     child = _only_portrait(run_job(GenerationJob.objects.get(pk=response.json()["id"])))
-    copy = _only_portrait(run_job(services.portrait_reproduce(portrait=child, user=bob)))
+    copy = _only_portrait(
+        run_job(generation_services.job_submit_reproduction(portrait=child, user=bob))
+    )
 
     assert child.parent == original and child.is_img2img
     assert child.changes["init_strength"] == 0.5

@@ -122,16 +122,19 @@ def test_portrait_credentials_reads_back_the_stored_file_and_checks_it_names_the
 def test_remix_of_a_parent_deleted_while_queued_is_signed_as_a_remix_not_an_original(
     alice, bob, create_portrait, paint, client, django_capture_on_commit_callbacks
 ):
+    from generation import services as generation_services
     from portraits import services
 
     original = create_portrait(alice, prompt="a beekeeper")
-    job = services.portrait_remix(portrait=original, user=bob, changes={"prompt": "two bees"})
+    job = generation_services.job_submit_remix(
+        portrait=original, user=bob, changes={"prompt": "two bees"}
+    )
     with django_capture_on_commit_callbacks(execute=True):  # the file goes after commit
         assert services.portrait_delete(portrait=original, by=alice) is True
 
     (child,) = paint(job)
     # The file as signed: a viewer's report leaves the deleted parent's id out.
-    report = selectors.credentials_report(selectors.portrait_original_bytes(portrait=child))
+    report = credentials.file_report(selectors.portrait_original_bytes(portrait=child))
 
     assert report["valid"] and report["trusted"], report["validation_errors"]
     assert report["digital_source_type"] == credentials.TRAINED_ALGORITHMIC_MEDIA

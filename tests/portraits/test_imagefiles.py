@@ -31,7 +31,7 @@ def recipe(**overrides):
         "prompt": "portrait of an old sailor, oil on canvas, by Rembrandt",
         "negative_prompt": "blurry, lowres",
         "steps": 20,
-        "scheduler": "EulerDiscreteScheduler",
+        "sampler": "Euler",
         "guidance_scale": 7,
         "seed": 123,
         "width": 512,
@@ -75,23 +75,6 @@ def test_empty_negative_prompt_writes_no_negative_line():
 
     assert "Negative prompt" not in text
     assert parse_a1111_parameters(text)["negative_prompt"] == ""
-
-
-@pytest.mark.parametrize(
-    ("scheduler", "sampler"),
-    [
-        ("EulerAncestralDiscreteScheduler", "Euler a"),
-        ("DPMSolverMultistepScheduler", "DPM++ 2M"),
-        ("DDIMScheduler", "DDIM"),
-        ("PNDMScheduler", "PLMS"),
-        ("UniPCMultistepScheduler", "UniPC"),
-        ("FlowMatchEulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler"),
-    ],
-)
-def test_scheduler_classes_map_to_a1111_sampler_names(scheduler, sampler):
-    text = a1111_parameters(recipe(scheduler=scheduler))
-
-    assert parse_a1111_parameters(text)["params"]["Sampler"] == sampler
 
 
 @pytest.mark.parametrize("init_strength", [None, 0.35])

@@ -6,7 +6,7 @@ import io
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, default_storage
 from PIL import Image
 
 from portraits.models import Portrait
@@ -88,14 +88,24 @@ def test_media_is_not_reachable_under_media_url(alice, create_portrait, client, 
     assert client.get(f"{settings.MEDIA_URL}{portrait.image.name}").status_code == 404
 
 
-def test_deleted_portraits_files_are_gone(alice, bob, create_portrait, remix, client):
+@pytest.mark.parametrize("remixed", [False, True], ids=["row-deleted", "tombstone"])
+def test_deleted_portraits_files_are_gone(
+    remixed, alice, bob, create_portrait, remix, client, django_capture_on_commit_callbacks
+):
     from portraits.services import portrait_delete
 
     original = create_portrait(alice)
-    remix(original, bob)
-    portrait_delete(portrait=original, by=alice)
-    client.force_login(alice)
+    if remixed:
+        remix(original, bob)
+    names = [original.image.name, original.thumbnail.name]
+    assert all(default_storage.exists(name) for name in names)
 
+    with django_capture_on_commit_callbacks(execute=True):
+        tombstone = portrait_delete(portrait=original, by=alice)
+
+    assert tombstone is remixed
+    assert [name for name in names if default_storage.exists(name)] == []
+    client.force_login(alice)
     for kind in KINDS:
         assert client.get(f"/p/{original.public_id}/{kind}/").status_code == 404
 

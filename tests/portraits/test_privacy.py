@@ -165,7 +165,9 @@ def test_a_job_whose_parent_is_gone_altogether_still_reads_as_a_remix(
     from generation.services import job_cancel
 
     with django_capture_on_commit_callbacks(execute=False):  # no Celery: never painted
-        job = services.portrait_remix(portrait=parent, user=bob, changes={"prompt": REMIX_PROMPT})
+        job = generation_services.job_submit_remix(
+            portrait=parent, user=bob, changes={"prompt": REMIX_PROMPT}
+        )
     job_cancel(job=job, by=bob)
     # Nothing builds on it any more, so the row goes (the job's link is set null).
     assert services.portrait_delete(portrait=parent, by=alice) is False
@@ -369,7 +371,9 @@ def test_job_websocket_state_and_done_name_no_hidden_parent(
     alice, bob, parent, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):  # no Celery: the test paints
-        job = services.portrait_remix(portrait=parent, user=bob, changes={"prompt": REMIX_PROMPT})
+        job = generation_services.job_submit_remix(
+            portrait=parent, user=bob, changes={"prompt": REMIX_PROMPT}
+        )
     _hide(parent, "private", alice)
     ws = _communicator(job.pk, bob)
 
@@ -668,7 +672,9 @@ def test_lists_decide_what_is_withheld_in_a_fixed_number_of_queries(
                 recipe=recipe_for(KEPT_PROMPT, seed=100 + n, **size),
             )
             with django_capture_on_commit_callbacks(execute=False):  # queued, never painted
-                services.portrait_remix(portrait=kept, user=carol, changes={"prompt": "mine"})
+                generation_services.job_submit_remix(
+                    portrait=kept, user=carol, changes={"prompt": "mine"}
+                )
 
     def counts():
         found = {}
@@ -705,13 +711,13 @@ def test_a_file_painted_after_an_ancestor_went_private_names_it_nowhere(
     file (served to anyone who may see carol's portrait) names neither alice's portrait
     nor carries bob's file, whose manifest and chunks name it. It still says it is a
     remix, and the chain keeps its length."""
-    from portraits import selectors
+    from portraits import credentials, selectors
 
     _hide(parent, "private", alice)
     grandchild = remix(child, carol, prompt="a lighthouse keeper at dusk", seed=5)
     data = selectors.portrait_original_bytes(portrait=grandchild)
     assert parent.public_id.encode() not in data
-    report = selectors.credentials_report(data)
+    report = credentials.file_report(data)
     assert report["valid"] and report["trusted"], report["validation_errors"]
     provenance = report["png_provenance"]
     assert provenance["lineage"] == [None, child.public_id]
@@ -722,10 +728,10 @@ def test_a_file_painted_after_an_ancestor_went_private_names_it_nowhere(
 
 def test_an_author_s_own_private_ancestors_stay_in_the_file(alice, create_portrait, remix):
     """Private is the default: remixing your own private work keeps the whole chain."""
-    from portraits import selectors
+    from portraits import credentials, selectors
 
     original = create_portrait(alice, prompt="a bell ringer", visibility=V.PRIVATE)
     again = remix(original, alice, prompt="a bell ringer at night", visibility=V.PRIVATE)
-    report = selectors.credentials_report(selectors.portrait_original_bytes(portrait=again))
+    report = credentials.file_report(selectors.portrait_original_bytes(portrait=again))
     assert report["png_provenance"]["lineage"] == [original.public_id]
     assert report["parent"]["manifest_label"]  # the parent's signed file is inside

@@ -6,7 +6,8 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from config.errors import DomainError, NotFound
+from config.errors import Conflict, DomainError, NotFound, PermissionDenied
+from generation import services as generation_services
 from generation.models import GenerationJob
 from generation.services import job_submit
 from portraits import selectors, services
@@ -61,7 +62,15 @@ def test_a_job_stored_twice_keeps_one_set_of_portraits(alice, paint):
     job = job_submit(user=alice, spec={"prompt": "a portrait", "num_images": 2})
     first = paint(job)
 
-    again = paint(job)
+    # A task delivered twice would store the same images again: the service hands back
+    # the portraits it stored the first time.
+    again = services.portrait_create_from_job(
+        author=alice,
+        job_id=job.pk,
+        parent=None,
+        recipes=[portrait.recipe for portrait in first],
+        images=[Image.new("RGB", (job.width, job.height)) for _ in first],
+    )
 
     assert [p.pk for p in again] == [p.pk for p in first]
     assert Portrait.objects.filter(job=job).count() == 2
@@ -129,7 +138,9 @@ def test_remix_of_a_portrait_the_user_cannot_see_is_refused_and_creates_nothing(
     private = create_portrait(alice, visibility=Portrait.Visibility.PRIVATE)
 
     with pytest.raises(NotFound):
-        services.portrait_remix(portrait=private, user=bob, changes={"prompt": "mine now"})
+        generation_services.job_submit_remix(
+            portrait=private, user=bob, changes={"prompt": "mine now"}
+        )
 
     assert not GenerationJob.objects.filter(user=bob).exists()
 
@@ -139,7 +150,9 @@ def test_remix_changes_cannot_carry_a_parent(alice, bob, create_portrait):
     other = create_portrait(alice, prompt="another one")
 
     with pytest.raises(DomainError) as caught:
-        services.portrait_remix(portrait=public, user=bob, changes={"parent": other.public_id})
+        generation_services.job_submit_remix(
+            portrait=public, user=bob, changes={"parent": other.public_id}
+        )
 
     assert "parent" in caught.value.field_errors
     assert not GenerationJob.objects.filter(user=bob).exists()
@@ -196,7 +209,7 @@ def test_hard_delete_without_descendants_removes_row_files_and_empty_tombstones(
 
 def test_a_portrait_with_a_remix_still_queued_becomes_a_tombstone(alice, bob, create_portrait):
     original = create_portrait(alice)
-    services.portrait_remix(portrait=original, user=bob, changes={"prompt": "later"})
+    generation_services.job_submit_remix(portrait=original, user=bob, changes={"prompt": "later"})
 
     assert services.portrait_delete(portrait=original, by=alice) is True
     assert Portrait.objects.filter(pk=original.pk, deleted_at__isnull=False).exists()
@@ -231,7 +244,7 @@ def test_only_the_author_or_a_moderator_may_edit(alice, bob, mod, create_portrai
 
     with pytest.raises(DomainError) as caught:
         services.portrait_update(portrait=portrait, by=bob, data={"title": "Bob's now"})
-    assert caught.value.status == 403
+    assert isinstance(caught.value, PermissionDenied)
     with pytest.raises(DomainError):
         services.portrait_delete(portrait=portrait, by=bob)
 
@@ -246,7 +259,7 @@ def test_reproduce_submits_the_identical_recipe_with_one_image(alice, paint):
     )
     _, second = paint(job)
 
-    again = services.portrait_reproduce(portrait=second, user=alice)
+    again = generation_services.job_submit_reproduction(portrait=second, user=alice)
 
     assert again.num_images == 1
     assert again.seed == 91
@@ -259,7 +272,7 @@ def test_reproduce_of_an_img2img_remix_keeps_its_parent_and_strength(
     original = create_portrait(alice)
     child = remix(original, bob, init_strength=0.4, prompt="a portrait, in watercolour")
 
-    job = services.portrait_reproduce(portrait=child, user=bob)
+    job = generation_services.job_submit_reproduction(portrait=child, user=bob)
 
     assert (job.parent, job.init_strength, job.seed) == (original, 0.4, child.recipe["seed"])
 
@@ -272,9 +285,9 @@ def test_reproduce_of_an_img2img_remix_whose_parent_went_private_is_refused(
     services.portrait_update(portrait=original, by=alice, data={"visibility": "private"})
 
     with pytest.raises(DomainError) as caught:
-        services.portrait_reproduce(portrait=child, user=bob)
+        generation_services.job_submit_reproduction(portrait=child, user=bob)
 
-    assert caught.value.status == 409
+    assert isinstance(caught.value, Conflict)
     assert not GenerationJob.objects.filter(user=bob, parent=original, status="queued").exists()
 
 
@@ -298,10 +311,10 @@ def test_reproduce_refuses_when_the_style_now_writes_a_different_prompt(
     jobs_before = GenerationJob.objects.count()
 
     with pytest.raises(DomainError) as caught:
-        services.portrait_reproduce(portrait=portrait, user=alice)
+        generation_services.job_submit_reproduction(portrait=portrait, user=alice)
     response = alice_api.post(f"/api/v1/portraits/{portrait.public_id}/reproduce/")
 
-    assert caught.value.status == 409
+    assert isinstance(caught.value, Conflict)
     assert "style “Noir” now writes a different prompt" in caught.value.message
     assert response.status_code == 409
     assert "style “Noir”" in response.json()["detail"]
@@ -319,11 +332,11 @@ def test_reproduce_refuses_when_the_model_now_loads_other_weights(
     jobs_before = GenerationJob.objects.count()
 
     with pytest.raises(DomainError) as caught:
-        services.portrait_reproduce(portrait=portrait, user=alice)
+        generation_services.job_submit_reproduction(portrait=portrait, user=alice)
     page = client.post(f"/p/{portrait.public_id}/reproduce/", follow=True).content.decode()
 
     message = caught.value.message
-    assert caught.value.status == 409
+    assert isinstance(caught.value, Conflict)
     assert "model “Painter” now loads from a different source" in message
     assert "revision “v2”" in message
     assert "/models/" not in message  # a server path is nobody's business
@@ -336,9 +349,9 @@ def test_reproduce_refuses_when_the_style_is_gone(alice, create_portrait, noir):
     noir.delete()
 
     with pytest.raises(DomainError) as caught:
-        services.portrait_reproduce(portrait=portrait, user=alice)
+        generation_services.job_submit_reproduction(portrait=portrait, user=alice)
 
-    assert caught.value.status == 409 and "Unknown style" in caught.value.message
+    assert isinstance(caught.value, Conflict) and "Unknown style" in caught.value.message
     assert not GenerationJob.objects.filter(user=alice, status="queued").exists()
 
 
@@ -347,7 +360,7 @@ def test_reproduce_with_unchanged_style_and_model_submits(alice, create_portrait
     noir.name = "Film noir"  # a new name paints the same pixels
     noir.save()
 
-    job = services.portrait_reproduce(portrait=portrait, user=alice)
+    job = generation_services.job_submit_reproduction(portrait=portrait, user=alice)
 
     assert (job.recipe["styled_prompt"], job.seed) == ("a detective, film noir", 5)
 
@@ -356,9 +369,9 @@ def test_only_the_author_may_reproduce(alice, bob, create_portrait):
     portrait = create_portrait(alice)
 
     with pytest.raises(DomainError) as caught:
-        services.portrait_reproduce(portrait=portrait, user=bob)
+        generation_services.job_submit_reproduction(portrait=portrait, user=bob)
 
-    assert caught.value.status == 403
+    assert isinstance(caught.value, PermissionDenied)
     assert not GenerationJob.objects.filter(user=bob).exists()
 
 

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from generation import inference
 from generation.services import model_register
+from generation.tinymodel import build_tiny_model
 
 
 class Command(BaseCommand):
@@ -22,8 +23,6 @@ class Command(BaseCommand):
     def handle(self, *args, dir: Path, force: bool, **options):
         if not inference.backend_available():
             raise CommandError(inference.backend_missing_reason())
-        from generation.tinymodel import build_tiny_model
-
         if force or not (dir / "model_index.json").exists():
             self.stdout.write(f"Building the tiny model in {dir} …")
             build_tiny_model(dir)

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portraits.credentials import DEV_CA_CERT_NAME, DEV_CHAIN_NAME, DEV_KEY_NAME, create_dev_ca
+from portraits.dev_ca import DEV_CA_CERT_NAME, DEV_CHAIN_NAME, DEV_KEY_NAME, create_dev_ca
 
 
 class Command(BaseCommand):
