@@ -56,7 +56,7 @@ class User(AbstractUser):
         return self.display_name or self.username
 
     def get_absolute_url(self) -> str:
-        return reverse("gallery:profile", kwargs={"username": self.username})
+        return reverse("profile", kwargs={"username": self.username})
 
     @property
     def avatar_url(self) -> str:

@@ -54,6 +54,7 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+"""Marks an argument of ``user_profile_update`` that was not given (leave as is)."""
 
 
 class InvalidCredentials(DomainError):
@@ -72,9 +73,6 @@ class TooManyLoginAttempts(QuotaExceeded):
     """The failed-login limit refuses every attempt, the right password too, for now."""
 
     code = "too_many_login_attempts"
-
-
-"""Marks an argument of ``user_profile_update`` that was not given (leave as is)."""
 
 
 def _invalid(field_errors: dict[str, list[str]]) -> DomainError:

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+import accounts.converters  # noqa: F401 - registers <username:…>
 from config.api.docs import SchemaView, SwaggerView
+from gallery.views import profile
 
 admin.site.site_header = "Likeness moderation"
 admin.site.site_title = "Likeness admin"
@@ -12,6 +14,10 @@ urlpatterns = [
     path("api/v1/", include("config.api.urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # A member's public page, shown by the gallery (it lists portraits) but named here, at
+    # the root: accounts (``User.get_absolute_url``) and portraits link to it, and neither
+    # may know the gallery app.
+    path("u/<username:username>/", profile, name="profile"),
     path("", include("accounts.urls")),
     path("", include("generation.urls")),
     path("", include("portraits.urls")),

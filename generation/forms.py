@@ -126,4 +126,11 @@ class JobForm(forms.Form):
         return [m for m in self.models if m.paints_noise]
 
     def spec(self) -> dict:
+        """The job's fields; an empty one takes its default (the model's, a random seed)."""
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+
+    def remix_changes(self) -> dict:
+        """Every field, an empty one too: the remix form opens with the parent's recipe, so a
+        field the member cleared (a style, a negative prompt, a seed) is cleared, not the
+        parent's again."""
+        return {name: None if value == "" else value for name, value in self.cleaned_data.items()}

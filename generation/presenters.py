@@ -32,7 +32,7 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
     if job.status == GenerationJob.Status.SUCCEEDED:
         found = getattr(job, "live_portraits", None)  # prefetched by the selectors
         if found is None:
-            found = portrait_list_for_job(job=job, viewer=job.user)
+            found = portrait_list_for_job(job=job, viewer=viewer)
         portraits = [portrait_summary(portrait, viewer=viewer) for portrait in found]
     # A remix whose parent row is gone altogether still says it was one (the recipe
     # remembers), as a parent no longer available.

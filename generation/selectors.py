@@ -9,10 +9,10 @@ from django.db.models.functions import Coalesce
 from accounts.permissions import is_moderator
 from config.errors import NotFound
 from generation.models import GenerationJob, GenerationModel, StylePreset
-from portraits.models import Portrait
+from portraits.selectors import portrait_queryset_for_jobs
 
 
-def _for_display(qs: QuerySet[GenerationJob]) -> QuerySet[GenerationJob]:
+def _for_display(qs: QuerySet[GenerationJob], *, viewer) -> QuerySet[GenerationJob]:
     """Everything a job's representation reads, in a fixed number of queries for any page size:
     its queue position (one subquery) and its live portraits (one prefetch)."""
     ahead = (
@@ -30,9 +30,7 @@ def _for_display(qs: QuerySet[GenerationJob]) -> QuerySet[GenerationJob]:
         .prefetch_related(
             Prefetch(
                 "portraits",
-                queryset=Portrait.objects.filter(deleted_at__isnull=True)
-                .select_related("author")
-                .order_by("index_in_job"),
+                queryset=portrait_queryset_for_jobs(viewer=viewer),
                 to_attr="live_portraits",
             )
         )
@@ -50,7 +48,7 @@ def _visible_to(viewer) -> QuerySet[GenerationJob]:
 
 
 def job_queryset_for(*, viewer) -> QuerySet[GenerationJob]:
-    return _for_display(_visible_to(viewer))
+    return _for_display(_visible_to(viewer), viewer=viewer)
 
 
 def job_get_for_viewer(*, viewer, job_id) -> GenerationJob:
@@ -73,7 +71,7 @@ def job_is_visible(*, viewer, job_id) -> bool:
 
 
 def job_list_owned(*, user, status: str | None = None) -> QuerySet[GenerationJob]:
-    qs = _for_display(GenerationJob.objects.filter(user=user))
+    qs = _for_display(GenerationJob.objects.filter(user=user), viewer=user)
     if status:
         qs = qs.filter(status=status)
     return qs

@@ -55,9 +55,9 @@ def job_create(request):
             try:
                 if parent is None:
                     job = services.job_submit(user=request.user, spec=form.spec())
-                else:  # what the form left empty is the parent's
+                else:  # the form opened with the parent's recipe: what it says now is it
                     job = services.job_submit_remix(
-                        user=request.user, portrait=parent, changes=form.spec()
+                        user=request.user, portrait=parent, changes=form.remix_changes()
                     )
             except DomainError as exc:
                 form_add_domain_error(form, exc)

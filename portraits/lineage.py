@@ -276,7 +276,7 @@ def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:
     return (
         author.public_name,
         author.username,
-        reverse("gallery:profile", kwargs={"username": author.username}),
+        author.get_absolute_url(),
     )
 
 

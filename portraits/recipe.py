@@ -220,43 +220,45 @@ class StyleTemplate:
 FieldErrors = dict[str, list[str]]
 
 
-def _add(errors: FieldErrors, field: str, message: str) -> None:
+def add_error(errors: FieldErrors, field: str, message: str) -> None:
+    """Add ``message`` to ``field``'s errors (all of a submission's errors come at once)."""
     errors.setdefault(field, []).append(message)
 
 
-def _blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """Not given: ``None`` or only whitespace, which a field reads as "the default"."""
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
 def _as_int(errors: FieldErrors, field: str, value: Any, default: int, low: int, high: int) -> int:
-    if _blank(value):
+    if is_blank(value):
         return default
     try:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError
         number = int(value)
     except (TypeError, ValueError):
-        _add(errors, field, "Enter a whole number.")
+        add_error(errors, field, "Enter a whole number.")
         return default
     if not low <= number <= high:
-        _add(errors, field, f"Must be between {low} and {high}.")
+        add_error(errors, field, f"Must be between {low} and {high}.")
     return number
 
 
 def _as_float(
     errors: FieldErrors, field: str, value: Any, default: float | None, low: float, high: float
 ) -> float | None:
-    if _blank(value):
+    if is_blank(value):
         return default
     try:
         if isinstance(value, bool):
             raise ValueError
         number = float(value)
     except (TypeError, ValueError):
-        _add(errors, field, "Enter a number.")
+        add_error(errors, field, "Enter a number.")
         return default
     if not math.isfinite(number) or not low <= number <= high:
-        _add(errors, field, f"Must be between {low:g} and {high:g}.")
+        add_error(errors, field, f"Must be between {low:g} and {high:g}.")
     return number
 
 
@@ -264,9 +266,11 @@ def _clean_text(errors: FieldErrors, field: str, value: Any, *, required: bool) 
     text = "" if value is None else str(value)
     text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text).strip()
     if required and not text:
-        _add(errors, field, "Describe the portrait you want." if field == "prompt" else "Required.")
+        add_error(
+            errors, field, "Describe the portrait you want." if field == "prompt" else "Required."
+        )
     if len(text) > PROMPT_MAX_LENGTH:
-        _add(errors, field, f"At most {PROMPT_MAX_LENGTH} characters (this has {len(text)}).")
+        add_error(errors, field, f"At most {PROMPT_MAX_LENGTH} characters (this has {len(text)}).")
     return text
 
 
@@ -283,19 +287,19 @@ def spec_clean(
     """
     errors: FieldErrors = {}
     for name in sorted(set(spec) - set(SUBMITTED)):
-        _add(errors, name, "Unknown field.")
+        add_error(errors, name, "Unknown field.")
     prompt = _clean_text(errors, "prompt", spec.get("prompt"), required=True)
     negative = _clean_text(errors, "negative_prompt", spec.get("negative_prompt"), required=False)
     seed_value = spec.get("seed")
     seed = (
         secrets.randbelow(SEED_MAX + 1)
-        if _blank(seed_value)
+        if is_blank(seed_value)
         else _as_int(errors, "seed", seed_value, 0, 0, SEED_MAX)
     )
     num_images = _as_int(errors, "num_images", spec.get("num_images"), 1, 1, MAX_IMAGES_PER_JOB)
-    scheduler = "" if _blank(spec.get("scheduler")) else str(spec["scheduler"]).strip()
+    scheduler = "" if is_blank(spec.get("scheduler")) else str(spec["scheduler"]).strip()
     if scheduler and scheduler not in SCHEDULERS:
-        _add(errors, "scheduler", f"Choose one of: {', '.join(sorted(SCHEDULERS))}.")
+        add_error(errors, "scheduler", f"Choose one of: {', '.join(sorted(SCHEDULERS))}.")
 
     steps = guidance = width = height = None
     if model is not None:
@@ -316,7 +320,7 @@ def spec_clean(
         )
         for field, value in (("width", width), ("height", height)):
             if value % SIZE_MULTIPLE:
-                _add(
+                add_error(
                     errors,
                     field,
                     f"Must be a multiple of {SIZE_MULTIPLE} "
@@ -327,13 +331,13 @@ def spec_clean(
     init_strength = _as_float(errors, "init_strength", spec.get("init_strength"), None, 0, 1)
     if init_strength is not None:
         if not has_parent:
-            _add(
+            add_error(
                 errors,
                 "init_strength",
                 "Image-to-image needs a portrait to start from: remix one.",
             )
         elif init_strength == 0:
-            _add(
+            add_error(
                 errors,
                 "init_strength",
                 "Must be greater than 0 (0 would keep the parent unchanged).",

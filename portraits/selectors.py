@@ -127,6 +127,12 @@ def portrait_list_for_job(*, job, viewer) -> QuerySet[Portrait]:
     return portrait_queryset_viewable(viewer=viewer).filter(job=job).order_by("index_in_job")
 
 
+def portrait_queryset_for_jobs(*, viewer) -> QuerySet[Portrait]:
+    """For prefetching the portraits of many jobs at once, in image order, as ``viewer``
+    may see them (``portrait_list_for_job`` for one job)."""
+    return portrait_queryset_viewable(viewer=viewer).order_by("index_in_job")
+
+
 def portrait_chain(*, portrait: Portrait) -> list[Portrait]:
     """``portrait``'s ancestors from the original, then itself: one query at any depth.
 

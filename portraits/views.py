@@ -5,19 +5,18 @@ from math import ceil
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from config import errors
-from config.api.pagination import CreatedCursorPagination
+from config.api.pagination import cursor_page
 from config.errors import DomainError, NotFound, form_add_domain_error
 from portraits import credentials, media, selectors, services
 from portraits.forms import CredentialsVerifyForm, PortraitEditForm
@@ -41,17 +40,6 @@ def _editable(request, public_id: str) -> Portrait:
         raise Http404("No such portrait.") from None
     except errors.PermissionDenied as exc:  # seen, but not theirs
         raise PermissionDenied(exc.message) from None
-
-
-def _cursor_page(request, queryset):
-    """A page of ``queryset`` with the API's cursor pagination (stable under inserts)."""
-    paginator = CreatedCursorPagination()
-    paginator.page_size = PAGE_SIZE
-    try:
-        items = paginator.paginate_queryset(queryset, Request(request))
-    except ValidationError:  # a cursor that is not one of our links: the site's 400 page
-        raise BadRequest("Not a valid page link.") from None
-    return items, paginator.get_next_link(), paginator.get_previous_link()
 
 
 def _private_unless_public(response, portrait: Portrait):
@@ -104,8 +92,10 @@ def portrait_download(request, public_id):
 @require_GET
 def portrait_remixes(request, public_id):
     portrait = _viewable(request, public_id)
-    items, next_link, previous_link = _cursor_page(
-        request, selectors.portrait_remixes(portrait=portrait, viewer=request.user)
+    items, next_link, previous_link = cursor_page(
+        request,
+        selectors.portrait_remixes(portrait=portrait, viewer=request.user),
+        page_size=PAGE_SIZE,
     )
     selectors.portraits_withheld(portraits=[portrait, *items], viewer=request.user)
     context = {
@@ -190,8 +180,10 @@ def my_portraits(request):
     visibility = request.GET.get("visibility") or None
     if visibility not in (None, *Portrait.Visibility.values):
         visibility = None
-    items, next_link, previous_link = _cursor_page(
-        request, selectors.portrait_list_owned(user=request.user, visibility=visibility)
+    items, next_link, previous_link = cursor_page(
+        request,
+        selectors.portrait_list_owned(user=request.user, visibility=visibility),
+        page_size=PAGE_SIZE,
     )
     context = {
         "portraits": items,

@@ -8,9 +8,9 @@ from rest_framework.fields import empty
 
 from config.api.fields import StrictCharField, StrictSlugField
 from config.api.filters import EnumFilter, QuerySerializer
-from generation.models import PROMPT_MAX_LENGTH, GenerationJob, GenerationModel, StylePreset
+from generation.models import GenerationJob, GenerationModel, StylePreset
 from generation.presenters import job_present
-from portraits.recipe import SCHEDULERS
+from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SCHEDULERS
 
 
 class GenerationModelSerializer(serializers.ModelSerializer):
@@ -80,7 +80,7 @@ class JobSpecSerializer(serializers.Serializer):
     guidance_scale = serializers.FloatField(required=False)
     width = serializers.IntegerField(required=False, help_text="A multiple of 8.")
     height = serializers.IntegerField(required=False, help_text="A multiple of 8.")
-    num_images = serializers.IntegerField(required=False, min_value=1, max_value=4)
+    num_images = serializers.IntegerField(required=False, min_value=1, max_value=MAX_IMAGES_PER_JOB)
     scheduler = serializers.ChoiceField(
         choices=sorted(SCHEDULERS), required=False, allow_blank=True
     )

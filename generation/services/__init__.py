@@ -10,10 +10,8 @@
 
 from generation.services.lifecycle import (
     MAX_ATTEMPTS,
-    RUN_JOB_TASK,
     JobHeartbeat,
     job_cancel,
-    job_enqueue,
     job_fail,
     job_fail_running,
     job_heartbeat,
@@ -31,7 +29,9 @@ from generation.services.running import (
     user_message_for,
 )
 from generation.services.submission import (
+    RUN_JOB_TASK,
     SUBMISSION_KEY_TTL,
+    job_enqueue,
     job_submit,
     job_submit_once,
     job_submit_remix,

@@ -6,7 +6,7 @@ belongs to one *attempt* (``attempts``); a worker that lost its job to a redeliv
 finds its writes refused and stops.
 
 Outages never turn a committed job into an error: a job whose message the broker
-could not take is kept, marked for the sweeper to send (``job_enqueue``), and a worker
+could not take is kept, marked for the sweeper to send (``submission.job_enqueue``), and a worker
 that went silent (its heartbeat stopped) loses its job to a new attempt within about
 a minute (``JobHeartbeat``, ``jobs_sweep``).
 """
@@ -21,12 +21,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from config.errors import Conflict
 from generation import events
-from generation.models import (
-    GenerationJob,
-)
+from generation.models import GenerationJob
 from portraits import recipe as recipes
 from portraits import services as portrait_services
 
@@ -35,30 +32,6 @@ logger = logging.getLogger(__name__)
 Status = GenerationJob.Status
 
 MAX_ATTEMPTS = 3
-# The Celery task that paints a job (generation.tasks.run_job).
-RUN_JOB_TASK = "generation.tasks.run_job"
-
-
-def job_enqueue(job_id) -> bool:
-    """Send the task for a committed job; False if the broker could not take it.
-
-    The job then stays queued with ``enqueued_at`` null, which the sweeper sends at
-    its next run (every GENERATION_SWEEP_INTERVAL). It must not raise: it runs after
-    the job was committed, and a submission answered 500 after its job existed made
-    clients submit it again. CELERY_BROKER_CONNECTION_TIMEOUT and
-    CELERY_TASK_PUBLISH_RETRY_POLICY bound how long a down broker holds it up.
-    """
-    try:
-        # By name, not through the task object: tasks call services, never the other way.
-        # CELERY_TASK_ROUTES sends it to the "gpu" queue.
-        celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)])
-    except Exception:
-        logger.warning(
-            "Could not send job %s to the broker; the sweeper will send it", job_id, exc_info=True
-        )
-        GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(enqueued_at=None)
-        return False
-    return True
 
 
 # --- Cancel ------------------------------------------------------------------------
@@ -360,6 +333,17 @@ class QueuePositionPublisher:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        # A forked child (a prefork pool's) inherits no thread, and perhaps a lock held by
+        # one that is gone: it starts afresh.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._wanted = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = None
 
     def request(self) -> None:
         """Ask for a pass soon. Never blocks on the channel layer or the database."""

@@ -8,13 +8,9 @@ from typing import Any
 
 from django.db import transaction
 
-from generation.models import (
-    GenerationModel,
-)
+from generation.models import GenerationModel
 
 logger = logging.getLogger(__name__)
-
-# --- The model registry ----------------------------------------------------------
 
 
 def model_register(

@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from config.errors import DomainError, NotFound
 from generation import events, inference
-from generation.models import (
-    GenerationJob,
-)
+from generation.models import GenerationJob
 from generation.services.lifecycle import JobHeartbeat, job_fail, job_progress, job_succeed
 from portraits import recipe as recipes
 

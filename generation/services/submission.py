@@ -2,7 +2,7 @@
 
 A submission is validated whole (every bad field at once), counted against the member's
 quota under a lock on their row, stored as a queued job and handed to the broker after
-commit (``lifecycle.job_enqueue``). The recipe's fields, checks and snapshot are
+commit (``job_enqueue``). The recipe's fields, checks and snapshot are
 ``portraits.recipe``'s; this module resolves the rows they name. Remixing a portrait and
 reproducing one are submissions too (``job_submit_remix``, ``job_submit_reproduction``),
 fed by what ``portraits.selectors`` lets the member see. ``job_submit_once`` makes a
@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from config.errors import (
     Conflict,
     DomainError,
@@ -31,7 +32,6 @@ from config.errors import (
 )
 from generation.models import GenerationJob, GenerationModel, StylePreset, SubmissionKey
 from generation.selectors import model_get_default
-from generation.services.lifecycle import job_enqueue
 from portraits import recipe as recipes
 from portraits.selectors import (
     portrait_can_edit,
@@ -41,24 +41,18 @@ from portraits.selectors import (
 
 logger = logging.getLogger(__name__)
 
-# --- Submission ------------------------------------------------------------------
+# The Celery task that paints a job (generation.tasks.run_job).
+RUN_JOB_TASK = "generation.tasks.run_job"
 
 
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        self.setdefault(field, []).append(message)
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
-
-
-def _resolve_model(errors: _Errors, value: Any) -> GenerationModel | None:
-    if _blank(value):
+def _resolve_model(errors: recipes.FieldErrors, value: Any) -> GenerationModel | None:
+    if recipes.is_blank(value):
         model = model_get_default()
         if model is None:
-            errors.add(
-                "model", "No generation model is configured. Ask an administrator to add one."
+            recipes.add_error(
+                errors,
+                "model",
+                "No generation model is configured. Ask an administrator to add one.",
             )
         return model
     if isinstance(value, GenerationModel):
@@ -66,15 +60,15 @@ def _resolve_model(errors: _Errors, value: Any) -> GenerationModel | None:
     else:
         model = GenerationModel.objects.filter(slug=str(value)).first()
     if model is None:
-        errors.add("model", f"Unknown model “{value}”.")
+        recipes.add_error(errors, "model", f"Unknown model “{value}”.")
     elif not model.is_enabled:
-        errors.add("model", f"The model “{model.name}” is disabled.")
+        recipes.add_error(errors, "model", f"The model “{model.name}” is disabled.")
         return None
     return model
 
 
-def _resolve_style(errors: _Errors, value: Any) -> StylePreset | None:
-    if _blank(value):
+def _resolve_style(errors: recipes.FieldErrors, value: Any) -> StylePreset | None:
+    if recipes.is_blank(value):
         return None
     style = (
         value
@@ -82,7 +76,7 @@ def _resolve_style(errors: _Errors, value: Any) -> StylePreset | None:
         else StylePreset.objects.filter(slug=str(value)).first()
     )
     if style is None or not style.is_enabled:
-        errors.add("style", f"Unknown style “{value}”.")
+        recipes.add_error(errors, "style", f"Unknown style “{value}”.")
         return None
     return style
 
@@ -94,7 +88,7 @@ def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]
     typed; raises DomainError with one message per bad field (all of them at once, not
     the first only: the rows' errors here with the recipe's).
     """
-    errors = _Errors()
+    errors: recipes.FieldErrors = {}
     model = _resolve_model(errors, spec.get("model"))
     style = _resolve_style(errors, spec.get("style"))
     fields, field_errors = recipes.spec_clean(
@@ -102,7 +96,7 @@ def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]
     )
     for field, messages in field_errors.items():
         for message in messages:
-            errors.add(field, message)
+            recipes.add_error(errors, field, message)
     if errors:
         raise DomainError("Please correct the errors below.", field_errors=errors)
     return {"model": model, "style": style, **fields}
@@ -162,6 +156,30 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
 def _send(job: GenerationJob) -> None:
     if job_enqueue(job.pk) is False:
         job.enqueued_at = None  # what the row now says: the caller can tell its client
+
+
+def job_enqueue(job_id) -> bool:
+    """Send the task for a committed job; False if the broker could not take it.
+
+    The job then stays queued with ``enqueued_at`` null, which the sweeper sends at
+    its next run (every GENERATION_SWEEP_INTERVAL). It must not raise: it runs after
+    the job was committed, and a submission answered 500 after its job existed made
+    clients submit it again. CELERY_BROKER_CONNECTION_TIMEOUT and
+    CELERY_TASK_PUBLISH_RETRY_POLICY bound how long a down broker holds it up.
+    """
+    try:
+        # By name, not through the task object: tasks call services, never the other way.
+        # CELERY_TASK_ROUTES sends it to the "gpu" queue.
+        celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)])
+    except Exception:
+        logger.warning(
+            "Could not send job %s to the broker; the sweeper will send it", job_id, exc_info=True
+        )
+        GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).update(
+            enqueued_at=None
+        )
+        return False
+    return True
 
 
 # --- Remixing and reproducing a portrait ----------------------------------------------------

@@ -10,11 +10,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from generation.models import (
-    GenerationJob,
-)
-from generation.services.lifecycle import MAX_ATTEMPTS, job_enqueue, job_fail_locked
-from generation.services.submission import submission_keys_expire
+from generation.models import GenerationJob
+from generation.services.lifecycle import MAX_ATTEMPTS, job_fail_locked
+from generation.services.submission import job_enqueue, submission_keys_expire
 
 logger = logging.getLogger(__name__)
 

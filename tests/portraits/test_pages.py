@@ -255,3 +255,30 @@ def test_admin_lists_searches_and_deletes_through_the_service(
     assert "recipe" not in change.context["adminform"].form.fields  # read-only
     assert response.status_code == 302
     assert Portrait.objects.get(pk=original.pk).is_deleted  # a tombstone: it has a remix
+
+
+def test_a_field_cleared_on_the_remix_form_is_cleared_not_inherited(
+    alice, bob, create_portrait, style_presets, client
+):
+    style = style_presets.first()
+    parent = create_portrait(alice, negative_prompt="blurry", style=style.slug, seed=1234, steps=7)
+    client.force_login(bob)
+
+    response = client.post(
+        f"/create/?remix={parent.public_id}",
+        {
+            "prompt": "her sister",
+            "model": "painter",
+            "seed": "",
+            "style": "",
+            "negative_prompt": "",
+            "steps": "9",
+        },
+    )
+
+    assert response.status_code == 302
+    job = GenerationJob.objects.get(user=bob)
+    assert job.parent == parent
+    assert (job.style, job.negative_prompt, job.steps) == (None, "", 9)
+    # A cleared seed is a new random one (1 chance in 2**32 of meeting the parent's again).
+    assert job.seed != 1234
