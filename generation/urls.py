@@ -12,7 +12,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/cancel/", views.job_cancel, name="job-cancel"),
     path(
         "p/<public_id:public_id>/reproduce/",
-        views.portrait_reproduce,
+        views.job_create_reproduction,
         name="portrait-reproduce",
     ),
 ]

@@ -151,7 +151,7 @@ def job_cancel(request, pk):
 
 @login_required
 @require_POST
-def portrait_reproduce(request, public_id):
+def job_create_reproduction(request, public_id):
     """The Reproduce button on a portrait's page: a job submission, so generation's."""
     try:
         portrait = portrait_get_editable(viewer=request.user, public_id=public_id)

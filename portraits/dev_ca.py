@@ -43,52 +43,46 @@ def create_dev_ca(folder: Path, *, common_name: str = "Likeness development") ->
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
     # Backdated a little so a clock slightly behind still accepts a fresh certificate.
-    not_before = now - dt.timedelta(hours=1)
+    not_before = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     organization = x509.NameAttribute(NameOID.ORGANIZATION_NAME, common_name)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name(
         [x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} root CA"), organization]
     )
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+    ca_cert = _certificate(
+        subject=ca_name,
+        key=ca_key,
+        issuer=ca_name,
+        issuer_key=ca_key,
+        not_before=not_before,
+        days=3650,
+        extensions=[
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (_key_usage(key_cert_sign=True, crl_sign=True), True),
+        ],
     )
 
     signer_key = ec.generate_private_key(ec.SECP256R1())
-    signer_name = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} signer"), organization]
-    )
-    signer_cert = (
-        x509.CertificateBuilder()
-        .subject_name(signer_name)
-        .issuer_name(ca_name)
-        .public_key(signer_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(now + dt.timedelta(days=5 * 365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, _DOCUMENT_SIGNING]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
+    signer_cert = _certificate(
+        subject=x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} signer"), organization]
+        ),
+        key=signer_key,
+        issuer=ca_name,
+        issuer_key=ca_key,
+        not_before=not_before,
+        days=5 * 365,
+        extensions=[
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (_key_usage(digital_signature=True), True),
+            (
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, _DOCUMENT_SIGNING]),
+                False,
+            ),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+        ],
     )
 
     pem = serialization.Encoding.PEM
@@ -128,3 +122,32 @@ def _write(path: Path, content: bytes, *, mode: int) -> None:
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)
     os.chmod(path, mode)  # an existing file keeps its old mode through os.open
+
+
+def _certificate(
+    *,
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    not_before: dt.datetime,
+    days: int,
+    extensions: list[tuple[x509.ExtensionType, bool]],
+) -> x509.Certificate:
+    """A certificate for ``key`` signed by ``issuer_key``, with its subject key identifier
+    and ``extensions`` (each with whether it is critical)."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + dt.timedelta(hours=1, days=days))
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    builder = builder.add_extension(
+        x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+    )
+    return builder.sign(issuer_key, hashes.SHA256())

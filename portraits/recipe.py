@@ -572,13 +572,17 @@ def title_for_viewer(title: str, recipe: Mapping[str, Any], *, withhold: Collect
     return title
 
 
-def public_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
+def public_recipe(recipe: Mapping[str, Any], *, parent_named: bool = True) -> dict[str, Any]:
     """The recipe without server-side keys: what is written into the portrait's file.
 
-    Still names the parent: a page, the API or a WebSocket shows a recipe only through
-    :func:`recipe_for_viewer`.
+    ``parent_named``: whether the file may name the parent (``portraits.services`` decides
+    when it writes one); otherwise ``parent`` is ``None``, as an original's. A page, the API
+    or a WebSocket shows a recipe only through :func:`recipe_for_viewer`.
     """
-    return {key: value for key, value in recipe.items() if key not in PRIVATE_RECIPE_KEYS}
+    shown = {key: value for key, value in recipe.items() if key not in PRIVATE_RECIPE_KEYS}
+    if PARENT_KEY in shown and not parent_named:
+        shown[PARENT_KEY] = None
+    return shown
 
 
 def recipe_for_viewer(
@@ -597,9 +601,7 @@ def recipe_for_viewer(
     ``None``, and ``prompt_withheld`` / ``negative_prompt_withheld`` say so; both flags are
     always there.
     """
-    shown = public_recipe(recipe)
-    if PARENT_KEY in shown and not parent_visible:
-        shown[PARENT_KEY] = None
+    shown = public_recipe(recipe, parent_named=parent_visible)
     for name, keys in WITHHOLDABLE.items():
         withheld = name in withhold
         if withheld:

@@ -92,7 +92,7 @@ def _provenance(
         # Public ids from the original to the parent; null for a step the file may not
         # name (``_nameable_in_file``), so the chain keeps its length and its order.
         "lineage": lineage_ids,
-        "recipe": {**public_recipe(recipe), **({} if parent_named else {"parent": None})},
+        "recipe": public_recipe(recipe, parent_named=parent_named),
         "generator": {
             "name": "Likeness",
             "version": software_version(),

@@ -14,7 +14,13 @@ from PIL import Image
 
 from portraits.lineage import compute_changes
 from portraits.models import Portrait
-from portraits.recipe import ModelLimits, job_snapshot, recipe_assemble
+from portraits.recipe import (
+    ModelLimits,
+    job_snapshot,
+    portrait_recipes,
+    recipe_assemble,
+    spec_clean,
+)
 
 
 def image_bytes(color=(120, 80, 40), size=(16, 16), format="PNG") -> bytes:
@@ -42,22 +48,24 @@ PAINTER = ModelLimits(
 
 def recipe_for(prompt: str, **overrides) -> dict:
     """A portrait's recipe as a one-image job on the Painter model writes it (the recipe
-    module builds it), with ``overrides`` on top."""
-    asked = {
-        "prompt": prompt,
-        "negative_prompt": "",
-        "scheduler": "EulerDiscreteScheduler",
-        "seed": 1,
-        "steps": 4,
-        "guidance_scale": 7.0,
-        "width": 16,
-        "height": 16,
-        "num_images": 1,
-        "init_strength": None,
-    }
+    module builds it, as the services do), with ``overrides`` on top."""
+    asked, errors = spec_clean(
+        {"prompt": prompt, "seed": 1, "scheduler": "EulerDiscreteScheduler"},
+        model=PAINTER,
+        has_parent=False,
+    )
+    assert not errors, errors
     frozen = job_snapshot(prompt=prompt, negative_prompt="", model=PAINTER, style=None, parent=None)
-    recipe = recipe_assemble(asked, frozen)
-    del recipe["num_images"]  # a job's, not an image's
+    (recipe,) = portrait_recipes(
+        recipe_assemble(asked, frozen),
+        seeds=[asked["seed"]],
+        scheduler=asked["scheduler"],
+        model_revision=PAINTER.revision,
+        device="cpu",
+        dtype="torch.float32",
+        diffusers_version="0.0.test",
+        torch_version="0.0.test",
+    )
     recipe.update(overrides)
     return recipe
 
