@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, NamedTuple
@@ -256,6 +257,26 @@ def _http_request(request) -> HttpRequest:
     return getattr(request, "_request", request)
 
 
+def _mail_after_commit(request, send: Callable[[HttpRequest], None], *, what: str) -> None:
+    """Send one of allauth's mails once the transaction commits; nothing without ``request``
+    (allauth builds its links from one). The committed account must never turn into an error
+    page over a mail server's hiccup: a failure is logged, and the member can ask again."""
+    if request is None:
+        return
+    http_request = _http_request(request)
+
+    def deliver() -> None:
+        try:
+            # allauth's mail code reads the request from its context variable (set by
+            # its middleware, but gone once a callback runs after the response).
+            with allauth_context.request_context(http_request):
+                send(http_request)
+        except Exception:
+            logger.exception("Could not send %s", what)
+
+    transaction.on_commit(deliver)
+
+
 # --- E-mail verification ----------------------------------------------------------------
 
 
@@ -273,22 +294,11 @@ def _send_verification_later(address: EmailAddress, request: HttpRequest | None,
     """
     if allauth_settings.EMAIL_VERIFICATION == allauth_settings.EmailVerificationMethod.NONE:
         return
-    if request is None:
-        return
-    http_request = _http_request(request)
-
-    def send() -> None:
-        try:
-            # allauth's mail code reads the request from its context variable (set by
-            # its middleware, but gone once a callback runs after the response).
-            with allauth_context.request_context(http_request):
-                address.send_confirmation(http_request, signup=signup)
-        except Exception:
-            # The account is committed; a mail server hiccup must not turn that into
-            # an error page. The member can ask for a new link on the e-mail page.
-            logger.exception("Could not send the verification e-mail to %s", address.email)
-
-    transaction.on_commit(send)
+    _mail_after_commit(
+        request,
+        lambda http_request: address.send_confirmation(http_request, signup=signup),
+        what=f"the verification e-mail to {address.email}",
+    )
 
 
 def user_has_verified_email(*, user: User) -> bool:
@@ -379,18 +389,11 @@ def _send_account_exists_later(email: str, request: HttpRequest | None) -> None:
     allauth's own mail ("account already exists", with links to log in and to reset
     the password), as its sign-up page sends. Needs ``request`` for the links.
     """
-    if request is None:
-        return
-    http_request = _http_request(request)
-
-    def send() -> None:
-        try:
-            with allauth_context.request_context(http_request):
-                get_adapter(http_request).send_account_already_exists_mail(email)
-        except Exception:  # as for confirmations: never turn a mail hiccup into an error
-            logger.exception("Could not send the account-exists e-mail")
-
-    transaction.on_commit(send)
+    _mail_after_commit(
+        request,
+        lambda http_request: get_adapter(http_request).send_account_already_exists_mail(email),
+        what="the account-exists e-mail",
+    )
 
 
 def user_register_with_token(

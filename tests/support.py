@@ -156,3 +156,40 @@ def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "co
             return value
         time.sleep(interval)
     raise TimeoutError(f"{what} not reached within {timeout}s")
+
+
+# --- Finishing a job without the pipeline ----------------------------------------------------
+
+
+def fake_image(seed: int, width: int, height: int):
+    """A small picture that depends on the seed, like a real one would."""
+    from PIL import Image
+
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    tint = Image.new("RGB", (width, height), (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256))
+    return Image.blend(image, tint, 0.5)
+
+
+def paint_job(job_id, *, worker: str = "painter@test") -> list:
+    """Finish a queued job the way the worker does (``job_start``, then ``job_succeed``), with
+    hand-made pictures instead of the pipeline: one per image, from the job's seeds. Returns
+    its portraits in image order."""
+    from generation.inference import GenerationResult
+    from generation.services import job_start, job_succeed
+    from portraits.models import Portrait
+
+    running = job_start(job_id=job_id, worker=worker)
+    assert running is not None, f"job {job_id} could not start"
+    seeds = [running.seed + index for index in range(running.num_images)]
+    result = GenerationResult(
+        images=[fake_image(seed, running.width, running.height) for seed in seeds],
+        seeds=seeds,
+        scheduler=running.scheduler or "PNDMScheduler",
+        device="cpu",
+        dtype="float32",
+        diffusers_version="0.42.1",
+        torch_version="2.13.0+cpu",
+        model_revision="sha256:00c0ffee00c0ffee",
+    )
+    assert job_succeed(job=running, result=result)
+    return list(Portrait.objects.filter(job_id=job_id).order_by("index_in_job"))

@@ -42,26 +42,11 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 def _portrait(member, public_id: str, **spec):
     """A finished portrait of ``member``'s, stored as the worker stores one, under a fixed id
     (tests/schemathesis.toml names it, so the run reads, edits and remixes a real one)."""
-    from PIL import Image
-
-    from generation.inference import GenerationResult
-    from generation.services import job_start, job_submit, job_succeed
+    from generation.services import job_submit
     from portraits.models import Portrait
 
     job = job_submit(user=member, spec={"prompt": "a lighthouse keeper", "seed": 7, **spec})
-    job = job_start(job_id=job.pk, worker="schemathesis@test")
-    result = GenerationResult(
-        images=[Image.new("RGB", (job.width, job.height), (90, 120, 150))],
-        seeds=[job.seed],
-        scheduler="PNDMScheduler",
-        device="cpu",
-        dtype="float32",
-        diffusers_version="0.42.1",
-        torch_version="2.13.0+cpu",
-        model_revision="",
-    )
-    assert job_succeed(job=job, result=result)
-    (portrait,) = Portrait.objects.filter(job=job)
+    (portrait,) = support.paint_job(job.pk, worker="schemathesis@test")
     Portrait.objects.filter(pk=portrait.pk).update(
         public_id=public_id, visibility=Portrait.Visibility.PUBLIC
     )

@@ -13,7 +13,8 @@ Two ways to a finished job:
 from __future__ import annotations
 
 import pytest
-from PIL import Image
+
+from tests.support import paint_job
 
 
 @pytest.fixture(autouse=True)
@@ -26,39 +27,16 @@ def carol(make_user):
     return make_user("carol", display_name="Carol")
 
 
-def fake_image(seed: int, width: int, height: int) -> Image.Image:
-    """A small picture that depends on the seed, like a real one would."""
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    tint = Image.new("RGB", (width, height), (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256))
-    return Image.blend(image, tint, 0.5)
-
-
 @pytest.fixture
 def paint(painter):
     """Finish a submitted job the way the worker does, without the pipeline."""
-    from generation.inference import GenerationResult
     from generation.models import GenerationJob
-    from generation.services import job_start, job_succeed
-    from portraits.models import Portrait
 
     def paint(job):
-        running = job_start(job_id=job.pk, worker="painter@test")
-        assert running is not None, f"job {job.pk} could not start: {job.status}"
-        seeds = [running.seed + index for index in range(running.num_images)]
-        result = GenerationResult(
-            images=[fake_image(seed, running.width, running.height) for seed in seeds],
-            seeds=seeds,
-            scheduler=running.scheduler or "PNDMScheduler",
-            device="cpu",
-            dtype="float32",
-            diffusers_version="0.42.1",
-            torch_version="2.13.0+cpu",
-            model_revision="sha256:00c0ffee00c0ffee",
-        )
-        assert job_succeed(job=running, result=result)
+        portraits = paint_job(job.pk)
         job.refresh_from_db()
         assert job.status == GenerationJob.Status.SUCCEEDED
-        return list(Portrait.objects.filter(job=job).order_by("index_in_job"))
+        return portraits
 
     return paint
 

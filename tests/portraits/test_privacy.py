@@ -23,11 +23,10 @@ from django.urls import reverse
 from accounts.services import api_token_create
 from accounts.websocket import TokenOrSessionAuthMiddleware
 from generation import services as generation_services
-from generation.inference import GenerationResult
 from generation.routing import websocket_urlpatterns
 from portraits import services
 from portraits.models import Portrait
-from tests.portraits.conftest import fake_image
+from tests.support import paint_job
 
 V = Portrait.Visibility
 TIMEOUT = 20
@@ -352,18 +351,7 @@ def _communicator(job_id, user) -> WebsocketCommunicator:
 
 def _finish(job_id) -> None:
     """What the worker does, with hand-made pictures instead of the pipeline."""
-    job = generation_services.job_start(job_id=job_id, worker="test")
-    result = GenerationResult(
-        images=[fake_image(job.seed, job.width, job.height)],
-        seeds=[job.seed],
-        scheduler="PNDMScheduler",
-        device="cpu",
-        dtype="float32",
-        diffusers_version="0.42.1",
-        torch_version="2.13.0+cpu",
-        model_revision="sha256:00c0ffee00c0ffee",
-    )
-    assert generation_services.job_succeed(job=job, result=result)
+    paint_job(job_id, worker="test")
 
 
 @pytest.mark.django_db(transaction=True)
