@@ -3,12 +3,19 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
 TITLE_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 2000
+TAG_MAX_LENGTH = 40
+TAGS_MAX_PER_PORTRAIT = 10
+
+# What the gallery lists: public, not deleted, not hidden by moderators. Its indexes are
+# partial on this condition, so they hold only the rows a list can show.
+LISTED = Q(visibility="public", deleted_at__isnull=True, hidden_at__isnull=True)
 
 
 # What new_public_id makes and the column holds: URL-safe base64, at most 22 characters.
@@ -27,6 +34,22 @@ def original_path(instance: Portrait, filename: str) -> str:
 
 def thumbnail_path(instance: Portrait, filename: str) -> str:
     return f"portraits/{instance.public_id[:2]}/{instance.public_id}-thumb.webp"
+
+
+class Tag(models.Model):
+    """A word owners file portraits under: a lower-case slug (``portraits.tags``)."""
+
+    slug = models.SlugField(max_length=TAG_MAX_LENGTH, unique=True, allow_unicode=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:tag", kwargs={"slug": self.slug})
 
 
 class Portrait(models.Model):
@@ -95,6 +118,25 @@ class Portrait(models.Model):
     ancestry = models.TextField(blank=True, default="")
     changes = models.JSONField(default=dict, blank=True)
 
+    # The community's view of it (``portraits.community``): when its owner first made it
+    # public (the gallery's "newest" and "top of the week" go by this, not by when it was
+    # painted); its likes and its remixes (not deleted), kept exact in the transaction
+    # that changes them; and its trending score, a log2 that orders by decayed activity.
+    published_at = models.DateTimeField(null=True, blank=True)
+    like_count = models.PositiveIntegerField(default=0)
+    remix_count = models.PositiveIntegerField(default=0)
+    trending = models.FloatField(null=True, blank=True)
+    # Moderators hide a portrait (issue 10): only its owner and moderators see it then.
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    # The recipe's style and model slugs, as columns the gallery filters on with an index.
+    style = models.CharField(max_length=80, blank=True, default="")
+    model = models.CharField(max_length=100, blank=True, default="")
+    tags = models.ManyToManyField(Tag, related_name="portraits", blank=True)
+    # What search reads: title, prompt and tags (``portraits.search``). ``search_text`` on
+    # every database; ``search_vector`` (weighted tsvector, GIN-indexed) on PostgreSQL only.
+    search_text = models.TextField(blank=True, default="")
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
+
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     # A deleted portrait with descendants stays as a tombstone: its files are
@@ -109,6 +151,35 @@ class Portrait(models.Model):
             models.Index(fields=["author", "-created_at"], name="portrait_author_idx"),
             # The remixes of a portrait, newest first, paginated by cursor.
             models.Index(fields=["parent", "-created_at"], name="portrait_parent_idx"),
+            # A remix tree: every descendant of an original, shallowest first.
+            models.Index(fields=["root", "depth", "created_at"], name="portrait_tree_idx"),
+            # The gallery's sorts and filters, each over listed rows only.
+            models.Index(
+                fields=["-published_at", "-id"], condition=LISTED, name="gallery_newest_idx"
+            ),
+            models.Index(fields=["-like_count", "-id"], condition=LISTED, name="gallery_top_idx"),
+            models.Index(
+                fields=["-trending", "-id"], condition=LISTED, name="gallery_trending_idx"
+            ),
+            models.Index(
+                fields=["-remix_count", "-id"], condition=LISTED, name="gallery_remixed_idx"
+            ),
+            models.Index(
+                fields=["author", "-published_at", "-id"],
+                condition=LISTED,
+                name="gallery_author_idx",
+            ),
+            models.Index(
+                fields=["style", "-published_at", "-id"],
+                condition=LISTED,
+                name="gallery_style_idx",
+            ),
+            models.Index(
+                fields=["model", "-published_at", "-id"],
+                condition=LISTED,
+                name="gallery_model_idx",
+            ),
+            # The GIN index on search_vector is PostgreSQL's only: migration 0004 adds it.
         ]
         constraints = [
             models.CheckConstraint(
@@ -119,6 +190,11 @@ class Portrait(models.Model):
                 condition=(Q(parent__isnull=True) & Q(depth=0) & Q(ancestry=""))
                 | (Q(parent__isnull=False) & Q(depth__gt=0) & Q(root__isnull=False)),
                 name="portrait_lineage_consistent",
+            ),
+            models.CheckConstraint(
+                condition=~Q(visibility="public")
+                | Q(published_at__isnull=False, trending__isnull=False),
+                name="portrait_public_has_published_at",
             ),
             # A task delivered twice must not store a job's images twice.
             models.UniqueConstraint(
@@ -137,6 +213,15 @@ class Portrait(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    @property
+    def family_root_id(self) -> int:
+        """The original of this portrait's remix tree (itself, for an original)."""
+        return self.root_id or self.pk
 
     @property
     def ancestor_ids(self) -> list[int]:

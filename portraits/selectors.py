@@ -8,7 +8,9 @@ portraits through these functions. Two notions:
 * *listed* — may appear in lists others browse: public only (unlisted means
   "anyone with the link", never in a list).
 
-Deleted portraits are never viewable; they survive only as tombstones in lineage.
+Deleted portraits are never viewable; they survive only as tombstones in lineage. A
+portrait hidden by moderators (``hidden_at``) is viewable by its owner and moderators
+only, and listed nowhere.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from config.errors import NotFound, PermissionDenied
 from portraits import credentials
 from portraits.lineage import (
     Credit,
+    Family,
     LineageStep,
     ParentRef,
     build_credits,
+    build_family,
     build_parent,
     build_steps,
     changes_for_viewer,
 )
-from portraits.models import PUBLIC_ID_PATTERN, Portrait
+from portraits.models import LISTED, PUBLIC_ID_PATTERN, Portrait
 from portraits.recipe import (
     WITHHOLDABLE,
     parameters_for_viewer,
@@ -47,7 +51,7 @@ V = Portrait.Visibility
 def _viewable_q(viewer) -> Q:
     if is_moderator(viewer):
         return Q()
-    shared = Q(visibility__in=[V.PUBLIC, V.UNLISTED])
+    shared = Q(visibility__in=[V.PUBLIC, V.UNLISTED], hidden_at__isnull=True)
     if viewer is not None and viewer.is_authenticated:
         return shared | Q(author=viewer)
     return shared
@@ -62,7 +66,9 @@ def portrait_queryset_viewable(*, viewer) -> QuerySet[Portrait]:
 def portrait_is_viewable(*, portrait: Portrait, viewer) -> bool:
     if portrait.is_deleted:
         return False
-    if portrait.visibility in (V.PUBLIC, V.UNLISTED) or is_moderator(viewer):
+    if (
+        portrait.visibility in (V.PUBLIC, V.UNLISTED) and portrait.hidden_at is None
+    ) or is_moderator(viewer):
         return True
     return viewer is not None and viewer.is_authenticated and portrait.author_id == viewer.pk
 
@@ -79,9 +85,9 @@ def portrait_get_viewable(*, viewer, public_id: str) -> Portrait:
 
 
 def portrait_list_public() -> QuerySet[Portrait]:
-    return Portrait.objects.filter(visibility=V.PUBLIC, deleted_at__isnull=True).select_related(
-        "author"
-    )
+    """Every portrait anyone may find in a list: public, not deleted, not hidden
+    (``portraits.models.LISTED``, the condition the gallery's indexes are built on)."""
+    return Portrait.objects.filter(LISTED).select_related("author")
 
 
 def portrait_list_owned(*, user, visibility: str | None = None) -> QuerySet[Portrait]:
@@ -95,7 +101,7 @@ def portrait_list_owned(*, user, visibility: str | None = None) -> QuerySet[Port
 
 def portrait_list_listed_for(*, viewer) -> QuerySet[Portrait]:
     """Public portraits plus the viewer's own (e.g. the remixes of a portrait)."""
-    q = Q(visibility=V.PUBLIC)
+    q = Q(visibility=V.PUBLIC, hidden_at__isnull=True)
     if is_moderator(viewer):
         q = Q()
     elif viewer is not None and viewer.is_authenticated:
@@ -360,6 +366,127 @@ def portrait_credits(*, portrait: Portrait, chain: list[Portrait] | None = None)
 def portrait_remixes(*, portrait: Portrait, viewer) -> QuerySet[Portrait]:
     """The direct remixes of ``portrait`` that may be listed to ``viewer``."""
     return portrait_list_listed_for(viewer=viewer).filter(parent=portrait)
+
+
+# --- The family of an idea: a remix tree ----------------------------------------------
+
+
+def portrait_family_size(*, portrait: Portrait) -> int:
+    """How many portraits ``portrait``'s remix tree holds, its original included, whatever
+    their visibility (each keeps its place in the tree): one query, on the tree index."""
+    return 1 + Portrait.objects.filter(root_id=portrait.family_root_id).count()
+
+
+def _family_withheld(rows: Sequence[Portrait], viewer) -> list[frozenset[str]]:
+    """:func:`portrait_withheld` for every member of a tree, with no query and in one pass.
+
+    ``rows``: the original, then descendants shallowest first (each parent before its
+    children). The same rule as :func:`_withheld_among`, whose walk up to the writer of
+    the words would cost a tree's depth per member: here each member's writer (the
+    nearest ancestor that changed the words, or the original) is its parent's, or the
+    parent itself, decided once per member. A parent not among ``rows`` counts as not
+    visible, as there.
+    """
+    by_id = {row.pk: row for row in rows}
+    writers: dict[int, dict[str, Portrait | None]] = {}
+    answers = []
+    for row in rows:
+        parent = by_id.get(row.parent_id) if row.parent_id is not None else None
+        writers[row.pk] = {
+            name: (
+                parent
+                if parent is None
+                or parent.parent_id is None
+                or (parent.changes or {}).get(f"{name}_changed")
+                else writers[parent.pk][name]
+            )
+            for name in WITHHOLDABLE
+        }
+        cache = row.__dict__.setdefault(_WITHHELD_ATTR, {})
+        key = _viewer_key(viewer)
+        if key not in cache:
+            cache[key] = frozenset(
+                name
+                for name in _kept_words(row, viewer)
+                if writers[row.pk][name] is None
+                or not portrait_is_viewable(portrait=writers[row.pk][name], viewer=viewer)
+            )
+        answers.append(cache[key])
+    return answers
+
+
+def _family_visible(rows: Sequence[Portrait], viewer, *, current: Portrait) -> list[bool]:
+    """Which members of a tree ``viewer`` may see as themselves (title, picture, link).
+
+    What they may open (:func:`portrait_is_viewable`), except an unlisted portrait of
+    someone else's: unlisted means "anyone with the link, in no list", and a tree lists.
+    It is shown only where a page ``viewer`` may open names it anyway, in its lineage: on
+    the way from the original to ``current`` (whose link they have), or above a member
+    they may see. Everything else reads "not available" and keeps its place and credit.
+    """
+    viewable = [portrait_is_viewable(portrait=row, viewer=viewer) for row in rows]
+    moderator = is_moderator(viewer)
+    mine = _viewer_key(viewer)
+    on_path = {*current.ancestor_ids, current.pk}
+    visible = [
+        is_viewable
+        and (
+            row.visibility != V.UNLISTED
+            or moderator
+            or (mine is not None and row.author_id == mine)
+            or row.pk in on_path
+        )
+        for row, is_viewable in zip(rows, viewable, strict=True)
+    ]
+    index = {row.pk: position for position, row in enumerate(rows)}
+    for position in range(len(rows) - 1, 0, -1):  # children before parents
+        parent = index.get(rows[position].parent_id)
+        if visible[position] and parent is not None and viewable[parent]:
+            visible[parent] = True
+    return visible
+
+
+def portrait_family(*, portrait: Portrait, viewer, max_members: int | None = None) -> Family:
+    """The whole remix tree of ``portrait``'s original, as ``viewer`` may see it.
+
+    Every descendant of the original (their ``root``), in at most three queries whatever
+    the tree's size: the original (none when ``portrait`` is it), the descendants
+    shallowest first on the tree index (``root, depth, created_at``), and only for a tree
+    larger than the bound, its size. Whose words are withheld is decided from those rows
+    (:func:`_family_withheld`), so no member costs a query.
+
+    A huge tree is bounded: at most ``max_members`` (``PORTRAIT_FAMILY_MAX_MEMBERS``)
+    members, shallowest first, so the part shown is connected (every member's parent is
+    in it); ``Family.left_out`` says how many were not. A member ``viewer`` may not see
+    (private to someone else, hidden, deleted, or an unlisted one no page of theirs names:
+    :func:`_family_visible`) is "not available": no title, picture or id, but its place,
+    its author's credit and the names of what it changed (``portraits.lineage``).
+    """
+    limit = max(1, max_members or settings.PORTRAIT_FAMILY_MAX_MEMBERS)
+    root_id = portrait.family_root_id
+    root = (
+        portrait
+        if portrait.pk == root_id
+        else Portrait.objects.select_related("author").get(pk=root_id)
+    )
+    descendants = list(
+        Portrait.objects.filter(root_id=root_id)
+        .select_related("author")
+        .defer("search_text", "search_vector", "description")
+        .order_by("depth", "created_at", "id")[:limit]
+    )
+    rows = [root, *descendants[: limit - 1]]
+    total = len(rows)
+    if len(descendants) >= limit:  # the bound was reached: count what it left out
+        total = portrait_family_size(portrait=root)
+    return build_family(
+        rows,
+        visible=_family_visible(rows, viewer, current=portrait),
+        withheld=_family_withheld(rows, viewer),
+        current_id=portrait.pk,
+        total=total,
+        max_members=limit,
+    )
 
 
 # What other apps build on a portrait that is not a Portrait: each check says whether

@@ -22,7 +22,7 @@ from PIL import Image
 
 from config.errors import DomainError, NotFound, PermissionDenied
 from config.text import UnsafeText, text_clean
-from portraits import credentials, imagefiles
+from portraits import community, credentials, imagefiles
 from portraits.lineage import compute_changes
 from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait, new_public_id
 from portraits.recipe import a1111_infotext, public_recipe, title_from_prompt
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 V = Portrait.Visibility
 
-EDITABLE_FIELDS = ("title", "description", "visibility")
+EDITABLE_FIELDS = ("title", "description", "visibility", "tags")
 PROVENANCE_SCHEMA = "likeness.provenance.v1"  # bump when the shape changes
 
 
@@ -178,6 +178,8 @@ def portrait_create_from_job(
                     width=image.width,
                     height=image.height,
                     recipe=recipe,
+                    style=recipe.get("style") or "",
+                    model=recipe.get("model") or "",
                 )
                 if parent is not None:
                     portrait.parent = parent
@@ -216,6 +218,11 @@ def portrait_create_from_job(
                 portrait.thumbnail_width, portrait.thumbnail_height = thumb_width, thumb_height
                 portrait.save()
                 created.append(portrait)
+                if parent is not None:
+                    community.portrait_activity_record(
+                        portrait_id=parent.pk, kind="remix", at=portrait.created_at, delta=1
+                    )
+            community.search_documents_refresh(portrait_ids=[p.pk for p in created])
     except BaseException:
         _delete_files(written)
         raise
@@ -266,9 +273,13 @@ def _ensure_can_edit(portrait: Portrait, by) -> None:
 
 
 def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portrait:
-    """Change a portrait's title, description and/or visibility (its author or a moderator).
+    """Change a portrait's title, description, visibility and/or tags (its author or a
+    moderator).
 
-    Only the keys present in ``data`` change. The file stays as it was signed: its
+    Only the keys present in ``data`` change, all or nothing: one refused value (a tag of
+    punctuation only, more than ``TAGS_MAX_PER_PORTRAIT`` tags) changes none of them.
+    ``tags`` is a form's comma- or space-separated text or an API's list
+    (``community.tags_parse``); it replaces the portrait's tags. The file stays as it was signed: its
     Content Credentials name the portrait by its id (``credentials.manifest_title``),
     not by a title, so a rename leaves nothing stale in it.
     """
@@ -297,18 +308,45 @@ def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portr
             if len(description) > DESCRIPTION_MAX_LENGTH:
                 errors["description"] = [f"At most {DESCRIPTION_MAX_LENGTH} characters."]
             updates["description"] = description
-    if "visibility" in data:
-        if data["visibility"] not in V.values:
-            errors["visibility"] = [f"Choose one of: {', '.join(V.values)}."]
-        updates["visibility"] = data["visibility"]
+    if "visibility" in data and data["visibility"] not in V.values:
+        errors["visibility"] = [f"Choose one of: {', '.join(V.values)}."]
+    tags = None
+    if "tags" in data:
+        try:
+            tags = community.tags_parse(data["tags"])
+        except DomainError as exc:
+            errors.update(exc.field_errors)
+        else:
+            if set(tags) == set(portrait.tags.values_list("slug", flat=True)):
+                tags = None  # the same tags: nothing to write
     if errors:
         raise DomainError("Please correct the errors below.", field_errors=errors)
-    if not updates:
+    fields = [name for name, value in updates.items() if getattr(portrait, name) != value]
+    for name in fields:
+        setattr(portrait, name, updates[name])
+    if "visibility" in data:
+        fields += community.visibility_apply(portrait, data["visibility"])
+    if not fields and tags is None:
         return portrait
-    for name, value in updates.items():
-        setattr(portrait, name, value)
-    portrait.save(update_fields=[*updates, "updated_at"])
+    with transaction.atomic():
+        if tags is not None:  # refreshes the portrait's search document too
+            community.portrait_tags_set(portrait=portrait, slugs=tags)
+        if not fields:
+            portrait.save(update_fields=["updated_at"])
+        else:
+            portrait.save(update_fields=[*dict.fromkeys(fields), "updated_at"])
+            if "visibility" in fields:
+                community.portrait_visibility_saved(portrait)
+            elif "title" in fields:
+                community.search_documents_refresh(portrait_ids=[portrait.pk])
     return portrait
+
+
+def portrait_publish(*, portrait: Portrait, by) -> Portrait:
+    """Make ``portrait`` public (its author or a moderator): it enters the gallery, and
+    the first time, its ``published_at`` is recorded and its author's followers hear of
+    it (``community.visibility_apply``). Publishing a public portrait changes nothing."""
+    return portrait_update(portrait=portrait, by=by, data={"visibility": V.PUBLIC})
 
 
 def portrait_delete(*, portrait: Portrait, by) -> bool:
@@ -326,11 +364,18 @@ def portrait_delete(*, portrait: Portrait, by) -> bool:
         if locked.is_deleted:
             raise NotFound("No such portrait.")
         files = [locked.image.name, locked.thumbnail.name]
+        if locked.parent_id is not None:
+            # A remix no longer counts among its parent's, nor in its trending score.
+            community.portrait_activity_record(
+                portrait_id=locked.parent_id, kind="remix", at=locked.created_at, delta=-1
+            )
         if portrait_has_descendants(portrait=locked):
             locked.deleted_at = timezone.now()
             locked.image = ""
             locked.thumbnail = ""
             locked.save(update_fields=["deleted_at", "image", "thumbnail", "updated_at"])
+            # Words its remixes kept from it are nobody's to search for now.
+            community.portrait_visibility_saved(locked)
             tombstone = True
         else:
             parent_id = locked.parent_id

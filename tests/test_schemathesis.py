@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from tests import support
 
@@ -48,7 +49,10 @@ def _portrait(member, public_id: str, **spec):
     job = job_submit(user=member, spec={"prompt": "a lighthouse keeper", "seed": 7, **spec})
     (portrait,) = support.paint_job(job.pk, worker="schemathesis@test")
     Portrait.objects.filter(pk=portrait.pk).update(
-        public_id=public_id, visibility=Portrait.Visibility.PUBLIC
+        public_id=public_id,
+        visibility=Portrait.Visibility.PUBLIC,
+        published_at=timezone.now(),
+        trending=0.0,
     )
     return Portrait.objects.get(pk=portrait.pk)
 

@@ -7,6 +7,7 @@ from allauth.account.models import EmailAddress
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from accounts.models import ApiToken, User
@@ -208,6 +209,8 @@ def test_profile_lists_only_public_portraits(client, alice):
             author_name="alice",
             title=title,
             visibility=visibility,
+            published_at=timezone.now() if visibility == Portrait.Visibility.PUBLIC else None,
+            trending=0.0 if visibility == Portrait.Visibility.PUBLIC else None,
             image="portraits/x.png",
             width=64,
             height=64,

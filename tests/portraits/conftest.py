@@ -46,14 +46,14 @@ def create_portrait(paint):
     """``create_portrait(user, prompt=..., visibility=..., **spec)`` → one stored Portrait."""
     from generation.services import job_submit
     from portraits.models import Portrait
+    from portraits.services import portrait_update
 
     def create(user, *, visibility=Portrait.Visibility.PUBLIC, **spec):
         spec.setdefault("prompt", "a portrait of a woman with red hair, oil painting")
         spec.setdefault("seed", 1234)
         (portrait,) = paint(job_submit(user=user, spec=spec))
         if visibility != portrait.visibility:
-            Portrait.objects.filter(pk=portrait.pk).update(visibility=visibility)
-            portrait.visibility = visibility
+            portrait_update(portrait=portrait, by=user, data={"visibility": visibility})
         return portrait
 
     return create
@@ -64,12 +64,12 @@ def remix(paint):
     """``remix(portrait, user, visibility=..., **changes)`` → the stored remix."""
     from generation.services import job_submit_remix
     from portraits.models import Portrait
+    from portraits.services import portrait_update
 
     def make(portrait, user, *, visibility=Portrait.Visibility.PUBLIC, **changes):
         (child,) = paint(job_submit_remix(user=user, portrait=portrait, changes=changes))
         if visibility != child.visibility:
-            Portrait.objects.filter(pk=child.pk).update(visibility=visibility)
-            child.visibility = visibility
+            portrait_update(portrait=child, by=user, data={"visibility": visibility})
         return child
 
     return make

@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 
 import factory
+from django.utils import timezone
 from PIL import Image
 
+from portraits.community import search_documents_refresh, trending_term
 from portraits.lineage import compute_changes
 from portraits.models import Portrait
 from portraits.recipe import (
@@ -80,6 +82,12 @@ class PortraitFactory(factory.django.DjangoModelFactory):
     author_name = factory.LazyAttribute(lambda o: o.author.public_name)
     title = factory.Sequence(lambda n: f"Portrait {n}")
     visibility = Portrait.Visibility.PUBLIC
+    published_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.visibility == Portrait.Visibility.PUBLIC else None
+    )
+    trending = factory.LazyAttribute(
+        lambda o: trending_term("publish", o.published_at) if o.published_at else None
+    )
     width = 16
     height = 16
     thumbnail_width = 16
@@ -88,6 +96,9 @@ class PortraitFactory(factory.django.DjangoModelFactory):
     thumbnail = factory.django.FileField(filename="thumbnail.webp", data=image_bytes(format="WEBP"))
     recipe = factory.Sequence(lambda n: recipe_for(f"a portrait in the style {n}", seed=n))
     parent = None
+    # The recipe's, as the services copy them.
+    style = factory.LazyAttribute(lambda o: o.recipe.get("style") or "")
+    model = factory.LazyAttribute(lambda o: o.recipe.get("model") or "")
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
@@ -98,7 +109,11 @@ class PortraitFactory(factory.django.DjangoModelFactory):
             kwargs.setdefault("depth", parent.depth + 1)
             kwargs.setdefault("ancestry", parent.descendant_prefix)
             kwargs.setdefault("changes", compute_changes(parent.recipe, kwargs["recipe"]))
-        return super()._create(model_class, *args, **kwargs)
+        portrait = super()._create(model_class, *args, **kwargs)
+        # What search reads, as the services write it.
+        search_documents_refresh(portrait_ids=[portrait.pk])
+        portrait.refresh_from_db(fields=["search_text"])
+        return portrait
 
 
 def remix_chain(authors, length: int, **first) -> list[Portrait]:

@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.services import api_token_create
 from accounts.websocket import TokenOrSessionAuthMiddleware
@@ -531,7 +532,9 @@ def test_the_api_remix_of_a_withheld_prompt_needs_a_prompt_and_never_shows_the_o
     from generation.models import GenerationJob
 
     (mine,) = paint(GenerationJob.objects.get(pk=job["id"]))
-    Portrait.objects.filter(pk=mine.pk).update(visibility=V.PUBLIC)
+    Portrait.objects.filter(pk=mine.pk).update(
+        visibility=V.PUBLIC, published_at=timezone.now(), trending=0.0
+    )
     # Her diff would show the words she replaced: the parent's, withheld from her.
     data = api.get(f"/api/v1/portraits/{mine.public_id}/").json()
     lineage = api.get(f"/api/v1/portraits/{mine.public_id}/lineage/").json()
