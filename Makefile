@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast setup lint format browser clean worker
+.PHONY: run test test-fast setup lint format browser clean worker demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ setup: $(VENV)/.installed
 
 run: setup
 	@echo "Likeness: http://$(HOST):$(PORT)/  (admin: $(BIN)/python manage.py createsuperuser)"
+	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+# A demo community to explore (painted with the tiny model, once), then the site. Demo
+# members sign in with DEMO_PASSWORD; `manage.py seed_demo --reset` paints it again.
+DEMO_PASSWORD ?= paint-me-a-portrait
+demo: setup
+	$(BIN)/python manage.py seed_demo --if-missing --password "$(DEMO_PASSWORD)"
+	@echo "Likeness: http://$(HOST):$(PORT)/  (sign in as ada, password $(DEMO_PASSWORD))"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 # A separate GPU worker (production / scale-out): one per GPU.

@@ -21,6 +21,7 @@ from config.daphne_requests import daphne_skip_form_parsing  # noqa: E402
 from config.middleware import RequestBodyLimit  # noqa: E402
 from config.websocket import websocket_router  # noqa: E402
 from config.worker import start_inprocess_worker  # noqa: E402
+from gallery.routing import websocket_urlpatterns as gallery_websockets  # noqa: E402
 from generation.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -30,7 +31,9 @@ application = ProtocolTypeRouter(
         # Browsers always send an Origin (checked against ALLOWED_HOSTS); REST clients
         # without one must present an API token.
         "websocket": AllowedHostsOrTokenOriginValidator(
-            TokenOrSessionAuthMiddleware(websocket_router(websocket_urlpatterns))
+            TokenOrSessionAuthMiddleware(
+                websocket_router([*websocket_urlpatterns, *gallery_websockets])
+            )
         ),
     }
 )

@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "gallery.context_processors.unread_notifications",
             ],
         },
     },
@@ -379,6 +380,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"PortraitRoleEnum": "portraits.models.Portrait.Role"},
 }
+
+# A remix tree (page and API) shows at most this many members, shallowest first, and says
+# how many it left out: what one request reads stays bounded however large a family grows.
+PORTRAIT_FAMILY_MAX_MEMBERS = env_int("PORTRAIT_FAMILY_MAX_MEMBERS", 1000, minimum=10)
 
 # --- Content Credentials --------------------------------------------------------
 C2PA_DEV_DIR = DATA_DIR / "c2pa"

@@ -3,7 +3,8 @@ from django.urls import include, path
 
 import accounts.converters  # noqa: F401 - registers <username:…>
 from config.api.docs import SchemaView, SwaggerView
-from gallery.views import profile
+from gallery.feeds import MemberPortraitsFeed
+from gallery.views.social import profile
 
 admin.site.site_header = "Likeness moderation"
 admin.site.site_title = "Likeness admin"
@@ -18,6 +19,7 @@ urlpatterns = [
     # the root: accounts (``User.get_absolute_url``) and portraits link to it, and neither
     # may know the gallery app.
     path("u/<username:username>/", profile, name="profile"),
+    path("u/<username:username>/feed.atom", MemberPortraitsFeed(), name="profile-atom"),
     path("", include("accounts.urls")),
     path("", include("generation.urls")),
     path("", include("portraits.urls")),

@@ -10,6 +10,7 @@ urlpatterns = [
     path("jobs/", views.job_list, name="job-list"),
     path("jobs/<uuid:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:pk>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<uuid:pk>/publish/", views.job_publish, name="job-publish"),
     path(
         "p/<public_id:public_id>/reproduce/",
         views.job_create_reproduction,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +18,7 @@ from generation.forms import JobForm
 from generation.models import GenerationJob
 from generation.presenters import job_present
 from portraits import recipe
+from portraits.models import Portrait
 from portraits.selectors import (
     portrait_get_editable,
     portrait_get_viewable,
@@ -117,7 +120,15 @@ def _render_job(request, job, status=200):
     return render(
         request,
         "generation/job_detail.html",
-        {"job": job, "job_json": job_present(job, viewer=request.user)},
+        {
+            "job": job,
+            "job_json": job_present(job, viewer=request.user),
+            # Its owner chooses who sees its results; a moderator only looks.
+            "can_curate": job.user_id == request.user.pk,
+            "visibilities": [
+                (value, label.split(" (")[0]) for value, label in Portrait.Visibility.choices
+            ],
+        },
         status=status,
     )
 
@@ -147,6 +158,44 @@ def job_cancel(request, pk):
         return _render_job(request, job, status=http_status_for(exc))
     messages.success(request, "Job cancelled.")
     return redirect("generation:job-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def job_publish(request, pk):
+    """The job page's curation form, in one request: ``visibility-<portrait id>`` for
+    each portrait, or ``all`` (its "Publish all" / "Keep all private" buttons) for every
+    one listed. A refusal changes nothing and is said on the page."""
+    try:
+        job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
+    except NotFound:
+        raise Http404("No such job.") from None
+    prefix = "visibility-"
+    choices = {
+        key.removeprefix(prefix): value
+        for key, value in request.POST.items()
+        if key.startswith(prefix)
+    }
+    everything = request.POST.get("all")
+    if everything:
+        choices = dict.fromkeys(choices, everything)
+    try:
+        portraits = services.job_portraits_visibility_set(job=job, by=request.user, choices=choices)
+    except DomainError as exc:
+        details = [message for found in exc.field_errors.values() for message in found]
+        messages.error(request, " ".join([exc.message, *dict.fromkeys(details)]))
+        job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
+        return _render_job(request, job, status=http_status_for(exc))
+    counts = Counter(str(portrait.visibility) for portrait in portraits)
+    messages.success(
+        request,
+        "Saved: "
+        + ", ".join(
+            f"{counts[value]} {value}" for value in Portrait.Visibility.values if counts[value]
+        )
+        + ".",
+    )
+    return redirect(job)
 
 
 @login_required

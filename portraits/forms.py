@@ -4,7 +4,13 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait
+from portraits.models import (
+    DESCRIPTION_MAX_LENGTH,
+    TAG_MAX_LENGTH,
+    TAGS_MAX_PER_PORTRAIT,
+    TITLE_MAX_LENGTH,
+    Portrait,
+)
 
 
 class PortraitEditForm(forms.Form):
@@ -21,6 +27,14 @@ class PortraitEditForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="Unlisted: anyone with the link, never in the gallery. Remixes of an "
         "unlisted portrait show the link in their lineage.",
+    )
+    tags = forms.CharField(
+        required=False,
+        # Room for TAGS_MAX_PER_PORTRAIT long tags and their separators; the service
+        # (``community.tags_parse``) says what is wrong with the tags themselves.
+        max_length=(TAG_MAX_LENGTH + 2) * TAGS_MAX_PER_PORTRAIT,
+        help_text=f"Comma or space separated, up to {TAGS_MAX_PER_PORTRAIT}; join the words "
+        "of one tag with hyphens (oil-painting). Stored in lower case.",
     )
 
 

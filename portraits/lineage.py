@@ -291,46 +291,65 @@ def build_steps(
     and which of its prompts are withheld from them (``portraits.recipe``)."""
     visible = list(visible)
     withheld = list(withheld)
-    steps: list[LineageStep] = []
-    for index, (portrait, is_visible, hold) in enumerate(
-        zip(chain, visible, withheld, strict=True)
-    ):
-        parent_visible = visible[index - 1] if index > 0 else True
-        parent_withheld = withheld[index - 1] if index > 0 else ()
-        name, username, profile = author_fields(portrait)
-        role = Portrait.Role(portrait.role)
-        step = LineageStep(
-            depth=portrait.depth,
-            available=is_visible,
-            is_deleted=portrait.is_deleted,
-            is_current=portrait.pk == current_id,
-            role=role.value,
-            role_label=role.label,
-            author_name=name,
-            author_username=username,
-            author_url=profile,
-            created_at=portrait.created_at,
-            changes=changes_for_viewer(
-                portrait.changes,
-                step_visible=is_visible,
-                parent_visible=parent_visible,
-                parent_withheld=parent_withheld,
-            ),
+    return [
+        build_step(
+            portrait,
+            visible=is_visible,
+            withheld=hold,
+            parent_visible=visible[index - 1] if index > 0 else True,
+            parent_withheld=withheld[index - 1] if index > 0 else (),
+            current_id=current_id,
         )
-        if is_visible:
-            step.public_id = portrait.public_id
-            step.title = title_for_viewer(portrait.title, portrait.recipe, withhold=hold)
-            step.url = portrait.get_absolute_url()
-            step.thumbnail_url = reverse(
-                "portraits:thumbnail", kwargs={"public_id": portrait.public_id}
-            )
-            step.thumbnail_width = portrait.thumbnail_width
-            step.thumbnail_height = portrait.thumbnail_height
-            step.prompt_withheld = "prompt" in hold
-            step.prompt = None if step.prompt_withheld else portrait.recipe.get("prompt", "")
-            step.visibility = portrait.visibility
-        steps.append(step)
-    return steps
+        for index, (portrait, is_visible, hold) in enumerate(
+            zip(chain, visible, withheld, strict=True)
+        )
+    ]
+
+
+def build_step(
+    portrait: Portrait,
+    *,
+    visible: bool,
+    withheld: Collection[str],
+    parent_visible: bool,
+    parent_withheld: Collection[str],
+    current_id: int | None,
+) -> LineageStep:
+    """One portrait as a step of a chain or a member of a tree, given whether the viewer
+    may see it and its parent, and which of their prompts are withheld from them."""
+    name, username, profile = author_fields(portrait)
+    role = Portrait.Role(portrait.role)
+    step = LineageStep(
+        depth=portrait.depth,
+        available=visible,
+        is_deleted=portrait.is_deleted,
+        is_current=portrait.pk == current_id,
+        role=role.value,
+        role_label=role.label,
+        author_name=name,
+        author_username=username,
+        author_url=profile,
+        created_at=portrait.created_at,
+        changes=changes_for_viewer(
+            portrait.changes,
+            step_visible=visible,
+            parent_visible=parent_visible,
+            parent_withheld=parent_withheld,
+        ),
+    )
+    if visible:
+        step.public_id = portrait.public_id
+        step.title = title_for_viewer(portrait.title, portrait.recipe, withhold=withheld)
+        step.url = portrait.get_absolute_url()
+        step.thumbnail_url = reverse(
+            "portraits:thumbnail", kwargs={"public_id": portrait.public_id}
+        )
+        step.thumbnail_width = portrait.thumbnail_width
+        step.thumbnail_height = portrait.thumbnail_height
+        step.prompt_withheld = "prompt" in withheld
+        step.prompt = None if step.prompt_withheld else portrait.recipe.get("prompt", "")
+        step.visibility = portrait.visibility
+    return step
 
 
 def build_parent(parent: Portrait | None, *, visible: bool, title: str | None) -> ParentRef:
@@ -371,3 +390,78 @@ def build_credits(chain: Sequence[Portrait]) -> list[Credit]:
             credit.roles.append(role.value)
         credit.depths.append(portrait.depth)
     return list(credits.values())
+
+
+# --- A remix tree as one viewer sees it -------------------------------------------------
+
+
+@dataclass
+class FamilyMember:
+    """One member of a remix tree: a step (``LineageStep``: what the viewer may see of it,
+    and what its edge from the parent changed), its place (``key``: its position in the
+    tree, shallowest first; ``parent_key``: its parent's, None for the original), and its
+    children in the shown part of the tree, oldest first."""
+
+    key: int
+    parent_key: int | None
+    step: LineageStep
+    children: list[FamilyMember] = field(default_factory=list)
+
+
+@dataclass
+class Family:
+    """The tree of everyone who built on an original, as one viewer sees it.
+
+    ``members`` is the shown part, shallowest first (depth, then creation), so every
+    member's parent comes before it: ``members[0]`` is the original. A huge tree is
+    shown to ``max_members``; ``total`` counts the whole tree, ``left_out`` the rest.
+    """
+
+    members: list[FamilyMember]
+    total: int
+    max_members: int
+    current_key: int | None
+
+    @property
+    def root(self) -> FamilyMember:
+        return self.members[0]
+
+    @property
+    def left_out(self) -> int:
+        return self.total - len(self.members)
+
+
+def build_family(
+    rows: Sequence[Portrait],
+    *,
+    visible: Sequence[bool],
+    withheld: Sequence[Collection[str]],
+    current_id: int,
+    total: int,
+    max_members: int,
+) -> Family:
+    """A tree from ``rows`` (the original first, then its descendants shallowest first,
+    so a parent always comes before its children), given whether the viewer may see each
+    and which of its prompts are withheld from them."""
+    keys = {row.pk: index for index, row in enumerate(rows)}
+    members: list[FamilyMember] = []
+    for index, row in enumerate(rows):
+        parent_key = keys.get(row.parent_id) if index else None
+        step = build_step(
+            row,
+            visible=visible[index],
+            withheld=withheld[index],
+            parent_visible=visible[parent_key] if parent_key is not None else True,
+            parent_withheld=withheld[parent_key] if parent_key is not None else (),
+            current_id=current_id,
+        )
+        member = FamilyMember(key=index, parent_key=parent_key, step=step)
+        members.append(member)
+        if parent_key is not None:
+            members[parent_key].children.append(member)
+    return Family(
+        members=members,
+        total=total,
+        max_members=max_members,
+        current_key=keys.get(current_id),
+    )

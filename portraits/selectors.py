@@ -349,7 +349,7 @@ def portraits_withheld(*, portraits: Iterable[Portrait], viewer) -> None:
     rows = {
         row.pk: row
         for row in Portrait.objects.filter(pk__in=ids).only(
-            "id", "parent", "author", "visibility", "deleted_at", "changes"
+            "id", "parent", "author", "visibility", "deleted_at", "hidden_at", "changes"
         )
     }
     for portrait, kept, answers in pending:

@@ -15,5 +15,7 @@ urlpatterns = [
     path("p/<public_id:public_id>/remixes/", views.portrait_remixes, name="remixes"),
     path("p/<public_id:public_id>/credentials/", views.portrait_credentials, name="credentials"),
     path("p/<public_id:public_id>/edit/", views.portrait_edit, name="edit"),
+    path("p/<public_id:public_id>/tree/", views.portrait_tree, name="tree"),
+    path("p/<public_id:public_id>/visibility/", views.portrait_visibility, name="visibility"),
     path("p/<public_id:public_id>/delete/", views.portrait_delete, name="delete"),
 ]

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
@@ -18,7 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from config import errors
 from config.api.pagination import cursor_page
 from config.errors import DomainError, NotFound, form_add_domain_error
-from portraits import credentials, media, selectors, services
+from portraits import community, credentials, media, selectors, services
 from portraits.forms import CredentialsVerifyForm, PortraitEditForm
 from portraits.models import Portrait
 
@@ -68,8 +68,75 @@ def portrait_detail(request, public_id):
         "more_remixes": len(remixes) > REMIXES_ON_PAGE,
         "can_edit": selectors.portrait_can_edit(portrait=portrait, viewer=request.user),
         "remix_url": f"{reverse('generation:job-create')}?remix={portrait.public_id}",
+        "tags": list(portrait.tags.all()),
+        "family_size": selectors.portrait_family_size(portrait=portrait),
     }
     return _private_unless_public(render(request, "portraits/detail.html", context), portrait)
+
+
+def _tree_outline(family) -> list[dict]:
+    """The tree's members in reading order (each followed by its subtree), with what a
+    template needs to draw them as nested lists without recursion (a tree may be a chain
+    a thousand deep): whether a member opens a list of children, and if not, how many
+    enclosing lists end after it."""
+    order = []
+    stack = [family.root]
+    while stack:
+        member = stack.pop()
+        order.append(member)
+        stack.extend(reversed(member.children))
+    outline = []
+    for position, member in enumerate(order):
+        following = order[position + 1].step.depth if position + 1 < len(order) else 0
+        outline.append(
+            {
+                "member": member,
+                "has_children": bool(member.children),
+                "closes": range(max(0, member.step.depth - following)),
+            }
+        )
+    return outline
+
+
+@require_GET
+def portrait_tree(request, public_id):
+    portrait = _viewable(request, public_id)
+    family = selectors.portrait_family(portrait=portrait, viewer=request.user)
+    current = family.members[family.current_key] if family.current_key is not None else None
+    context = {
+        "portrait": portrait,
+        "title": current.step.title
+        if current is not None
+        else selectors.portrait_title_for(portrait=portrait, viewer=request.user),
+        "family": family,
+        "outline": _tree_outline(family),
+    }
+    return _private_unless_public(render(request, "portraits/tree.html", context), portrait)
+
+
+_VISIBILITY_SAID = {
+    Portrait.Visibility.PUBLIC: "Published: it is in the gallery now.",
+    Portrait.Visibility.UNLISTED: "Unlisted: anyone with the link can see it, no list shows it.",
+    Portrait.Visibility.PRIVATE: "Made private: only you can see it now.",
+}
+
+
+@login_required
+@require_POST
+def portrait_visibility(request, public_id):
+    """The portrait page's Publish / Make private buttons (``visibility`` in the form)."""
+    portrait = _editable(request, public_id)
+    visibility = request.POST.get("visibility", "")
+    try:
+        services.portrait_update(
+            portrait=portrait, by=request.user, data={"visibility": visibility}
+        )
+    except DomainError as exc:
+        details = [message for messages_ in exc.field_errors.values() for message in messages_]
+        messages.error(request, " ".join([exc.message, *details]))
+    else:
+        messages.success(request, _VISIBILITY_SAID[visibility])
+    return redirect(portrait)
 
 
 @require_GET
@@ -144,12 +211,17 @@ def portrait_edit(request, public_id):
                 "title": portrait.title,
                 "description": portrait.description,
                 "visibility": portrait.visibility,
+                "tags": ", ".join(portrait.tags.values_list("slug", flat=True)),
             }
         )
     response = render(
         request,
         "portraits/edit.html",
-        {"portrait": portrait, "form": form},
+        {
+            "portrait": portrait,
+            "form": form,
+            "suggested_tags": community.tags_suggested(style=portrait.style),
+        },
         status=400 if form.errors else 200,
     )
     return _private_unless_public(response, portrait)

@@ -163,14 +163,14 @@ def _is_api(module: str) -> bool:
 
 
 def is_domain(module: str) -> bool:
-    """Everything but the API, pages, admin, forms, management commands, migrations,
-    template tags and config's composition root."""
+    """Everything but the API, pages (``views``, or a ``views`` package's modules), admin,
+    forms, management commands, migrations, template tags and config's composition root."""
     parts = module.split(".")
     if module in COMPOSITION_ROOT or _is_api(module):
         return False
     if {"management", "migrations", "templatetags"} & set(parts):
         return False
-    return parts[-1] not in NON_DOMAIN_NAMES
+    return not NON_DOMAIN_NAMES & set(parts[1:])
 
 
 def _report(title: str, lines: list[str]) -> str:

@@ -292,6 +292,9 @@ def test_a_bad_cursor_is_a_400_with_a_cursor_error_on_every_cursor_paginated_lis
         "/api/v1/me/portraits/",
         "/api/v1/me/tokens/",
         f"/api/v1/portraits/{portrait}/remixes/",
+        "/api/v1/notifications/",
+        "/api/v1/users/alice/followers/",
+        "/api/v1/users/alice/following/",
     }
     for url in lists:
         for cursor in BAD_CURSORS:
@@ -307,7 +310,7 @@ def test_a_bad_cursor_is_a_400_with_a_cursor_error_on_every_cursor_paginated_lis
 def test_a_bad_cursor_on_a_page_is_the_sites_400_page(world, alice, client):
     client.force_login(alice)
     portrait = world["portrait"].public_id
-    for url in ("/me/portraits/", f"/p/{portrait}/remixes/"):
+    for url in ("/me/portraits/", f"/p/{portrait}/remixes/", "/notifications/"):
         for cursor in BAD_CURSORS:
             response = client.get(f"{url}?cursor={cursor}")
             assert response.status_code == 400, (url, cursor)

@@ -71,7 +71,13 @@ def member(make_user, style_presets, tmp_path):
         limits={"default_width": 64, "default_height": 64, "default_steps": 4},
         make_default=True,
     )
+    from allauth.account.models import EmailAddress
+
     member = make_user("fuzzer")
+    # Public profiles are verified members': with these, users/… operations find someone
+    # (themself, and a friend they may follow), not only 404s.
+    for user in (member, make_user("fuzzed-friend")):
+        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     _portrait(member, "fuzzed-portrait")
     _portrait(member, "fuzzed-doomed")  # the one DELETE may take
     return member

@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("generation.api.urls")),
     path("", include("portraits.api.urls")),
+    path("", include("gallery.api.urls")),
     *portrait_submissions.urls,
 ]

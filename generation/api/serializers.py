@@ -10,6 +10,7 @@ from config.api.fields import StrictCharField, StrictSlugField
 from config.api.filters import EnumFilter, QuerySerializer
 from generation.models import GenerationJob, GenerationModel, StylePreset
 from generation.presenters import job_present
+from portraits.models import Portrait
 from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SCHEDULERS
 
 
@@ -129,6 +130,45 @@ class RemixSerializer(JobSpecSerializer):
         return {
             key: value for key, value in self.validated_data.items() if key in self.initial_data
         }
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": MAX_IMAGES_PER_JOB,
+        "additionalProperties": {"type": "string", "enum": list(Portrait.Visibility.values)},
+    }
+)
+class VisibilityChoicesField(serializers.DictField):
+    """``{portrait id: visibility}``, for at most a job's number of images."""
+
+
+class JobPublishSerializer(serializers.Serializer):
+    """Who may see each of a finished job's portraits, set in one request."""
+
+    refuses_unknown_fields = True  # see validate(); the schema says so (config.api.schema)
+
+    portraits = VisibilityChoicesField(
+        child=serializers.ChoiceField(choices=Portrait.Visibility.choices),
+        allow_empty=False,
+        help_text="Portrait id → `private`, `unlisted` or `public`, for any of this job's "
+        "portraits (those left out keep theirs). All or nothing: an id that is not one of "
+        "this job's portraits is a 400 with the id under `errors`, and nothing changes.",
+    )
+
+    def validate_portraits(self, value):
+        if len(value) > MAX_IMAGES_PER_JOB:
+            raise serializers.ValidationError(
+                f"A job has at most {MAX_IMAGES_PER_JOB} portraits ({len(value)} given)."
+            )
+        return value
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
 
 
 class JobSerializer(serializers.Serializer):

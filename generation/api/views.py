@@ -15,6 +15,7 @@ from generation.api.serializers import (
     GenerationModelSerializer,
     JobDocSerializer,
     JobListQuerySerializer,
+    JobPublishSerializer,
     JobSerializer,
     JobSpecSerializer,
     JobSubmittedDocSerializer,
@@ -114,6 +115,21 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = services.job_cancel(job=self.get_object(), by=request.user)
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+    @extend_schema(request=JobPublishSerializer, responses={200: JobDocSerializer})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """Choose who may see each of a finished job's portraits, in one request:
+        `{"portraits": {"<id>": "public", "<id>": "private"}}`. Publishing one records its
+        `published_at` the first time. Answers the job, its portraits as they now stand."""
+        job = self.get_object()
+        choices = JobPublishSerializer(data=request.data)
+        choices.is_valid(raise_exception=True)
+        services.job_portraits_visibility_set(
+            job=job, by=request.user, choices=choices.validated_data["portraits"]
+        )
+        job = self.get_object()  # its portraits as they are now
         return Response(JobSerializer(job, context={"request": request}).data)
 
 

@@ -5,9 +5,11 @@
   claim a worker makes on a job;
 * ``sweeper``: the sweeper that keeps the queue honest (stale workers, lost messages);
 * ``running``: painting a claimed job (the step reporter, the messages a failure shows);
-* ``registry``: the models workers may load.
+* ``registry``: the models workers may load;
+* ``curation``: publishing some of a finished job's portraits, keeping others private.
 """
 
+from generation.services.curation import job_portraits_visibility_set
 from generation.services.lifecycle import (
     MAX_ATTEMPTS,
     JobHeartbeat,
@@ -54,6 +56,7 @@ __all__ = [
     "job_fail_running",
     "job_heartbeat",
     "job_inference_spec",
+    "job_portraits_visibility_set",
     "job_progress",
     "job_run",
     "job_start",

@@ -13,7 +13,13 @@ from rest_framework import serializers
 
 from config.api.fields import StrictCharField
 from config.api.filters import EnumFilter, QuerySerializer
-from portraits.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Portrait
+from portraits.models import (
+    DESCRIPTION_MAX_LENGTH,
+    TAG_MAX_LENGTH,
+    TAGS_MAX_PER_PORTRAIT,
+    TITLE_MAX_LENGTH,
+    Portrait,
+)
 from portraits.presenters import portrait_summary
 from portraits.selectors import (
     portrait_can_edit,
@@ -149,10 +155,29 @@ class PortraitSerializer(PortraitSummarySerializer):
     is_img2img = serializers.BooleanField(read_only=True)
     can_edit = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    published_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When its author first made it public (kept if it is made private again); "
+        "null if it never was.",
+    )
+    like_count = serializers.IntegerField(read_only=True)
+    remix_count = serializers.IntegerField(
+        read_only=True,
+        help_text="Its direct remixes, private ones included (the family tree shows their "
+        "places as not available).",
+    )
+    tags = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="slug", help_text="Lower-case slugs."
+    )
 
     class Meta(PortraitSummarySerializer.Meta):
         fields = [
             *PortraitSummarySerializer.Meta.fields,
+            "published_at",
+            "like_count",
+            "remix_count",
+            "tags",
             "description",
             "recipe",
             "role",
@@ -212,6 +237,7 @@ class PortraitSerializer(PortraitSummarySerializer):
     def get_links(self, portrait: Portrait) -> dict[str, str]:
         names = {
             "lineage": "api:portrait-lineage",
+            "tree": "api:portrait-tree",
             "remixes": "api:portrait-remixes",
             "credentials": "api:portrait-credentials",
             "remix": "api:portrait-remix",
@@ -227,6 +253,18 @@ class MyPortraitListQuerySerializer(QuerySerializer):
     )
 
 
+# A tag as sent: text with a letter or digit in it (what is left once normalised to a slug;
+# punctuation alone leaves nothing), and no U+0000 (DRF refuses it).
+TAG_PATTERN = r"^[^\u0000]*[^\W_][^\u0000]*$"
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH, "pattern": TAG_PATTERN}
+)
+class TagField(StrictCharField):
+    """One tag, normalised by the service (``portraits.community.tags_parse``)."""
+
+
 class PortraitUpdateSerializer(serializers.Serializer):
     """What an owner may change. Checked again by the service (forms use it too)."""
 
@@ -237,6 +275,14 @@ class PortraitUpdateSerializer(serializers.Serializer):
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
     )
     visibility = serializers.ChoiceField(choices=Portrait.Visibility.choices, required=False)
+    tags = serializers.ListField(
+        child=TagField(max_length=TAG_MAX_LENGTH),
+        max_length=TAGS_MAX_PER_PORTRAIT,
+        required=False,
+        help_text=f"Replaces its tags (up to {TAGS_MAX_PER_PORTRAIT}): each is stored as a "
+        "lower-case slug (`Oil Painting` → `oil-painting`), duplicates once. A tag of "
+        "punctuation only is refused (400, `errors.tags`), and nothing changes.",
+    )
 
     def to_internal_value(self, data):
         # Unknown fields are reported with the others, not only once those pass. A body
@@ -277,6 +323,77 @@ class LineageStepSerializer(serializers.Serializer):
     @extend_schema_field(AuthorSerializer)
     def get_author(self, step) -> dict[str, Any]:
         return {"name": step.author_name, "username": step.author_username, "url": step.author_url}
+
+
+class FamilyMemberSerializer(serializers.Serializer):
+    """One member of a remix tree. `available` false (private to someone else, hidden,
+    deleted, or unlisted and named by no page you can open): no `id`, `title`, `url` or
+    thumbnail, only its place (`key`, `parent`), its author and the names of what it
+    changed (`changes.changed`)."""
+
+    key = serializers.IntegerField(
+        help_text="Its position in `members` (shallowest first): the tree's own reference "
+        "to it, valid within this response."
+    )
+    parent = serializers.IntegerField(
+        source="parent_key",
+        allow_null=True,
+        help_text="The `key` of the portrait it remixed (always earlier in `members`); null "
+        "for the original.",
+    )
+    id = serializers.CharField(source="step.public_id", allow_null=True)
+    depth = serializers.IntegerField(source="step.depth")
+    available = serializers.BooleanField(source="step.available")
+    is_deleted = serializers.BooleanField(source="step.is_deleted")
+    is_current = serializers.BooleanField(
+        source="step.is_current", help_text="The portrait whose tree you asked for."
+    )
+    role = serializers.ChoiceField(source="step.role", choices=Portrait.Role.choices)
+    role_label = serializers.CharField(source="step.role_label")
+    author = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(source="step.created_at")
+    title = serializers.CharField(source="step.title", allow_null=True)
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    thumbnail_width = serializers.IntegerField(source="step.thumbnail_width", allow_null=True)
+    thumbnail_height = serializers.IntegerField(source="step.thumbnail_height", allow_null=True)
+    visibility = serializers.CharField(source="step.visibility", allow_null=True)
+    changes = serializers.DictField(
+        source="step.changes",
+        help_text="What its edge from `parent` changed, as on its lineage "
+        "(`portraits.lineage.changes_for_viewer`); empty for the original.",
+    )
+
+    @extend_schema_field(AuthorSerializer)
+    def get_author(self, member) -> dict[str, Any]:
+        step = member.step
+        return {"name": step.author_name, "username": step.author_username, "url": step.author_url}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_url(self, member) -> str | None:
+        return _url(self, member.step.url) if member.step.url else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_thumbnail_url(self, member) -> str | None:
+        return _url(self, member.step.thumbnail_url) if member.step.thumbnail_url else None
+
+
+class FamilySerializer(serializers.Serializer):
+    """The remix tree of a portrait's original, flat: `members` shallowest first, each
+    naming its parent by `key`, so a client builds the nesting in one pass. A tree larger
+    than `max_members` is cut there (shallowest first, so what is shown is connected);
+    `left_out` says how many members were not shown."""
+
+    id = serializers.CharField(help_text="The portrait you asked for.")
+    total = serializers.IntegerField(help_text="Members of the whole tree, original included.")
+    shown = serializers.IntegerField()
+    left_out = serializers.IntegerField()
+    max_members = serializers.IntegerField()
+    current = serializers.IntegerField(
+        allow_null=True,
+        help_text="The `key` of the portrait you asked for; null when the bound left it out.",
+    )
+    members = FamilyMemberSerializer(many=True)
 
 
 class LineageSerializer(serializers.Serializer):

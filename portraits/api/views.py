@@ -12,6 +12,7 @@ from config.api.parsers import MultiPartParser
 from portraits import credentials, media, selectors, services
 from portraits.api.serializers import (
     CredentialsSerializer,
+    FamilySerializer,
     LineageSerializer,
     MyPortraitListQuerySerializer,
     PortraitSerializer,
@@ -112,6 +113,40 @@ class PortraitViewSet(
             "credits": credits,
         }
         return Response(LineageSerializer(data).data)
+
+    @extend_schema(responses=FamilySerializer)
+    @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])
+    def tree(self, request, public_id=None):
+        """The family of an idea: every portrait built on this one's original, as a flat
+        list of members that name their parent. Members you cannot see read as not
+        available (no id, title or picture) but keep their place and their author's credit.
+        A tree larger than the site's bound (PORTRAIT_FAMILY_MAX_MEMBERS) is shown to it,
+        shallowest first, with `left_out` saying how many were not."""
+        portrait = self.get_object()
+        family = selectors.portrait_family(portrait=portrait, viewer=request.user)
+        data = {
+            "id": portrait.public_id,
+            "total": family.total,
+            "shown": len(family.members),
+            "left_out": family.left_out,
+            "max_members": family.max_members,
+            "current": family.current_key,
+            "members": family.members,
+        }
+        return Response(FamilySerializer(data, context={"request": request}).data)
+
+    @extend_schema(
+        request=None,
+        responses=PortraitSerializer,
+        description="Publish it (author or moderator): it becomes public and enters the "
+        "gallery; the first time, `published_at` is recorded. Publishing a public portrait "
+        "changes nothing. To make it private again, PATCH its `visibility`.",
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request, public_id=None):
+        portrait = selectors.portrait_get_editable(viewer=request.user, public_id=public_id)
+        services.portrait_publish(portrait=portrait, by=request.user)
+        return self.retrieve(request, public_id=public_id)
 
     @extend_schema(responses=PortraitSummarySerializer(many=True))
     @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])

@@ -198,8 +198,9 @@ def test_remixes_endpoint_and_portrait_detail_run_fixed_queries_at_any_depth(
     with django_assert_num_queries(4):
         page = as_bob.get(f"/api/v1/portraits/{deep[-2].public_id}/remixes/?page_size=25").json()
     assert len(page["results"]) == 25 and page["next"]
+    # The portrait: permissions (2), the portrait, its ancestors, its tags.
     as_bob = _fresh_client(bob)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         detail = as_bob.get(f"/api/v1/portraits/{deep[-1].public_id}/").json()
     assert len(detail["credits"]) == 3
 

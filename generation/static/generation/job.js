@@ -43,10 +43,34 @@
     el.hidden = !text; el.textContent = text || "";
   }
 
+  // Who may see each result: the owner's curation form (see job_detail.html), one group
+  // of radios per portrait, submitted together.
+  const publishForm = $("job-publish");
+  const curate = publishForm && publishForm.dataset.curate === "true";
+  const VISIBILITIES = [["private", "Private"], ["unlisted", "Unlisted"], ["public", "Public"]];
+
+  function visibilityChoice(p, number) {
+    const set = document.createElement("fieldset");
+    set.className = "visibility-choice";
+    const legend = document.createElement("legend");
+    legend.textContent = `Who sees portrait ${number}`;
+    set.append(legend);
+    for (const [value, label] of VISIBILITIES) {
+      const wrap = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "radio"; input.name = `visibility-${p.id}`; input.value = value;
+      input.setAttribute("form", "job-publish");
+      input.checked = p.visibility === value;
+      wrap.append(input, ` ${label}`);
+      set.append(wrap);
+    }
+    return set;
+  }
+
   function renderPortraits(portraits) {
     const list = $("job-portraits");
     list.replaceChildren();
-    for (const p of portraits || []) {
+    (portraits || []).forEach((p, index) => {
       const fig = document.createElement("figure");
       const link = document.createElement("a"); link.href = p.url;
       const img = document.createElement("img");
@@ -54,9 +78,12 @@
       if (p.thumbnail_width) { img.width = p.thumbnail_width; img.height = p.thumbnail_height; }
       link.append(img); fig.append(link);
       const cap = document.createElement("figcaption"); cap.textContent = p.title; fig.append(cap);
+      if (curate) fig.append(visibilityChoice(p, index + 1));
       list.append(fig);
-    }
-    if (portraits && portraits.length) { $("job-preview").hidden = true; }
+    });
+    const any = Boolean(portraits && portraits.length);
+    if (any) { $("job-preview").hidden = true; }
+    if (curate) { publishForm.hidden = !any; $("job-publish-save").hidden = !any; }
   }
 
   // The job as the server has it (REST resource / `state` / `done`): always applied.
