@@ -38,6 +38,7 @@ from PIL import Image, ImageOps
 from accounts.connections import revocation_publish
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, ApiToken, User
 from config.errors import DomainError, NotFound, QuotaExceeded
+from config.pagecache import public_pages_invalidate
 from config.text import UnsafeText, text_clean
 
 logger = logging.getLogger(__name__)
@@ -546,6 +547,7 @@ def user_delete(*, user: User) -> None:
         if avatar_name:
             _delete_file_later(avatar_name)
         credentials_revoked(user_id=user_id)
+        transaction.on_commit(public_pages_invalidate)  # their profile, their names
 
 
 # --- Personal API tokens ------------------------------------------------------------------------
@@ -684,6 +686,7 @@ def user_deactivate(*, user: User) -> User:
         user.is_active = False
         user.save(update_fields=["is_active"])
         credentials_revoked(user_id=user.pk)
+        transaction.on_commit(public_pages_invalidate)  # their profile is gone from view
     return user
 
 

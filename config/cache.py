@@ -1,8 +1,10 @@
 """The default cache with Redis: Redis, and each process's own memory while Redis is down.
 
-What this site keeps in its cache is rate-limit bookkeeping: DRF's throttles (every API
-request), allauth's limits on log-ins, failed log-ins per account, sign-ups and password
-resets, and their locks. Nothing in it is the record of anything: sessions, quotas and
+What this site keeps in its cache is rate-limit bookkeeping (DRF's throttles on every API
+request, allauth's limits on log-ins, failed log-ins per account, sign-ups and password
+resets, and their locks) and what can be made again: the gallery's ordered snapshots
+behind its cursors (``gallery.selectors``) and anonymous visitors' public pages
+(``config.pagecache``). Nothing in it is the record of anything: sessions, quotas and
 jobs live in the database. So when Redis cannot be reached the cache carries on in the
 process's memory (a ``LocMemCache``) instead of raising, which made every API request
 and every log-in a 500:
@@ -17,7 +19,8 @@ and every log-in a 500:
   per request. The socket timeouts in ``OPTIONS`` (settings) bound that one call;
 * afterwards the next call tries Redis again. Counts kept locally meanwhile are
   forgotten once it answers (limits restart from what Redis held, which is harmless for
-  rate limits — and the reason this cache must not be used for anything that is not).
+  rate limits and for pages made again — and the reason this cache must not be used for
+  anything that is not).
 """
 
 from __future__ import annotations

@@ -384,6 +384,9 @@ SPECTACULAR_SETTINGS = {
 # A remix tree (page and API) shows at most this many members, shallowest first, and says
 # how many it left out: what one request reads stays bounded however large a family grows.
 PORTRAIT_FAMILY_MAX_MEMBERS = env_int("PORTRAIT_FAMILY_MAX_MEMBERS", 1000, minimum=10)
+# How long anonymous visitors' public lists and trees are served from the cache
+# (config.pagecache; anything that changes visibility drops them at once). 0: never.
+PUBLIC_PAGE_TTL = env_int("PUBLIC_PAGE_TTL", 5, minimum=0)
 
 # --- Content Credentials --------------------------------------------------------
 C2PA_DEV_DIR = DATA_DIR / "c2pa"

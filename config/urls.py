@@ -3,6 +3,7 @@ from django.urls import include, path
 
 import accounts.converters  # noqa: F401 - registers <username:…>
 from config.api.docs import SchemaView, SwaggerView
+from config.pagecache import cache_public
 from gallery.feeds import MemberPortraitsFeed
 from gallery.views.social import profile
 
@@ -19,7 +20,11 @@ urlpatterns = [
     # the root: accounts (``User.get_absolute_url``) and portraits link to it, and neither
     # may know the gallery app.
     path("u/<username:username>/", profile, name="profile"),
-    path("u/<username:username>/feed.atom", MemberPortraitsFeed(), name="profile-atom"),
+    path(
+        "u/<username:username>/feed.atom",
+        cache_public(MemberPortraitsFeed()),
+        name="profile-atom",
+    ),
     path("", include("accounts.urls")),
     path("", include("generation.urls")),
     path("", include("portraits.urls")),

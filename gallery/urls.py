@@ -2,6 +2,7 @@ from django.urls import path
 
 import accounts.converters  # noqa: F401 - registers <username:…>
 import portraits.converters  # noqa: F401 - registers <public_id:…>
+from config.pagecache import cache_public
 from gallery.feeds import NewestPortraitsFeed
 from gallery.views import browse, notifications, social
 
@@ -13,7 +14,7 @@ urlpatterns = [
     path("explore/", browse.explore, name="explore"),
     path("tags/<str:slug>/", browse.tag, name="tag"),
     path("following/", browse.following, name="following-feed"),
-    path("feeds/newest.atom", NewestPortraitsFeed(), name="atom-newest"),
+    path("feeds/newest.atom", cache_public(NewestPortraitsFeed()), name="atom-newest"),
     # Likes and follows (the profile itself, /u/<username>/, is named in config.urls).
     path("p/<public_id:public_id>/like/", social.portrait_like, name="portrait-like"),
     path("u/<username:username>/follow/", social.member_follow, name="follow"),

@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from config.errors import DomainError
+from config.pagecache import public_pages_invalidate
 from portraits.models import TAG_MAX_LENGTH, TAGS_MAX_PER_PORTRAIT, Portrait, Tag
 from portraits.selectors import (
     portrait_can_edit,
@@ -146,6 +147,8 @@ def portrait_visibility_saved(portrait: Portrait) -> None:
     (``portraits.signals.portrait_published``: notifications), and re-read the search
     documents of descendants that keep words from this one (whether anyone may read
     them in a search now depends on it)."""
+    # Cached public lists may hold it (or no longer should): dropped once this commits.
+    transaction.on_commit(public_pages_invalidate)
     if portrait.__dict__.pop("_first_published", False):
         portrait_published.send(sender=Portrait, portrait=portrait)
     descendants = Portrait.objects.filter(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from PIL import Image
 
 from config.errors import DomainError, NotFound, PermissionDenied
+from config.pagecache import public_pages_invalidate
 from config.text import UnsafeText, text_clean
 from portraits import community, credentials, imagefiles
 from portraits.lineage import compute_changes
@@ -381,6 +382,7 @@ def portrait_delete(*, portrait: Portrait, by) -> bool:
             parent_id = locked.parent_id
             locked.delete()
             _prune_tombstones(parent_id)
+            transaction.on_commit(public_pages_invalidate)
             tombstone = False
         transaction.on_commit(lambda: _delete_files(files))
     portrait.deleted_at = timezone.now()

@@ -18,6 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from config import errors
 from config.api.pagination import cursor_page
 from config.errors import DomainError, NotFound, form_add_domain_error
+from config.pagecache import cache_public
 from portraits import community, credentials, media, selectors, services
 from portraits.forms import CredentialsVerifyForm, PortraitEditForm
 from portraits.models import Portrait
@@ -98,6 +99,7 @@ def _tree_outline(family) -> list[dict]:
     return outline
 
 
+@cache_public
 @require_GET
 def portrait_tree(request, public_id):
     portrait = _viewable(request, public_id)

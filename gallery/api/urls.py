@@ -2,12 +2,17 @@ from django.urls import path
 
 import accounts.converters  # noqa: F401 - registers <username:…>
 import portraits.converters  # noqa: F401 - registers <public_id:…>
+from config.pagecache import cache_public
 from gallery.api import browse, notifications, social
 
 urlpatterns = [
     # Browsing: the gallery, a tag's portraits, the Following feed (gallery.api.browse).
-    path("gallery/", browse.GalleryListView.as_view(), name="gallery"),
-    path("tags/<str:slug>/portraits/", browse.TagPortraitsView.as_view(), name="tag-portraits"),
+    path("gallery/", cache_public(browse.GalleryListView.as_view()), name="gallery"),
+    path(
+        "tags/<str:slug>/portraits/",
+        cache_public(browse.TagPortraitsView.as_view()),
+        name="tag-portraits",
+    ),
     path("feed/following/", browse.FollowingFeedView.as_view(), name="feed-following"),
     path(
         "notifications/",

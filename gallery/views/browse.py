@@ -17,6 +17,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from config.errors import DomainError, http_status_for
+from config.pagecache import cache_public
 from gallery.selectors import (
     PAGE_SIZE,
     PERIOD_LABELS,
@@ -74,6 +75,7 @@ def _listing(request, *, template: str, scope: GalleryScope, context: dict, base
     return render(request, template, context, status=status)
 
 
+@cache_public
 @require_GET
 def home(request):
     """The front door: what Likeness is, then the gallery's newest, as on /explore/."""
@@ -86,6 +88,7 @@ def home(request):
     )
 
 
+@cache_public
 @require_GET
 def explore(request):
     """The whole gallery, every sort and filter."""
@@ -98,6 +101,7 @@ def explore(request):
     )
 
 
+@cache_public
 @require_GET
 def tag(request, slug: str):
     """The portraits filed under one tag. Any well-formed tag has a page (empty if none

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.selectors import user_get_public
 from config.api.pagination import cursor_page
 from config.errors import DomainError, NotFound, http_status_for
+from config.pagecache import cache_public
 from gallery import selectors, services
 from gallery.selectors import (
     PAGE_SIZE,
@@ -26,6 +27,7 @@ from portraits.selectors import portrait_get_viewable
 PROFILE_SORTS = {key: label for key, label in SORT_LABELS.items() if key != RELEVANCE}
 
 
+@cache_public
 @require_GET
 def profile(request, username: str):
     """A member's public face: who they are, their follower counts and their public

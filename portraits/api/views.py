@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.parsers import MultiPartParser
+from config.pagecache import cache_public
 from portraits import credentials, media, selectors, services
 from portraits.api.serializers import (
     CredentialsSerializer,
@@ -113,6 +114,12 @@ class PortraitViewSet(
             "credits": credits,
         }
         return Response(LineageSerializer(data).data)
+
+    def dispatch(self, request, *args, **kwargs):
+        # A remix tree is the same for every anonymous visitor: from the public page cache.
+        if self.action_map.get(request.method.lower()) == "tree":
+            return cache_public(super().dispatch)(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(responses=FamilySerializer)
     @action(detail=True, methods=["get"], permission_classes=[permissions.AllowAny])

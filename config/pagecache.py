@@ -1,0 +1,92 @@
+"""A short cache of what anonymous visitors see of public lists, dropped whenever
+something that decides visibility changes.
+
+The gallery's lists, a profile, a tag page, search, the Atom feeds and a remix tree are
+the same for every visitor who is not signed in, and they are most of a public site's
+traffic. :func:`cache_public` keeps such a response for ``PUBLIC_PAGE_TTL`` seconds,
+keyed by its full URL and ``Accept`` header and by a *generation* that
+:func:`public_pages_invalidate` moves on: the services call it whenever a portrait's
+visibility changes, it is hidden or deleted, or a member's account closes, so nothing
+that became private is served from here after that call (counts of likes and
+remixes, and names, may be up to ``PUBLIC_PAGE_TTL`` seconds old).
+
+Only requests that carry no credentials at all (no session cookie, no ``Authorization``
+header) are served from or stored in it, and only a complete 200 response that set no
+cookie and used no CSRF token: a member's pages (their likes, their nav) are never
+cached. The cache is Django's default: shared through Redis by every web process in
+production. During a Redis outage (``config.cache``) each process falls back to its own
+memory, where an invalidation reaches only the process that made it: the TTL then
+bounds how long another process may serve a list from before it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+
+GENERATION_KEY = "public-pages:generation"
+KEY = "public-pages:{generation}:{digest}"
+
+
+def public_pages_invalidate() -> None:
+    """Drop every cached public page: call after a change of what anyone may see."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # not there yet (or evicted): any new value drops what was cached
+        cache.set(GENERATION_KEY, 1, None)
+
+
+def _has_credentials(request) -> bool:
+    return (
+        settings.SESSION_COOKIE_NAME in request.COOKIES
+        or "HTTP_AUTHORIZATION" in request.META
+        # DRF's test client authenticates a request by this attribute, with no header.
+        or getattr(request, "_force_auth_user", None) is not None
+    )
+
+
+def _key(request) -> str:
+    generation = cache.get(GENERATION_KEY, 0)
+    what = f"{request.get_full_path()}\n{request.META.get('HTTP_ACCEPT', '')}"
+    return KEY.format(generation=generation, digest=hashlib.sha256(what.encode()).hexdigest())
+
+
+def _storable(request, response) -> bool:
+    return (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        and not request.META.get("CSRF_COOKIE_USED")
+    )
+
+
+def cache_public(view):
+    """Serve anonymous GETs of ``view`` from the public page cache (see the module)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD") or _has_credentials(request):
+            return view(request, *args, **kwargs)
+        ttl = settings.PUBLIC_PAGE_TTL
+        if ttl <= 0:
+            return view(request, *args, **kwargs)
+        key = _key(request)
+        hit = cache.get(key)
+        if hit is not None:
+            content, headers = hit
+            response = HttpResponse(content)
+            for name, value in headers:
+                response[name] = value
+            return response
+        response = view(request, *args, **kwargs)
+        if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+            response.render()  # a DRF or template response, rendered once here
+        if _storable(request, response):
+            cache.set(key, (response.content, list(response.items())), ttl)
+        return response
+
+    return wrapped

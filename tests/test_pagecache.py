@@ -1,0 +1,105 @@
+"""The public page cache (config.pagecache): anonymous lists are served from it, members'
+pages never are, and what stops being public leaves every cached list at once."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gallery.services import like_add
+from portraits.models import Portrait
+from portraits.services import portrait_delete, portrait_update
+from tests.portraits.factories import PortraitFactory
+
+pytestmark = pytest.mark.django_db
+V = Portrait.Visibility
+
+CACHED = [
+    "/",
+    "/explore/?sort=trending",
+    "/u/alice/",
+    "/feeds/newest.atom",
+    "/api/v1/gallery/",
+    "/api/v1/gallery/?sort=top&period=all",
+]
+
+
+@pytest.fixture(autouse=True)
+def _ttl(settings):
+    settings.PUBLIC_PAGE_TTL = 60  # long enough that only an invalidation can drop it
+
+
+@pytest.fixture
+def portrait(alice):
+    return PortraitFactory(author=alice, title="Heron at the weir")
+
+
+def _get(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode(), len(queries)
+
+
+@pytest.mark.parametrize("url", CACHED)
+def test_an_anonymous_list_is_served_from_the_cache(client, portrait, url):
+    first, queries = _get(client, url)
+    assert portrait.public_id in first and queries > 0
+    again, queries = _get(client, url)
+    assert again == first and queries == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p, owner: portrait_update(portrait=p, by=owner, data={"visibility": V.PRIVATE}),
+        lambda p, owner: portrait_update(portrait=p, by=owner, data={"visibility": V.UNLISTED}),
+        lambda p, owner: portrait_delete(portrait=p, by=owner),
+    ],
+    ids=["made private", "made unlisted", "deleted"],
+)
+@pytest.mark.parametrize("url", CACHED)
+def test_what_stops_being_public_leaves_every_cached_list_at_once(
+    client, alice, portrait, url, change, django_capture_on_commit_callbacks
+):
+    assert portrait.public_id in _get(client, url)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        change(portrait, alice)
+    assert portrait.public_id not in _get(client, url)[0]
+
+
+def test_a_closed_account_leaves_its_cached_profile_at_once(
+    client, alice, portrait, django_capture_on_commit_callbacks
+):
+    from accounts.services import user_deactivate
+
+    _get(client, "/u/alice/")
+    with django_capture_on_commit_callbacks(execute=True):
+        user_deactivate(user=alice)
+    assert client.get("/u/alice/").status_code == 404
+
+
+def test_a_members_pages_are_never_cached(client, alice, bob, portrait):
+    client.force_login(bob)
+    _get(client, "/")
+    like_add(user=bob, portrait=portrait)
+    body, queries = _get(client, "/")
+    assert queries > 0 and 'class="gallery-count liked"' in body
+
+
+def test_likes_may_be_a_few_seconds_old_for_visitors_but_not_for_the_api_with_a_token(
+    client, bob, bob_api, portrait
+):
+    _get(client, "/api/v1/gallery/")
+    like_add(user=bob, portrait=portrait)
+    stale = client.get("/api/v1/gallery/").json()["results"][0]
+    fresh = bob_api.get("/api/v1/gallery/").json()["results"][0]
+    assert (stale["like_count"], fresh["like_count"]) == (0, 1)
+
+
+def test_a_ttl_of_zero_turns_it_off(client, settings, portrait):
+    settings.PUBLIC_PAGE_TTL = 0
+    _get(client, "/")
+    assert _get(client, "/")[1] > 0
