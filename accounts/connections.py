@@ -18,12 +18,14 @@ Works with the scope ``accounts.websocket.TokenOrSessionAuthMiddleware`` builds.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.utils.crypto import constant_time_compare
@@ -31,7 +33,12 @@ from django.utils.crypto import constant_time_compare
 from accounts.models import ApiToken, User
 from config.broadcast import group_send
 
+logger = logging.getLogger(__name__)
+
 CLOSE_SIGNED_OUT = 4401
+# "Try again later", like HTTP 503: RFC 6455's own 1013 cannot be sent through daphne, whose
+# autobahn refuses any close code but 1000 and 3000-4999 (a 1011 crash instead).
+CLOSE_TRY_AGAIN_LATER = 4503
 REVOKED_MESSAGE_TYPE = "auth.revoked"
 
 
@@ -207,3 +214,56 @@ class CredentialsWatchMixin:
         current = await database_sync_to_async(credential_is_current)(self.credential)
         self._credentials_checked_at = time.monotonic()
         return current
+
+
+class MemberRelayConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
+    """A WebSocket that relays one signed-in member's events: what ``ws/jobs/<id>/`` and
+    ``ws/notifications/`` share, so both refuse and fail alike.
+
+    ``connect`` refuses anyone not signed in, or whose credential is no longer good, with
+    4401, then calls :meth:`member_connect`, which authorises, joins ``self.group`` and
+    sends the current state at once, or refuses (:meth:`refuse`). Any failure meanwhile is the
+    channel layer's (joining a group is the only step that reaches it): with it down
+    there is nothing to relay, so the client is told 4503 "try again later", not a
+    failed handshake it can only read as an error.
+
+    A refusal accepts the handshake and then closes with its code: closing before
+    accepting makes daphne answer the handshake with HTTP 403, and the client never sees
+    the code (a browser would keep reconnecting, not knowing it was signed out).
+    """
+
+    group: str | None = None
+
+    async def connect(self):
+        try:
+            user = self.scope.get("user")
+            if user is None or not user.is_authenticated or not await self.credentials_watch():
+                await self.refuse(CLOSE_SIGNED_OUT)
+                return
+            await self.member_connect(user)
+        except Exception:
+            logger.warning("WebSocket refused: the channel layer is unreachable", exc_info=True)
+            self.group = None
+            self._credentials_group = None
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def member_connect(self, user) -> None:
+        """Authorise ``user`` (signed in, credential current), join ``self.group``
+        first, then send the current state: an event in between is sent twice, never
+        lost. Or :meth:`refuse`."""
+        raise NotImplementedError
+
+    async def refuse(self, code: int) -> None:
+        await self.leave_groups()
+        await self.accept()
+        await self.close(code=code)
+
+    async def leave_groups(self) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+        await self.credentials_unwatch()
+
+    async def disconnect(self, code):
+        await self.leave_groups()

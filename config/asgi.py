@@ -5,9 +5,14 @@ daphne -b 0.0.0.0 -p 8000 config.asgi:application
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+if not settings.configured:  # this process is daphne's (not a test importing the app)
+    # A web process shares a pool of database connections between its request threads
+    # (config.settings: DB_POOL); DB_POOL=false keeps per-thread persistent connections.
+    os.environ.setdefault("DB_POOL", "true")
 # Django must be set up before anything imports models (the routing does).
 django_asgi_app = get_asgi_application()
 

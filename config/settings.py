@@ -116,7 +116,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so live-server and worker-thread tests share it; one per
     # process so concurrent test runs on one machine never collide.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_likeness_{os.getpid()}.sqlite3")}
+elif env_bool("DB_POOL", False):
+    # Web processes (config.asgi turns this on): Django's ASGI handler runs each request in
+    # a thread of its own, and connections are per thread, so persistent ones piled up (55
+    # idle in one daphne; two daphnes used up PostgreSQL's 100) and fresh ones cost ~7 ms a
+    # request (bench/README.md). A pool per process serves every thread instead.
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {
+            "min_size": 1,
+            "max_size": env_int("DB_POOL_MAX_SIZE", 8, minimum=1),
+            "timeout": 10,
+        },
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
 else:
+    # Workers and commands: one thread at a time keeps its connection (Celery forks its
+    # pool's processes, which a connection pool's threads would not survive).
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}

@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import pre_delete
 
 
 class GalleryConfig(AppConfig):
@@ -8,7 +10,7 @@ class GalleryConfig(AppConfig):
     def ready(self):
         # Notifications hear of publications, likes and follows in the transaction that
         # made them (gallery.notify). dispatch_uid: connected once, however often ready runs.
-        from gallery import notify, signals
+        from gallery import notify, services, signals
         from portraits.signals import portrait_published
 
         portrait_published.connect(
@@ -19,4 +21,11 @@ class GalleryConfig(AppConfig):
         )
         signals.member_followed.connect(
             notify.on_member_followed, dispatch_uid="gallery.notify.followed"
+        )
+        # Deleting an account deletes its likes by cascade: take them out of the
+        # portraits' counters first, in the same transaction (gallery.services).
+        pre_delete.connect(
+            services.on_user_deleting,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="gallery.services.user_deleting",
         )

@@ -1,10 +1,11 @@
 """WebSocket ``ws/notifications/``: a member's unread count, live.
 
-Only relays, like ``ws/jobs/<id>/`` (generation.consumers), with the same rules: the
-member comes from the session or an API token (accounts.websocket); an anonymous
-connection is accepted and closed with 4401; a revoked credential (token revoked,
-logged out, password changed, deactivated) closes it with 4401 (accounts.connections);
-4503 "try again later" while the channel layer cannot be reached.
+Only relays, like ``ws/jobs/<id>/`` (generation.consumers), with the same rules, as
+both are ``accounts.connections.MemberRelayConsumer``: the member comes from the session
+or an API token (accounts.websocket); an anonymous connection is accepted and closed
+with 4401; a revoked credential (token revoked, logged out, password changed,
+deactivated) closes it with 4401; 4503 "try again later" while the channel layer cannot
+be reached.
 
 On connect the consumer joins ``notifications.<user id>`` and sends the current count
 at once, so a reconnecting browser is never behind::
@@ -23,41 +24,14 @@ to the database: marking read is the page's and the API's.
 
 from __future__ import annotations
 
-import logging
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts.connections import CLOSE_SIGNED_OUT, CredentialsWatchMixin
+from accounts.connections import MemberRelayConsumer
 from gallery.notify import notifications_group, notifications_unread_count
-from generation.consumers import CLOSE_TRY_AGAIN_LATER
-
-CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
-
-logger = logging.getLogger(__name__)
 
 
-class NotificationConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
-    group: str | None = None
-
-    async def connect(self):
-        try:
-            await self._connect()
-        except Exception:
-            # Joining a group is the only step that reaches the channel layer: with it
-            # down there is nothing to relay, so say "later" (as ws/jobs/ does).
-            logger.warning("WebSocket refused: the channel layer is unreachable", exc_info=True)
-            self.group = None
-            self._credentials_group = None
-            await self.accept()
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
-
-    async def _connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not await self.credentials_watch():
-            await self.accept()
-            await self.close(code=CLOSE_NOT_SIGNED_IN)
-            return
+class NotificationConsumer(MemberRelayConsumer):
+    async def member_connect(self, user) -> None:
         # Join first, then count: a notification made in between is counted twice (the
         # count is re-read), never missed.
         self.group = notifications_group(user.pk)
@@ -68,12 +42,6 @@ class NotificationConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
     async def _send_count(self, type_: str, **extra) -> None:
         count = await database_sync_to_async(notifications_unread_count)(user=self.scope["user"])
         await self.send_json({"type": type_, **extra, "unread_count": count})
-
-    async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
-        await self.credentials_unwatch()
 
     async def receive_json(self, content, **kwargs):
         wants_count = isinstance(content, dict) and content.get("type") == "refresh"

@@ -83,6 +83,28 @@ def like_remove(*, user: User, portrait: Portrait) -> bool:
     return removed
 
 
+def likes_withdraw(*, user: User) -> int:
+    """Take every like of ``user`` back out of its portrait's counters (``like_count``,
+    ``trending``), as ``like_remove`` does one at a time; returns how many.
+
+    For an account being deleted: its ``Like`` rows go with it by cascade, which moves
+    no counter. Connected to the user's ``pre_delete`` (``GalleryConfig.ready``), so it
+    runs inside the deleting transaction. Portraits are locked in id order, as
+    concurrent deletions then never wait on each other in a cycle.
+    """
+    likes = Like.objects.filter(user=user).order_by("portrait_id")
+    taken = 0
+    with transaction.atomic():
+        for portrait_id, at in likes.values_list("portrait_id", "created_at"):
+            portrait_activity_record(portrait_id=portrait_id, kind="like", at=at, delta=-1)
+            taken += 1
+    return taken
+
+
+def on_user_deleting(sender, *, instance: User, **kwargs) -> None:
+    likes_withdraw(user=instance)
+
+
 def follow_add(*, follower: User, followed: User) -> bool:
     """``follower`` follows ``followed``; True if this call made the follow, False if
     they followed already. Following oneself is a field error on ``username`` (the

@@ -21,25 +21,20 @@ sees the code (a browser would keep reconnecting, not knowing it was signed out)
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts.connections import CLOSE_SIGNED_OUT, CredentialsWatchMixin
+from accounts.connections import CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN_LATER, MemberRelayConsumer
 from config.errors import NotFound
 from generation import events
 from generation.presenters import job_present
 from generation.selectors import job_get_for_viewer, job_is_visible
 
+__all__ = ["CLOSE_NOT_FOUND", "CLOSE_NOT_SIGNED_IN", "CLOSE_TRY_AGAIN_LATER", "JobConsumer"]
+
 CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
 CLOSE_NOT_FOUND = 4404
-# "Try again later", like HTTP 503: RFC 6455's own 1013 cannot be sent through daphne, whose
-# autobahn refuses any close code but 1000 and 3000-4999 (a 1011 crash instead).
-CLOSE_TRY_AGAIN_LATER = 4503
-
-logger = logging.getLogger(__name__)
 FINAL_EVENTS = frozenset({"done", "failed", "cancelled"})
 
 
@@ -62,33 +57,15 @@ def _job_id(raw: str) -> uuid.UUID | None:
         return None
 
 
-class JobConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
-    group: str | None = None
+class JobConsumer(MemberRelayConsumer):
     job_id: uuid.UUID | None = None
 
-    async def connect(self):
-        try:
-            await self._connect()
-        except Exception:
-            # Joining a group is the only step that reaches the channel layer; with it down
-            # (Redis unreachable) there is nothing to relay, so say "later", not a failed
-            # handshake the browser can only read as an error.
-            logger.warning("WebSocket refused: the channel layer is unreachable", exc_info=True)
-            self.group = None
-            self._credentials_group = None
-            await self.accept()
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
-
-    async def _connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not await self.credentials_watch():
-            await self._refuse(CLOSE_NOT_SIGNED_IN)
-            return
+    async def member_connect(self, user) -> None:
         self.job_id = _job_id(self.scope["url_route"]["kwargs"]["job_id"])
         if self.job_id is None or not await database_sync_to_async(job_is_visible)(
             viewer=user, job_id=self.job_id
         ):
-            await self._refuse(CLOSE_NOT_FOUND)
+            await self.refuse(CLOSE_NOT_FOUND)
             return
         # Join first, then read: an event published in between is sent twice
         # rather than lost, and clients treat events as idempotent state.
@@ -96,24 +73,10 @@ class JobConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         job = await _job_for(user, self.job_id)
         if job is None:  # deleted between the check and the read
-            await self._refuse(CLOSE_NOT_FOUND)
+            await self.refuse(CLOSE_NOT_FOUND)
             return
         await self.accept()
         await self.send_json({"type": "state", "job": job})
-
-    async def _refuse(self, code: int) -> None:
-        await self._leave_groups()
-        await self.accept()
-        await self.close(code=code)
-
-    async def _leave_groups(self) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
-        await self.credentials_unwatch()
-
-    async def disconnect(self, code):
-        await self._leave_groups()
 
     async def receive_json(self, content, **kwargs):
         # Clients may ask for the state again (e.g. after a tab wakes up): the full
@@ -135,7 +98,7 @@ class JobConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
             # parents), never one rendered for someone else.
             job = await _job_for(self.scope["user"], self.job_id)
             if job is None:  # deleted meanwhile, or no longer theirs to follow
-                await self._leave_groups()
+                await self.leave_groups()
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
             event = {"type": "done", "job": job}

@@ -118,13 +118,17 @@ def portrait_activity_record(*, portrait_id: int, kind: str, at: datetime, delta
 # --- Publishing ------------------------------------------------------------------------
 
 
-def visibility_apply(portrait: Portrait, visibility: str) -> list[str]:
+def visibility_apply(*, portrait: Portrait, visibility: str) -> list[str]:
     """Set ``visibility`` on ``portrait`` (not saved) and what comes with it: the first
     time it becomes public, its ``published_at`` and its publication's trending term.
-    Returns the fields that changed. ``portrait_visibility_saved`` must follow the save.
+    Returns the fields that changed. Call inside the transaction that saves it;
+    ``portrait_visibility_saved`` must follow the save.
 
     Publication is recorded once: taking a portrait private and public again keeps its
-    first ``published_at``, so republishing never lifts it to the top of "newest".
+    first ``published_at``, so republishing never lifts it to the top of "newest". Its
+    term is added to the score as it stands in the database, read under the row lock
+    (as ``portrait_activity_record`` does), not to the copy ``portrait`` was read as: a
+    like recorded since then keeps its term.
     """
     if visibility not in V.values:
         raise ValueError(visibility)
@@ -133,16 +137,20 @@ def visibility_apply(portrait: Portrait, visibility: str) -> list[str]:
         portrait.visibility = visibility
         changed.append("visibility")
     if visibility == V.PUBLIC and portrait.published_at is None:
-        portrait.published_at = timezone.now()
-        portrait.trending = _log2_add(
-            portrait.trending, trending_term("publish", portrait.published_at)
+        current = (
+            Portrait.objects.select_for_update()
+            .filter(pk=portrait.pk)
+            .values_list("trending", flat=True)
+            .get()
         )
+        portrait.published_at = timezone.now()
+        portrait.trending = _log2_add(current, trending_term("publish", portrait.published_at))
         portrait._first_published = True
         changed += ["published_at", "trending"]
     return changed
 
 
-def portrait_visibility_saved(portrait: Portrait) -> None:
+def portrait_visibility_saved(*, portrait: Portrait) -> None:
     """After a visibility change was saved: tell the community of a first publication
     (``portraits.signals.portrait_published``: notifications), and re-read the search
     documents of descendants that keep words from this one (whether anyone may read
@@ -180,12 +188,12 @@ def portraits_visibility_set(*, by, choices: Mapping[str, str]) -> list[Portrait
     with transaction.atomic():
         for public_id, visibility in choices.items():
             row = rows[public_id]
-            fields = visibility_apply(row, visibility)
+            fields = visibility_apply(portrait=row, visibility=visibility)
             if fields:
                 row.save(update_fields=[*fields, "updated_at"])
                 changed.append(row)
         for row in changed:
-            portrait_visibility_saved(row)
+            portrait_visibility_saved(portrait=row)
     return [rows[public_id] for public_id in choices]
 
 

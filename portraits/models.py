@@ -154,8 +154,13 @@ class Portrait(models.Model):
             # A remix tree: every descendant of an original, shallowest first.
             models.Index(fields=["root", "depth", "created_at"], name="portrait_tree_idx"),
             # The gallery's sorts and filters, each over listed rows only.
+            # Newest; and, covering the scores, any sort within a period ("top of the
+            # week": the week's rows read from the index alone, then sorted).
             models.Index(
-                fields=["-published_at", "-id"], condition=LISTED, name="gallery_newest_idx"
+                fields=["-published_at", "-id"],
+                include=["like_count", "remix_count", "trending"],
+                condition=LISTED,
+                name="gallery_newest_idx",
             ),
             models.Index(fields=["-like_count", "-id"], condition=LISTED, name="gallery_top_idx"),
             models.Index(

@@ -46,6 +46,7 @@ from portraits.recipe import (
 )
 
 V = Portrait.Visibility
+SEARCH_COLUMNS = ("search_text", "search_vector")
 
 
 def _viewable_q(viewer) -> Q:
@@ -87,7 +88,9 @@ def portrait_get_viewable(*, viewer, public_id: str) -> Portrait:
 def portrait_list_public() -> QuerySet[Portrait]:
     """Every portrait anyone may find in a list: public, not deleted, not hidden
     (``portraits.models.LISTED``, the condition the gallery's indexes are built on)."""
-    return Portrait.objects.filter(LISTED).select_related("author")
+    # What search reads stays in the database: lists never show it, and it is the
+    # heaviest part of a row.
+    return Portrait.objects.filter(LISTED).select_related("author").defer(*SEARCH_COLUMNS)
 
 
 def portrait_list_owned(*, user, visibility: str | None = None) -> QuerySet[Portrait]:

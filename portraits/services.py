@@ -325,11 +325,13 @@ def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portr
     fields = [name for name, value in updates.items() if getattr(portrait, name) != value]
     for name in fields:
         setattr(portrait, name, updates[name])
-    if "visibility" in data:
-        fields += community.visibility_apply(portrait, data["visibility"])
-    if not fields and tags is None:
+    if not fields and tags is None and "visibility" not in data:
         return portrait
     with transaction.atomic():
+        if "visibility" in data:  # in the transaction: a first publication locks the row
+            fields += community.visibility_apply(portrait=portrait, visibility=data["visibility"])
+            if not fields and tags is None:
+                return portrait
         if tags is not None:  # refreshes the portrait's search document too
             community.portrait_tags_set(portrait=portrait, slugs=tags)
         if not fields:
@@ -337,7 +339,7 @@ def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portr
         else:
             portrait.save(update_fields=[*dict.fromkeys(fields), "updated_at"])
             if "visibility" in fields:
-                community.portrait_visibility_saved(portrait)
+                community.portrait_visibility_saved(portrait=portrait)
             elif "title" in fields:
                 community.search_documents_refresh(portrait_ids=[portrait.pk])
     return portrait
@@ -376,7 +378,7 @@ def portrait_delete(*, portrait: Portrait, by) -> bool:
             locked.thumbnail = ""
             locked.save(update_fields=["deleted_at", "image", "thumbnail", "updated_at"])
             # Words its remixes kept from it are nobody's to search for now.
-            community.portrait_visibility_saved(locked)
+            community.portrait_visibility_saved(portrait=locked)
             tombstone = True
         else:
             parent_id = locked.parent_id

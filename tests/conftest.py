@@ -1,6 +1,6 @@
 """The standard cast and clients, shared by every test module.
 
-alice owns things, bob is another member, mod is a moderator, and anonymous is
+alice owns things, bob and carol are other members, mod is a moderator, and anonymous is
 nobody. The suite runs against whatever DATABASE_URL / REDIS_URL say; tests that
 need PostgreSQL or Redis are marked and skipped (with the reason) when those are
 not configured, and `.ci/run` configures both.
@@ -113,6 +113,12 @@ def alice(make_user):
 @pytest.fixture
 def bob(make_user):
     return make_user("bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    """A third member, for what takes more than two (a remix of a remix, a follower)."""
+    return make_user("carol", display_name="Carol")
 
 
 @pytest.fixture

@@ -103,3 +103,35 @@ def test_a_ttl_of_zero_turns_it_off(client, settings, portrait):
     settings.PUBLIC_PAGE_TTL = 0
     _get(client, "/")
     assert _get(client, "/")[1] > 0
+
+
+def test_each_host_gets_links_to_itself(client, settings, portrait):
+    """The API's links are absolute, built from the request's host and scheme: a page
+    cached for one host (or for http) must not send another's visitors there."""
+    settings.ALLOWED_HOSTS = ["likeness.test", "www.likeness.test"]
+    first = client.get("/api/v1/gallery/", HTTP_HOST="www.likeness.test").json()
+    second = client.get("/api/v1/gallery/", HTTP_HOST="likeness.test").json()
+    assert first["results"][0]["url"].startswith("http://www.likeness.test/")
+    assert second["results"][0]["url"].startswith("http://likeness.test/")
+
+
+def test_past_its_ttl_one_request_makes_a_page_again_while_others_get_the_old_one(
+    client, portrait
+):
+    from django.core.cache import cache
+    from django.test import RequestFactory
+
+    from config import pagecache
+
+    first, _ = _get(client, "/")
+    key = pagecache._key(RequestFactory().get("/"))
+    _, content, headers = cache.get(key)
+    cache.set(key, (0.0, content, headers))  # its TTL is over
+    cache.add(f"{key}:lock", 1)  # another request is making it again
+    stale, queries = _get(client, "/")
+    assert stale == first and queries == 0
+    cache.delete(f"{key}:lock")
+    again, queries = _get(client, "/")  # this one takes the lock and makes it
+    assert queries > 0
+    fresh_until, _, _ = cache.get(key)
+    assert fresh_until > 0 and cache.get(f"{key}:lock") is None

@@ -5,7 +5,6 @@ documents. Live updates: ``ws/notifications/`` (``gallery.consumers``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -15,6 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.fields import RefusesUnknownFieldsMixin, StrictBooleanField, StrictIntegerField
 from config.api.filters import EnumFilter, QuerySerializer
 from config.api.pagination import CreatedCursorPagination
 from config.api.parsers import JSONParser
@@ -33,42 +33,6 @@ from gallery.notify import (
 
 # The largest id a database integer column holds: any larger one cannot be a notification.
 MAX_ID = 2**63 - 1
-
-
-class _StrictInputMixin:
-    """Refuses fields it does not know, all errors at once (the schema says so:
-    ``refuses_unknown_fields``, ``config.api.schema``)."""
-
-    refuses_unknown_fields = True
-
-    def to_internal_value(self, data):
-        unknown = set(data) - set(self.fields) if isinstance(data, Mapping) else set()
-        errors = {name: ["Unknown field."] for name in sorted(unknown)}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            errors.update(exc.detail)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """JSON ``true``/``false`` only: DRF's own also takes ``"yes"``, ``1``, ``"off"``…"""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            raise serializers.ValidationError("Must be true or false.", code="invalid")
-        return data
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only: DRF's own also takes ``"5"``, ``5.0`` and ``true``."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise serializers.ValidationError("Must be a whole number.", code="invalid")
-        return super().to_internal_value(data)
 
 
 # --- Shapes ---------------------------------------------------------------------------
@@ -160,7 +124,7 @@ class NotificationListQuerySerializer(QuerySerializer):
     )
 
 
-class MarkReadSerializer(_StrictInputMixin, serializers.Serializer):
+class MarkReadSerializer(RefusesUnknownFieldsMixin, serializers.Serializer):
     ids = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         required=False,
@@ -174,7 +138,7 @@ class MarkedSerializer(serializers.Serializer):
     unread_count = serializers.IntegerField()
 
 
-class NotificationSettingsSerializer(_StrictInputMixin, serializers.Serializer):
+class NotificationSettingsSerializer(RefusesUnknownFieldsMixin, serializers.Serializer):
     """Which kinds you are notified of (all, until you turn some off)."""
 
     remix = StrictBooleanField(

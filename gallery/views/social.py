@@ -224,7 +224,10 @@ def _follows_page(request, username: str, which: str):
         "member": member,
         "which": which,
         "people": people,
-        "followed": selectors.followed_among(viewer=request.user, users=people),
+        # Whether the viewer follows the member (the header's button), and whom they
+        # follow among the people listed (theirs): two questions, two names.
+        "followed": selectors.follows(viewer=request.user, user=member),
+        "followed_people": selectors.followed_among(viewer=request.user, users=people),
         "counts": selectors.follow_counts(user=member),
         "next_link": next_link,
         "previous_link": previous_link,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api.fields import StrictCharField
+from config.api.fields import RefusesUnknownFieldsMixin, StrictCharField
 from config.api.filters import EnumFilter, QuerySerializer
 from portraits.models import (
     DESCRIPTION_MAX_LENGTH,
@@ -265,10 +264,10 @@ class TagField(StrictCharField):
     """One tag, normalised by the service (``portraits.community.tags_parse``)."""
 
 
-class PortraitUpdateSerializer(serializers.Serializer):
+class PortraitUpdateSerializer(RefusesUnknownFieldsMixin, serializers.Serializer):
     """What an owner may change. Checked again by the service (forms use it too)."""
 
-    refuses_unknown_fields = True  # see to_internal_value(); the schema says so
+    unknown_field_message = "This field cannot be changed."
 
     title = StrictCharField(max_length=TITLE_MAX_LENGTH, required=False)
     description = StrictCharField(
@@ -283,19 +282,6 @@ class PortraitUpdateSerializer(serializers.Serializer):
         "lower-case slug (`Oil Painting` → `oil-painting`), duplicates once. A tag of "
         "punctuation only is refused (400, `errors.tags`), and nothing changes.",
     )
-
-    def to_internal_value(self, data):
-        # Unknown fields are reported with the others, not only once those pass. A body
-        # that is no object (JSON 1, true, [[]]) has no fields: DRF's own error says so.
-        unknown = set(data) - set(self.fields) if isinstance(data, Mapping) else set()
-        errors = {name: ["This field cannot be changed."] for name in sorted(unknown)}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            errors.update(exc.detail)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
 
 
 class LineageStepSerializer(serializers.Serializer):

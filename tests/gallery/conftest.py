@@ -33,11 +33,6 @@ def _site_url(settings):
     settings.SITE_URL = "https://likeness.test"
 
 
-@pytest.fixture
-def carol(make_user):
-    return make_user("carol", display_name="Carol")
-
-
 def activity(portrait: Portrait, kind: str, count: int, *, ago: timedelta = timedelta(0)) -> None:
     """``count`` likes (or remixes) of ``portrait``, made ``ago``: its counter and trending
     score move as ``count`` real ones would move them."""

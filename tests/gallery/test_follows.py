@@ -4,8 +4,6 @@ profile's form and its script; and the follower and following lists."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, connection, transaction
@@ -16,7 +14,7 @@ from config.errors import DomainError, NotFound
 from gallery.models import Follow
 from gallery.services import follow_add, follow_remove
 from gallery.signals import member_followed
-from tests.support import wait_until
+from tests.gallery.community import race_with_uncommitted
 
 JSON = {"HTTP_ACCEPT": "application/json"}
 
@@ -27,11 +25,6 @@ def api_follow_url(username: str) -> str:
 
 def follow_url(username: str) -> str:
     return f"/u/{username}/follow/"
-
-
-@pytest.fixture
-def carol(make_user):
-    return make_user("carol")
 
 
 # --- The service ---------------------------------------------------------------------------
@@ -101,48 +94,9 @@ def test_a_new_follow_is_announced_once_inside_its_transaction(alice, bob):
 def test_a_follow_racing_an_uncommitted_one_makes_one_follow(alice, bob):
     """As for likes: the second waits on the unique index while the first is uncommitted,
     then meets the constraint and answers "already following"."""
-    first_inserted, release = threading.Event(), threading.Event()
-    results: dict[str, object] = {}
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                results["first"] = follow_add(follower=bob, followed=alice)
-                first_inserted.set()
-                release.wait(30)
-        except Exception as exc:  # reported below
-            results["first"] = exc
-        finally:
-            first_inserted.set()
-            connection.close()
-
-    def second() -> None:
-        try:
-            first_inserted.wait(30)
-            results["second"] = follow_add(follower=bob, followed=alice)
-        except Exception as exc:
-            results["second"] = exc
-        finally:
-            connection.close()
-
-    def waiting_on_a_lock() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return cursor.fetchone()[0] > 0
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    try:
-        first_inserted.wait(30)
-        wait_until(waiting_on_a_lock, timeout=30, interval=0.02, what="the second follow waiting")
-    finally:
-        release.set()
-        for thread in threads:
-            thread.join(60)
+    results = race_with_uncommitted(
+        lambda: follow_add(follower=bob, followed=alice), what="the second follow waiting"
+    )
 
     assert results == {"first": True, "second": False}
     assert Follow.objects.filter(follower=bob, followed=alice).count() == 1

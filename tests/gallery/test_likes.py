@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.services import user_delete
 from config.errors import DomainError, NotFound, PermissionDenied
 from gallery.models import Like
 from gallery.services import like_add, like_remove
@@ -20,8 +21,7 @@ from gallery.signals import portrait_liked
 from portraits.community import portrait_activity_record
 from portraits.models import Portrait
 from portraits.selectors import portrait_get_viewable
-from tests.gallery.community import V, published, unpublished
-from tests.support import wait_until
+from tests.gallery.community import V, published, race_with_uncommitted, unpublished
 
 JSON = {"HTTP_ACCEPT": "application/json"}
 
@@ -36,11 +36,6 @@ def api_like_url(portrait) -> str:
 
 def fresh(portrait) -> Portrait:
     return Portrait.objects.get(pk=portrait.pk)
-
-
-@pytest.fixture
-def carol(make_user):
-    return make_user("carol")
 
 
 @pytest.fixture
@@ -88,6 +83,20 @@ def test_unliking_a_like_from_yesterday_takes_back_its_own_term(portrait, bob, c
 
     assert like_remove(user=bob, portrait=portrait) is True
     assert fresh(portrait).trending == pytest.approx(before, abs=1e-9)
+
+
+def test_deleting_an_account_takes_its_likes_back_from_the_counters(portrait, bob, carol):
+    """Its likes go with the account (a cascade): the counters must not keep counting them."""
+    like_add(user=carol, portrait=portrait)  # a like that stays
+    before = fresh(portrait)
+    like_add(user=bob, portrait=portrait)
+
+    user_delete(user=bob)
+
+    after = fresh(portrait)
+    assert Like.objects.filter(portrait=portrait).count() == 1
+    assert after.like_count == 1
+    assert after.trending == pytest.approx(before.trending, abs=1e-9)
 
 
 def test_unliking_what_was_never_liked_changes_nothing(portrait, bob):
@@ -172,15 +181,6 @@ def test_anonymous_cannot_like(portrait):
 # --- Concurrency (PostgreSQL: real connections, real locks) ---------------------------------
 
 
-def _waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_like_racing_an_uncommitted_one_by_the_same_member_counts_once(alice, bob):
@@ -188,40 +188,9 @@ def test_a_like_racing_an_uncommitted_one_by_the_same_member_counts_once(alice, 
     second arrives; the second waits on the unique index, meets the constraint when the
     first commits, and counts as "already liked" (the savepoint keeps its transaction)."""
     portrait = published(alice)
-    first_inserted, release = threading.Event(), threading.Event()
-    results: dict[str, object] = {}
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                results["first"] = like_add(user=bob, portrait=fresh(portrait))
-                first_inserted.set()
-                release.wait(30)
-        except Exception as exc:  # reported below
-            results["first"] = exc
-        finally:
-            first_inserted.set()
-            connection.close()
-
-    def second() -> None:
-        try:
-            first_inserted.wait(30)
-            results["second"] = like_add(user=bob, portrait=fresh(portrait))
-        except Exception as exc:
-            results["second"] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    try:
-        first_inserted.wait(30)
-        wait_until(_waiting_on_a_lock, timeout=30, interval=0.02, what="the second like waiting")
-    finally:
-        release.set()
-        for thread in threads:
-            thread.join(60)
+    results = race_with_uncommitted(
+        lambda: like_add(user=bob, portrait=fresh(portrait)), what="the second like waiting"
+    )
 
     assert results == {"first": True, "second": False}
     assert Like.objects.filter(user=bob, portrait=portrait).count() == 1

@@ -27,11 +27,6 @@ V = Portrait.Visibility
 
 
 @pytest.fixture
-def carol(make_user):
-    return make_user("carol", display_name="Carol")
-
-
-@pytest.fixture
 def dave(make_user):
     return make_user("dave", display_name="Dave")
 

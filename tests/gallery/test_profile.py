@@ -16,11 +16,6 @@ from gallery.services import follow_add, like_add
 from tests.gallery.community import V, published, unpublished
 
 
-@pytest.fixture
-def carol(make_user):
-    return make_user("carol", display_name="Carol")
-
-
 def shown_ids(html: str) -> list[str]:
     """The portraits of a grid, in order (``data-id`` of each card)."""
     return re.findall(r'<figure class="gallery-card" data-id="([^"]+)"', html)
@@ -187,6 +182,23 @@ def test_the_followers_page_lists_followers_newest_first_with_follow_buttons(
     assert re.search(r'/u/carol/follow/".*?aria-pressed="true"', html, re.S)
     assert re.search(r'/u/dave/follow/".*?aria-pressed="false"', html, re.S)
     assert "/u/bob/follow/" not in html
+
+
+def test_the_follow_lists_header_button_says_whether_you_follow_that_member(
+    alice, bob, carol, client
+):
+    """The header's button is about the member whose list it is, not about the people
+    listed: bob follows carol (listed), not alice (whose followers these are)."""
+    follow_add(follower=carol, followed=alice)
+    follow_add(follower=bob, followed=carol)
+    client.force_login(bob)
+    html = client.get("/u/alice/followers/").content.decode()
+    assert re.search(r'/u/alice/follow/".*?name="intent" value="follow"', html, re.S)
+    assert re.search(r'/u/alice/follow/".*?aria-pressed="false"', html, re.S)
+
+    # carol's followers: bob alone, whom he cannot follow; but he does follow carol.
+    html = client.get("/u/carol/followers/").content.decode()
+    assert re.search(r'/u/carol/follow/".*?aria-pressed="true"', html, re.S)
 
 
 def test_the_following_page_lists_whom_the_member_follows(alice, bob, carol, client):

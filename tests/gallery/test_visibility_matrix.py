@@ -119,11 +119,6 @@ def world(alice, bob, carol, mod):
     return root, made
 
 
-@pytest.fixture
-def carol(make_user):
-    return make_user("carol", display_name="Carol")
-
-
 def _client_for(viewer, *, alice, bob, mod, client):
     user = {"owner": alice, "other": bob, "moderator": mod}.get(viewer)
     if user is not None:

@@ -23,11 +23,6 @@ def _site_url(settings):
 
 
 @pytest.fixture
-def carol(make_user):
-    return make_user("carol", display_name="Carol")
-
-
-@pytest.fixture
 def paint(painter):
     """Finish a submitted job the way the worker does, without the pipeline."""
     from generation.models import GenerationJob

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from portraits.community import portrait_activity_record, trending_term
 from portraits.models import Portrait
 from portraits.services import portrait_publish, portrait_update
 
@@ -41,6 +45,25 @@ def test_publishing_by_api_makes_it_public_and_records_when_once(alice, create_p
     alice_api.post(_publish_url(portrait))
     assert _fresh(portrait).published_at == published.published_at
     assert _fresh(portrait).visibility == V.PUBLIC
+
+
+def test_publishing_keeps_the_likes_recorded_since_the_portrait_was_read(alice, create_portrait):
+    """The publication's trending term is added to the score as it stands in the database
+    (under the row lock), not to the copy read at the start of the request: a like that
+    came in meanwhile keeps its term."""
+    portrait = create_portrait(alice, visibility=V.UNLISTED)
+    read_earlier = _fresh(portrait)
+    liked_at = timezone.now()  # an unlisted portrait may be liked by anyone with its link
+    portrait_activity_record(portrait_id=portrait.pk, kind="like", at=liked_at, delta=1)
+
+    portrait_publish(portrait=read_earlier, by=alice)
+
+    published = _fresh(portrait)
+    expected = math.log2(
+        2 ** trending_term("like", liked_at) + 2 ** trending_term("publish", published.published_at)
+    )
+    assert published.like_count == 1
+    assert published.trending == pytest.approx(expected, abs=1e-9)
 
 
 @pytest.mark.parametrize("visibility", [V.PRIVATE, V.UNLISTED])
