@@ -115,9 +115,7 @@ def test_each_host_gets_links_to_itself(client, settings, portrait):
     assert second["results"][0]["url"].startswith("http://likeness.test/")
 
 
-def test_past_its_ttl_one_request_makes_a_page_again_while_others_get_the_old_one(
-    client, portrait
-):
+def test_past_its_ttl_one_request_makes_a_page_again_while_others_get_the_old_one(client, portrait):
     from django.core.cache import cache
     from django.test import RequestFactory
 
