@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.urls import reverse
-
+from portraits.links import member_url, portrait_url
 from portraits.models import Portrait
 from portraits.recipe import COMPARED, title_for_viewer
 
@@ -276,7 +275,7 @@ def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:
     return (
         author.public_name,
         author.username,
-        author.get_absolute_url(),
+        member_url(author.username),
     )
 
 
@@ -340,10 +339,8 @@ def build_step(
     if visible:
         step.public_id = portrait.public_id
         step.title = title_for_viewer(portrait.title, portrait.recipe, withhold=withheld)
-        step.url = portrait.get_absolute_url()
-        step.thumbnail_url = reverse(
-            "portraits:thumbnail", kwargs={"public_id": portrait.public_id}
-        )
+        step.url = portrait_url("portraits:detail", portrait.public_id)
+        step.thumbnail_url = portrait_url("portraits:thumbnail", portrait.public_id)
         step.thumbnail_width = portrait.thumbnail_width
         step.thumbnail_height = portrait.thumbnail_height
         step.prompt_withheld = "prompt" in withheld

@@ -7,14 +7,13 @@ passes ``absolute_url`` (an API request's ``build_absolute_uri``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from portraits.lineage import author_fields
+from portraits.links import portrait_url
 from portraits.models import Portrait
 from portraits.selectors import portrait_title_for
 
@@ -30,21 +29,6 @@ def iso_datetime(value) -> str | None:
         value = timezone.localtime(value)
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-# Stands for a public id in a reversed URL (it matches the public id converter).
-_PLACEHOLDER = "_public_id_"
-
-
-@functools.lru_cache(maxsize=64)
-def _url_pattern(name: str, script_prefix: str) -> str:
-    return reverse(name, kwargs={"public_id": _PLACEHOLDER})
-
-
-def _portrait_url(name: str, portrait: Portrait) -> str:
-    """``reverse(name, public_id=…)``, reversed once per URL name (and script prefix):
-    a list of a hundred portraits otherwise spends milliseconds in ``reverse`` alone."""
-    return _url_pattern(name, get_script_prefix()).replace(_PLACEHOLDER, portrait.public_id)
 
 
 def portrait_summary(
@@ -67,11 +51,11 @@ def portrait_summary(
     return {
         "id": portrait.public_id,
         "title": portrait_title_for(portrait=portrait, viewer=viewer, chain=chain),
-        "url": absolute(_portrait_url("portraits:detail", portrait)),
-        "api_url": absolute(_portrait_url("api:portrait-detail", portrait)),
-        "image_url": absolute(_portrait_url("portraits:image", portrait)),
-        "thumbnail_url": absolute(_portrait_url("portraits:thumbnail", portrait)),
-        "download_url": absolute(_portrait_url("portraits:download", portrait)),
+        "url": absolute(portrait_url("portraits:detail", portrait.public_id)),
+        "api_url": absolute(portrait_url("api:portrait-detail", portrait.public_id)),
+        "image_url": absolute(portrait_url("portraits:image", portrait.public_id)),
+        "thumbnail_url": absolute(portrait_url("portraits:thumbnail", portrait.public_id)),
+        "download_url": absolute(portrait_url("portraits:download", portrait.public_id)),
         "width": portrait.width,
         "height": portrait.height,
         "thumbnail_width": portrait.thumbnail_width,
