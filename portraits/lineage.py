@@ -268,10 +268,13 @@ class Credit:
 
 
 def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:
-    """(name, username, profile URL): the stored name survives a deleted account."""
+    """(name, username, profile URL): the stored name survives a deleted account, and a
+    closed or suspended one keeps its name but has no profile to link to."""
     author = portrait.author
     if author is None:
         return portrait.author_name, None, None
+    if not author.is_active:
+        return author.public_name, None, None
     return (
         author.public_name,
         author.username,

@@ -257,3 +257,21 @@ def test_a_deleted_account_is_still_credited_by_name(alice, bob, create_portrait
         ("Alice Liddell", None, "original"),
         ("bob", "bob", "remixer"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_closed_account_is_credited_by_name_without_a_link_to_its_gone_profile(
+    alice, bob, client, create_portrait, remix
+):
+    from accounts.services import user_deactivate
+
+    original = create_portrait(alice)
+    child = remix(original, bob)
+    user_deactivate(user=alice)
+
+    credits = selectors.portrait_credits(portrait=Portrait.objects.get(pk=child.pk))
+    assert [(c.name, c.username) for c in credits] == [("Alice Liddell", None), ("bob", "bob")]
+    lineage = client.get(f"/api/v1/portraits/{child.public_id}/lineage/").json()
+    assert lineage["steps"][0]["author"]["url"] is None
+    assert "/u/alice/" not in client.get("/").content.decode()
+    assert "/u/bob/" in client.get("/").content.decode()
