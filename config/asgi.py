@@ -24,6 +24,7 @@ from accounts.websocket import (  # noqa: E402
 )
 from config.daphne_requests import daphne_skip_form_parsing  # noqa: E402
 from config.middleware import RequestBodyLimit  # noqa: E402
+from config.pagecache import PublicPageCache  # noqa: E402
 from config.websocket import websocket_router  # noqa: E402
 from config.worker import start_inprocess_worker  # noqa: E402
 from gallery.routing import websocket_urlpatterns as gallery_websockets  # noqa: E402
@@ -31,8 +32,9 @@ from generation.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # Bodies over UPLOAD_MAX_BYTES are refused (413) without being read.
-        "http": RequestBodyLimit(django_asgi_app),
+        # Bodies over UPLOAD_MAX_BYTES are refused (413) without being read; fresh public
+        # pages for anonymous visitors are answered before Django (config.pagecache).
+        "http": RequestBodyLimit(PublicPageCache(django_asgi_app)),
         # Browsers always send an Origin (checked against ALLOWED_HOSTS); REST clients
         # without one must present an API token.
         "websocket": AllowedHostsOrTokenOriginValidator(

@@ -133,3 +133,73 @@ def test_past_its_ttl_one_request_makes_a_page_again_while_others_get_the_old_on
     assert queries > 0
     fresh_until, _, _ = cache.get(key)
     assert fresh_until > 0 and cache.get(f"{key}:lock") is None
+
+
+# --- Before Django: config.pagecache.PublicPageCache in the ASGI application ---------------
+
+
+def _asgi_get(app, path, *, headers=()):
+    from asgiref.sync import async_to_sync
+    from channels.testing import HttpCommunicator
+
+    async def get():
+        communicator = HttpCommunicator(
+            app, "GET", path, headers=[(b"host", b"testserver"), *headers]
+        )
+        return await communicator.get_response(timeout=30)
+
+    return async_to_sync(get)()
+
+
+@pytest.fixture
+def counted_site():
+    """The public page cache around Django's own ASGI application, counting what reaches
+    Django."""
+    from django.core.asgi import get_asgi_application
+
+    from config.pagecache import PublicPageCache
+
+    django_app = get_asgi_application()
+    reached = []
+
+    async def django(scope, receive, send):
+        reached.append(scope["path"])
+        await django_app(scope, receive, send)
+
+    return PublicPageCache(django), reached
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_public_page_is_answered_before_django_with_all_its_headers(alice, counted_site):
+    site, reached = counted_site
+    portrait = PortraitFactory(author=alice, title="Heron at the weir")
+    first = _asgi_get(site, "/")
+    second = _asgi_get(site, "/")
+    assert reached == ["/"]  # the second never reached Django
+    assert second["status"] == 200 and second["body"] == first["body"]
+    assert portrait.public_id.encode() in second["body"]
+    names = {name.lower() for name, _ in second["headers"]}
+    assert b"x-frame-options" in names and b"x-content-type-options" in names
+    assert b"x-public-page-fresh-until" not in names | {n.lower() for n, _ in first["headers"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_before_django_too_what_stops_being_public_is_gone_at_once(alice, counted_site):
+    site, reached = counted_site
+    portrait = PortraitFactory(author=alice, title="Heron at the weir")
+    assert portrait.public_id.encode() in _asgi_get(site, "/api/v1/gallery/")["body"]
+    portrait_update(portrait=portrait, by=alice, data={"visibility": V.PRIVATE})
+    assert portrait.public_id.encode() not in _asgi_get(site, "/api/v1/gallery/")["body"]
+    assert reached == ["/api/v1/gallery/", "/api/v1/gallery/"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_before_django_requests_with_credentials_and_other_hosts_go_to_django(alice, counted_site):
+    site, reached = counted_site
+    PortraitFactory(author=alice)
+    _asgi_get(site, "/")
+    _asgi_get(site, "/", headers=[(b"cookie", b"theme=dark; sessionid=abc")])
+    _asgi_get(site, "/", headers=[(b"authorization", b"Token lk_nothing")])
+    _asgi_get(site, "/", headers=[(b"accept", b"text/html")])
+    _asgi_get(site, "/?sort=trending")
+    assert len(reached) == 5
