@@ -118,11 +118,16 @@ def test_others_notifications_are_not_pushed_to_you(application, alice, bob, mak
     assert Notification.objects.filter(recipient__username="bob").count() == 1
 
 
-async def _refusal(ws: WebsocketCommunicator) -> int:
+async def _refusal(ws: WebsocketCommunicator, *, disconnect: bool = True) -> int:
     connected, _ = await ws.connect(timeout=TIMEOUT)
     assert connected, "refusals accept the handshake, so the client sees the close code"
     first = await ws.receive_output(timeout=TIMEOUT)
     assert first["type"] == "websocket.close", first  # no count before the refusal
+    if disconnect:
+        # As a client does: the consumer ends on the disconnect, not cancelled with the
+        # loop (cancelling it in a channels_redis receive once hung the loop's shutdown).
+        # Not with the layer down: there the consumer's receive loop fails, as it should.
+        await ws.disconnect()
     return first["code"]
 
 
@@ -157,6 +162,7 @@ def test_revoking_the_token_closes_the_socket_with_4401(application, alice):
         assert (await _open(ws))["type"] == "unread"
         await database_sync_to_async(api_token_revoke)(user=alice, token_id=token.pk)
         closed = await ws.receive_output(timeout=TIMEOUT)
+        await ws.disconnect()  # the consumer ends on the client's disconnect, not cancelled
         return closed
 
     closed = async_to_sync(scenario)()
@@ -173,4 +179,5 @@ def test_an_unreachable_channel_layer_says_try_again_later(alice, settings):
     }
     key = key_for(alice)
     app = TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
-    assert async_to_sync(_refusal)(WebsocketCommunicator(app, f"{PATH}?token={key}")) == 4503
+    refused = WebsocketCommunicator(app, f"{PATH}?token={key}")
+    assert async_to_sync(_refusal)(refused, disconnect=False) == 4503

@@ -54,6 +54,8 @@ async def _refusal(ws: WebsocketCommunicator):
     first = await ws.receive_output(timeout=TIMEOUT)
     assert first["type"] == "websocket.close", first  # no state before the refusal
     assert await ws.receive_nothing(timeout=0.2)
+    # As a client does: the consumer ends on the disconnect, not cancelled with the loop.
+    await ws.disconnect()
     return first["code"]
 
 
