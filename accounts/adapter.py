@@ -6,6 +6,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
+from accounts.suspension import is_suspended, suspension_expired_settle, suspension_page_redirect
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_client_ip(self, request: HttpRequest) -> str:
@@ -21,3 +23,21 @@ class AccountAdapter(DefaultAccountAdapter):
             return super().get_client_ip(request)
         except ImproperlyConfigured:
             return request.META["REMOTE_ADDR"]
+
+    def pre_login(self, request: HttpRequest, user, **kwargs):
+        """Every allauth log-in (password, e-mail confirmation, password reset) passes here
+        once the member is known: a suspended member is not signed in, but sent to the
+        page that says why and takes an appeal (accounts.suspension); a member whose
+        suspension has run out is let in, and what it hid is restored."""
+        response = super().pre_login(request, user, **kwargs)
+        if response is not None:  # inactive: allauth's own page
+            return response
+        if is_suspended(user):
+            from allauth.account.internal.stagekit import clear_login
+
+            clear_login(request)  # as allauth does for an inactive member
+            return suspension_page_redirect(
+                request, user, lead="You cannot sign in while your account is suspended."
+            )
+        suspension_expired_settle(user)
+        return None

@@ -1,8 +1,8 @@
 """Live connections end when the credential they were opened with ends.
 
-Revoking an API token, logging out, changing or resetting a password, deactivating
-or deleting a member: HTTP requests notice at once (they check their credential every
-time), but an open WebSocket was authenticated once, at its handshake. A consumer that
+Revoking an API token, logging out, changing or resetting a password, deactivating,
+suspending or deleting a member: HTTP requests notice at once (they check their credential
+every time), but an open WebSocket was authenticated once, at its handshake. A consumer that
 mixes in ``CredentialsWatchMixin`` joins the group ``auth.user.<user id>``; the
 revocation publishes an ``auth.revoked`` message there (``credentials_revoked`` in
 accounts.services, after commit), and every connection the message names closes with
@@ -31,6 +31,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import ApiToken, User
+from accounts.suspension import is_suspended, not_suspended_q
 from config.broadcast import group_send
 
 logger = logging.getLogger(__name__)
@@ -90,8 +91,9 @@ def _session_user_id(session_key: str) -> int | None:
     """The active member a stored session still signs in, or None.
 
     Django's own rules (``django.contrib.auth.get_user``): a known backend, an active
-    user, and the session's auth hash matching the current password. Read-only: an
-    invalid session is left for the next HTTP request to flush.
+    user, and the session's auth hash matching the current password; and a member who is
+    not suspended (accounts.suspension). Read-only: an invalid session is left for the
+    next HTTP request to flush.
     """
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     try:
@@ -102,7 +104,7 @@ def _session_user_id(session_key: str) -> int | None:
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
     user = load_backend(backend_path).get_user(user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or is_suspended(user):
         return None
     session_hash = session.get(HASH_SESSION_KEY)
     if not session_hash:
@@ -117,7 +119,10 @@ def credential_is_current(credential: ConnectionCredential) -> bool:
     """Whether the credential would still authenticate a new connection (one query or two)."""
     if credential.token_id is not None:
         return ApiToken.objects.filter(
-            pk=credential.token_id, user_id=credential.user_id, user__is_active=True
+            not_suspended_q("user__"),
+            pk=credential.token_id,
+            user_id=credential.user_id,
+            user__is_active=True,
         ).exists()
     if credential.session_key:
         return _session_user_id(credential.session_key) == credential.user_id

@@ -83,6 +83,21 @@ class ProfileForm(forms.Form):
         return {"display_name": data["display_name"], "bio": data["bio"], "avatar": avatar}
 
 
+class MatureContentForm(forms.Form):
+    """Settings → Mature content: ``accounts.services.user_mature_set`` decides."""
+
+    shows_mature = forms.BooleanField(
+        label="Show me portraits rated mature",
+        required=False,
+        help_text="In the gallery, search, tags, profiles, feeds, remix trees and by link.",
+    )
+    age_confirmed = forms.BooleanField(
+        label="I am 18 or older",
+        required=False,
+        help_text="Needed to turn mature content on; we record when you confirmed it.",
+    )
+
+
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
         label="Token name",

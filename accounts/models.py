@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models.functions import Length, Lower
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
+from django.utils import timezone
 
 BIO_MAX_LENGTH = 500
 DISPLAY_NAME_MAX_LENGTH = 80
@@ -27,6 +28,14 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
     bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
     avatar = models.ImageField(upload_to=avatar_path, blank=True)
+    # Suspended by a moderator (issue 10): from ``suspended_at`` until ``suspended_until``
+    # (NULL: indefinitely). ``is_suspended`` reads the clock, so an expiry needs no job.
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_until = models.DateTimeField(null=True, blank=True)
+    # Content rating: whether the member sees mature portraits, and when they confirmed
+    # they are 18 or older (set when they opt in).
+    shows_mature = models.BooleanField(default=False)
+    mature_confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -50,6 +59,13 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def is_suspended(self) -> bool:
+        """Suspended now: since ``suspended_at``, until ``suspended_until`` if any."""
+        if self.suspended_at is None:
+            return False
+        return self.suspended_until is None or self.suspended_until > timezone.now()
 
     @property
     def public_name(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from allauth.account import app_settings as allauth_settings
 from allauth.account.models import EmailAddress
 from django.db.models import Exists, OuterRef, QuerySet
@@ -19,15 +21,25 @@ def user_get_public(*, username: str) -> User:
     address creates nothing and answers like one with a free address, which a profile
     appearing under the chosen username would otherwise give away.
     """
-    members = User.objects.filter(is_active=True, username__iexact=username)
+    user = _public_members().filter(username__iexact=username).first()
+    if user is None:
+        raise NotFound("No such member.")
+    return user
+
+
+def user_list_public_among(*, ids: Iterable[int]) -> QuerySet[User]:
+    """The members among ``ids`` that :func:`user_get_public` would find, in one query
+    (for a list that links to members only while they are visible)."""
+    return _public_members().filter(pk__in={pk for pk in ids if pk is not None})
+
+
+def _public_members() -> QuerySet[User]:
+    members = User.objects.filter(is_active=True)
     if allauth_settings.EMAIL_VERIFICATION == allauth_settings.EmailVerificationMethod.MANDATORY:
         members = members.filter(
             Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True))
         )
-    user = members.first()
-    if user is None:
-        raise NotFound("No such member.")
-    return user
+    return members
 
 
 def api_token_list(*, user: User) -> QuerySet[ApiToken]:

@@ -37,6 +37,11 @@ from PIL import Image, ImageOps
 
 from accounts.connections import revocation_publish
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, ApiToken, User
+from accounts.suspension import (
+    is_suspended,
+    suspension_expired_settle,
+    suspension_refusal,
+)
 from config.errors import DomainError, NotFound, QuotaExceeded
 from config.pagecache import public_pages_invalidate
 from config.text import UnsafeText, text_clean
@@ -529,6 +534,32 @@ def _email_make_primary(*, user: User, email: str) -> EmailAddress:
     return address
 
 
+def user_mature_set(*, user: User, shows_mature: bool, age_confirmed: bool = False) -> User:
+    """Turn mature portraits on or off for ``user`` (``portraits.selectors`` reads it).
+
+    Turning them on needs ``age_confirmed``: the member's own statement that they are 18
+    or older, made each time they turn them on and recorded with its time in
+    ``mature_confirmed_at``. Turning them off needs nothing and keeps when they last
+    confirmed. Asking for what already is changes nothing.
+    """
+    if not isinstance(shows_mature, bool) or not isinstance(age_confirmed, bool):
+        raise _invalid({"shows_mature": ["Choose true or false."]})
+    showing = user.shows_mature and user.mature_confirmed_at is not None
+    if shows_mature == showing:
+        return user
+    if shows_mature and not age_confirmed:
+        raise _invalid(
+            {"age_confirmed": ["Confirm that you are 18 or older to see mature content."]}
+        )
+    user.shows_mature = shows_mature
+    fields = ["shows_mature"]
+    if shows_mature:
+        user.mature_confirmed_at = timezone.now()
+        fields.append("mature_confirmed_at")
+    user.save(update_fields=fields)
+    return user
+
+
 def user_avatar_remove(*, user: User) -> User:
     """Remove the avatar; its file is deleted after commit."""
     return user_profile_update(user=user, avatar=None)
@@ -600,7 +631,8 @@ def api_token_obtain(
     client address): past it every attempt, the right password too, is refused with
     ``TooManyLoginAttempts`` until the window has passed. Refuses inactive members
     and, when ``ACCOUNT_EMAIL_VERIFICATION`` is ``mandatory``, members without a verified
-    address (the web log-in refuses them too).
+    address (the web log-in refuses them too), and suspended members (``AccountSuspended``,
+    naming the page where they read why and can appeal).
     """
     http_request = _http_request(request)
     adapter = get_adapter(http_request)
@@ -624,6 +656,10 @@ def api_token_obtain(
         raise EmailUnverified(
             "Confirm your e-mail address first: log in on the website to get a new link."
         )
+    # After the password, so only the account's owner learns it is suspended (403).
+    if is_suspended(user):
+        raise suspension_refusal(user, request=http_request)
+    suspension_expired_settle(user)
     return api_token_create(user=user, name=name)
 
 
@@ -696,24 +732,45 @@ def user_deactivate(*, user: User) -> User:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def api_token_for_key(key: str) -> ApiToken | None:
-    """The token ``key`` opens, its active owner loaded as ``token.user``; or None.
-
-    Used by the API and the WebSocket middleware (which remembers which token a
-    connection used, so that revoking it closes the connection).
-    """
+def _api_token_find(key: str) -> ApiToken | None:
+    """The token ``key`` opens, its active owner loaded as ``token.user``; or None."""
     if not key or not key.startswith(ApiToken.PREFIX):
         return None
     token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
     if token is None or not token.user.is_active:
         return None
+    return token
+
+
+def _api_token_used(token: ApiToken) -> ApiToken:
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
 
 
-def user_for_token_key(key: str):
-    """The active user owning ``key``, or None."""
-    token = api_token_for_key(key)
-    return token.user if token is not None else None
+def api_token_for_key(key: str) -> ApiToken | None:
+    """The token ``key`` opens, its active owner loaded as ``token.user``; or None (also
+    while the owner is suspended).
+
+    Used by the WebSocket middleware (which remembers which token a connection used, so
+    that revoking it closes the connection).
+    """
+    token = _api_token_find(key)
+    if token is None or is_suspended(token.user):
+        return None
+    suspension_expired_settle(token.user)
+    return _api_token_used(token)
+
+
+def user_for_token_key(key: str, *, request: HttpRequest | None = None):
+    """The active user owning ``key``, or None; ``AccountSuspended`` (saying until when,
+    and the address where they read why, absolute with ``request``) while the owner is
+    suspended. Used by the API."""
+    token = _api_token_find(key)
+    if token is None:
+        return None
+    if is_suspended(token.user):
+        raise suspension_refusal(token.user, request=request)
+    suspension_expired_settle(token.user)
+    return _api_token_used(token).user

@@ -11,13 +11,19 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.forms import ApiTokenForm, ProfileForm
+from accounts.forms import ApiTokenForm, MatureContentForm, ProfileForm
 from accounts.selectors import api_token_list, user_get_public
-from accounts.services import api_token_create, api_token_revoke, user_profile_update
+from accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    user_mature_set,
+    user_profile_update,
+)
 from accounts.uploads import avatar_upload_limit
 from config.errors import DomainError, NotFound, form_add_domain_error
 
@@ -82,6 +88,53 @@ def _settings_profile(request):
     else:
         form = ProfileForm(initial={"display_name": user.display_name, "bio": user.bio})
     return render(request, "accounts/settings_profile.html", {"form": form})
+
+
+def _safe_next(request) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_content(request):
+    """Whether the member sees portraits rated mature: on only with "I am 18 or older"
+    ticked; off again at any time. ``next``: where to go back to once it is on (the
+    page of the mature portrait that sent them here)."""
+    user = request.user
+    if request.method == "POST":
+        form = MatureContentForm(request.POST)
+        if form.is_valid():
+            try:
+                user_mature_set(
+                    user=user,
+                    shows_mature=form.cleaned_data["shows_mature"],
+                    age_confirmed=form.cleaned_data["age_confirmed"],
+                )
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
+            else:
+                if user.shows_mature:
+                    messages.success(
+                        request, "Mature content is on: portraits rated mature are shown to you."
+                    )
+                    return redirect(_safe_next(request) or "accounts:content")
+                messages.success(
+                    request, "Mature content is off: portraits rated mature are not shown to you."
+                )
+                return redirect("accounts:content")
+    else:
+        form = MatureContentForm(initial={"shows_mature": user.shows_mature})
+    context = {"form": form, "next": _safe_next(request)}
+    response = render(
+        request, "accounts/settings_content.html", context, status=400 if form.errors else 200
+    )
+    patch_cache_control(response, private=True)
+    return response
 
 
 @never_cache  # the page may show a new key: never stored by a browser or proxy

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "generation",
     "portraits",
     "gallery",
+    "moderation",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session whose member was suspended is signed out at its next request.
+    "accounts.middleware.SuspensionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -345,6 +348,11 @@ ACCOUNT_USERNAME_BLACKLIST = ["admin", "api", "me", "settings", "static", "media
 globals().update(env_email("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likeness <noreply@localhost>")
 
+# --- Moderation -----------------------------------------------------------------
+# How many new reports one member may file per period (moderation.reports). A repeat of
+# their open report on the same target updates it and is not counted again.
+MODERATION_REPORT_RATE = env_rate("MODERATION_REPORT_RATE", "10/hour")
+
 # --- API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -395,7 +403,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"PortraitRoleEnum": "portraits.models.Portrait.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "PortraitRoleEnum": "portraits.models.Portrait.Role",
+        "ModerationActionKindEnum": "moderation.models.ModerationAction.Kind",
+        "AppealStatusEnum": "moderation.models.Appeal.Status",
+        "ReportStatusEnum": "moderation.api.serializers.ReportStatus",
+        # The job status kept its name when the moderation statuses came.
+        "StatusEnum": "generation.models.GenerationJob.Status",
+    },
 }
 
 # A remix tree (page and API) shows at most this many members, shallowest first, and says

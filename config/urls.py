@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("generation.urls")),
     path("", include("portraits.urls")),
     path("", include("gallery.urls")),
+    path("", include("moderation.urls")),
 ]
 
 # JSON in the API's error shape under /api/, the site's pages elsewhere (config.views).

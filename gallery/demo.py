@@ -1004,6 +1004,7 @@ def demo_seed_fast(
             remix_count=remix_count,
             trending=trending,
             hidden_at=node.published_at + timedelta(days=1) if node.hidden else None,
+            hidden_cause="moderation" if node.hidden else "",
             style=node.recipe.get("style") or "",
             model=node.recipe.get("model") or "",
             created_at=node.at,

@@ -68,6 +68,7 @@ class Notification(models.Model):
         LIKE = "like", "Someone liked your portrait"
         FOLLOW = "follow", "Someone followed you"
         PUBLISH = "publish", "Someone you follow published a portrait"
+        MODERATION = "moderation", "A moderation decision"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -81,6 +82,9 @@ class Notification(models.Model):
     portrait = models.ForeignKey(
         "portraits.Portrait", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # What a ``moderation`` notice says: {"event", "rule", "reason", "appeal_url",
+    # "target"} (``gallery.notify.notification_moderation_send``); empty for other kinds.
+    detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -88,7 +92,7 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["remix", "like", "follow", "publish"]),
+                condition=Q(kind__in=["remix", "like", "follow", "publish", "moderation"]),
                 name="gallery_notification_kind_valid",
             ),
         ]

@@ -41,14 +41,16 @@ longer available".
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from config.broadcast import group_send
@@ -57,6 +59,7 @@ from portraits.models import Portrait
 from portraits.selectors import (
     portrait_chain,
     portrait_is_viewable,
+    portrait_rating_q,
     portrait_title_for,
     portraits_withheld,
 )
@@ -185,6 +188,47 @@ def notification_for_follow(*, follow: Follow) -> Notification | None:
     )
 
 
+# Moderation notices (issue 10).
+
+# What a moderation notice's ``detail`` may hold: the event (below), the rule's title, the
+# reason given, where to appeal (None: not appealable), what it was about, the action's id
+# (what an appeal names), and for a report's outcome "action taken" / "no action"; for a
+# suspension, until when (ISO, None: indefinitely).
+MODERATION_DETAIL_KEYS = (
+    "event",
+    "rule",
+    "reason",
+    "appeal_url",
+    "target",
+    "action",
+    "outcome",
+    "until",
+)
+
+
+def notification_moderation_send(
+    *, recipient_id: int, portrait: Portrait | None = None, detail: Mapping[str, Any]
+) -> Notification:
+    """Tell a member of a moderation decision about them or their work, or of the outcome
+    of their report or appeal. Always sent: a member cannot turn these off (they are not
+    in ``NotificationSettings``), and a deactivated or suspended member finds it when
+    back. ``actor`` stays NULL: moderators' names never reach members. Pushed live after
+    commit like every other kind. Call inside the moderation action's transaction.
+    """
+    unknown = set(detail) - set(MODERATION_DETAIL_KEYS)
+    if unknown or not detail.get("event"):
+        raise ValueError(f"a moderation notice needs an event and only known keys: {unknown}")
+    notification = Notification.objects.create(
+        recipient_id=recipient_id,
+        kind=Kind.MODERATION,
+        actor=None,
+        portrait=portrait,
+        detail=dict(detail),
+    )
+    _push_on_commit([recipient_id], {"type": "created", "kind": Kind.MODERATION.value})
+    return notification
+
+
 # Signal receivers (connected in GalleryConfig.ready).
 
 
@@ -203,11 +247,25 @@ def on_member_followed(sender, *, follow: Follow, **kwargs) -> None:
 # --- Reading and marking read ---------------------------------------------------------
 
 
+def _rated_for(qs: QuerySet[Notification], *, user) -> QuerySet[Notification]:
+    """Leave out what is about a portrait of a rating ``user`` may not see (a mature one,
+    before they opt in: ``portraits.selectors.portrait_rating_q``): they hear nothing of
+    it, as no list shows it to them. Moderation notices are always told."""
+    rating = portrait_rating_q(viewer=user, prefix="portrait__")
+    if not rating:  # every rating
+        return qs
+    return qs.filter(rating | Q(portrait__isnull=True) | Q(kind=Kind.MODERATION))
+
+
 def notifications_for(*, user, unread_only: bool = False) -> QuerySet[Notification]:
     """``user``'s notifications, newest first (``gallery_inbox_idx``), with what
-    :func:`notifications_present` reads joined in (one query for a page)."""
-    qs = Notification.objects.filter(recipient=user).select_related(
-        "actor", "portrait", "portrait__parent"
+    :func:`notifications_present` reads joined in (one query for a page). Those about a
+    portrait of a rating ``user`` may not see are left out (:func:`_rated_for`)."""
+    qs = _rated_for(
+        Notification.objects.filter(recipient=user).select_related(
+            "actor", "portrait", "portrait__parent"
+        ),
+        user=user,
     )
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
@@ -216,10 +274,13 @@ def notifications_for(*, user, unread_only: bool = False) -> QuerySet[Notificati
 
 def notifications_unread_count(*, user) -> int:
     """How many of ``user``'s notifications are unread: one count over the partial index
-    ``gallery_unread_idx``, which holds unread rows only. 0 for anonymous, no query."""
+    ``gallery_unread_idx``, which holds unread rows only (joined to their portraits for a
+    member who has not opted in to mature ones: :func:`_rated_for`). 0 for anonymous, no
+    query."""
     if user is None or not user.is_authenticated:
         return 0
-    return Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True).count()
+    unread = Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True)
+    return _rated_for(unread, user=user).count()
 
 
 def notifications_mark_read(*, user, ids: Iterable[int] | None = None) -> int:
@@ -280,6 +341,19 @@ class PortraitMention:
 
 
 @dataclass
+class ModerationNotice:
+    """What a moderation notice says besides its sentence: the rule it cites, the reason
+    given, and where to appeal (None when it cannot be appealed)."""
+
+    event: str
+    rule: str
+    reason: str
+    appeal_url: str | None
+    outcome: str | None = None
+    until: datetime | None = None  # a suspension's end; None: indefinitely, or not one
+
+
+@dataclass
 class NotificationView:
     """One notification as its recipient reads it: on the page, in the API."""
 
@@ -295,13 +369,35 @@ class NotificationView:
     actor_url: str | None
     actor_avatar_url: str
     portrait: PortraitMention | None
+    moderation: ModerationNotice | None = None
 
     @property
     def is_unread(self) -> bool:
         return self.read_at is None
 
 
+MODERATORS_NAME = "Moderators"
+
+# A moderation notice's event: (verb, object), as in "Moderators hid your portrait".
+MODERATION_WORDING = {
+    "hidden": ("hid", "your portrait"),
+    "restored": ("restored", "your portrait"),
+    "rated_mature": ("marked as mature", "your portrait"),
+    "rated_general": ("marked as general", "your portrait"),
+    "review_cleared": ("cleared after review", "your portrait"),
+    "warned": ("warned", "you"),
+    "suspended": ("suspended", "your account"),
+    "suspension_lifted": ("lifted the suspension of", "your account"),
+    "suspension_expired": ("ended the suspension of", "your account"),
+    "report_outcome": ("decided on", "your report"),
+    "appeal_upheld": ("upheld their decision on", "your appeal"),
+    "appeal_reversed": ("reversed their decision on", "your appeal"),
+}
+
+
 def _actor(notification: Notification) -> tuple[str, str | None, str | None, str]:
+    if notification.kind == Kind.MODERATION:
+        return MODERATORS_NAME, None, None, ""
     actor = notification.actor
     if actor is None:
         return "Someone", None, None, ""
@@ -330,6 +426,9 @@ def _mention(portrait: Portrait | None, *, viewer) -> PortraitMention | None:
 def _wording(notification: Notification, *, viewer) -> tuple[str, str]:
     """(verb, the object as words): "remixed" + "your portrait"…"""
     kind = notification.kind
+    if kind == Kind.MODERATION:
+        event = (notification.detail or {}).get("event", "")
+        return MODERATION_WORDING.get(event, ("took a decision on", "your account"))
     if kind == Kind.FOLLOW:
         return "started following", "you"
     portrait = notification.portrait
@@ -360,20 +459,26 @@ def notifications_present(
         name, username, url, avatar = _actor(notification)
         mention = _mention(notification.portrait, viewer=viewer)
         verb, what = _wording(notification, viewer=viewer)
-        if mention is not None and not mention.available:
+        if mention is not None and not mention.available and notification.kind != Kind.MODERATION:
             what = UNAVAILABLE
         titled = what
         if mention is not None and mention.available:
             # A remix's title is the remix's, not the recipient's portrait's: "… as “…”".
             joiner = " as" if notification.kind == Kind.REMIX else ""
+            if (notification.detail or {}).get("event") == "report_outcome":
+                joiner = " about"
             titled = f"{what}{joiner} “{mention.title}”"
+        moderation = None
+        text = f"{name} {verb} {titled}."
+        if notification.kind == Kind.MODERATION:
+            moderation, text = _moderation_notice(notification.detail or {}, sentence=text)
         views.append(
             NotificationView(
                 id=notification.pk,
                 kind=str(notification.kind),
                 verb=verb,
                 object=what,
-                text=f"{name} {verb} {titled}.",
+                text=text,
                 created_at=notification.created_at,
                 read_at=notification.read_at,
                 actor_name=name,
@@ -381,6 +486,28 @@ def notifications_present(
                 actor_url=url,
                 actor_avatar_url=avatar,
                 portrait=mention,
+                moderation=moderation,
             )
         )
     return views
+
+
+def _moderation_notice(detail: Mapping[str, Any], *, sentence: str) -> tuple[ModerationNotice, str]:
+    """A moderation notice's details, and its whole sentence: what was decided, then the
+    outcome of a report, the rule and the reason."""
+    notice = ModerationNotice(
+        event=str(detail.get("event", "")),
+        rule=str(detail.get("rule") or ""),
+        reason=str(detail.get("reason") or ""),
+        appeal_url=detail.get("appeal_url") or None,
+        outcome=detail.get("outcome") or None,
+        until=parse_datetime(detail["until"]) if detail.get("until") else None,
+    )
+    parts = [sentence]
+    if notice.outcome:
+        parts.append(f"Outcome: {notice.outcome}.")
+    if notice.rule:
+        parts.append(f"Rule: {notice.rule}.")
+    if notice.reason:
+        parts.append(f"Reason: {notice.reason}")
+    return notice, " ".join(parts)

@@ -2,8 +2,9 @@
 
 The home page, ``/explore/``, tag pages, profiles, the Following feed, the Atom feeds
 and ``GET /api/v1/gallery/`` all read :func:`gallery_page`, built on
-``portraits.selectors.portrait_list_public()`` — the one place that decides what may be
-listed. Nothing here filters visibility.
+``portraits.selectors.portrait_list_public(viewer=...)`` — the one place that decides what
+may be listed, for whom (a mature portrait only for those who opted in, its owner and
+moderators). Nothing here filters visibility.
 
 **Parameters** (:func:`gallery_query_parse`): ``sort`` newest | top | trending |
 remixed | relevance (only with a search, and its default then); ``period`` day | week |
@@ -64,7 +65,7 @@ from gallery.models import Follow, Like
 from generation.models import GenerationModel, StylePreset
 from portraits.community import tag_normalise
 from portraits.models import Portrait
-from portraits.selectors import portrait_is_viewable, portrait_list_public, portraits_withheld
+from portraits.selectors import portrait_is_shared, portrait_list_public, portraits_withheld
 
 NEWEST, TOP, TRENDING, REMIXED, RELEVANCE = "newest", "top", "trending", "remixed", "relevance"
 SORTS = (NEWEST, TOP, TRENDING, REMIXED, RELEVANCE)
@@ -336,8 +337,8 @@ class GalleryPage:
 
 def gallery_queryset(*, query: GalleryQuery, viewer, scope: GalleryScope) -> QuerySet[Portrait]:
     """The listed portraits ``query`` and ``scope`` select, unordered (relevance: with
-    its ``rank``). Built on ``portrait_list_public()``: nothing here decides visibility."""
-    qs = portrait_list_public()
+    its ``rank``). Built on ``portrait_list_public``: nothing here decides visibility."""
+    qs = portrait_list_public(viewer=viewer)
     if scope.author is not None:
         qs = qs.filter(author=scope.author)
     if scope.following:
@@ -634,11 +635,12 @@ def followed_among(*, viewer, users: Iterable[User]) -> set[int]:
 
 def portrait_likeable(*, portrait: Portrait, viewer) -> bool:
     """Whether ``viewer`` may like ``portrait`` (which they can see): a like is public
-    activity, so only a portrait anyone may open (public or unlisted, not hidden) — or
-    one's own. A moderator who sees a private or hidden portrait may not like it."""
+    activity, so only a portrait anyone with the link may open (public or unlisted, not
+    hidden, of any rating: ``viewer`` sees it) — or one's own. A moderator who sees a
+    private or hidden portrait may not like it."""
     if not _member(viewer):
         return False
-    return portrait.author_id == viewer.pk or portrait_is_viewable(portrait=portrait, viewer=None)
+    return portrait.author_id == viewer.pk or portrait_is_shared(portrait=portrait)
 
 
 def liked(*, viewer, portrait: Portrait) -> bool:

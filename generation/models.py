@@ -180,6 +180,10 @@ class GenerationJob(models.Model):
         related_name="remix_jobs",
     )
     init_strength = models.FloatField(null=True, blank=True)
+    # The prompt gate let the prompts through for a moderator's review (a "review" entry of
+    # the blocklist matched them, ``config.gates``): the job runs, and its portraits are
+    # created held for review (``portraits.services.portrait_create_from_job``).
+    held_for_review = models.BooleanField(default=False)
     # The rest of the recipe: other rows as they were at submission (the styled prompts,
     # the model's slug, name, source, revision and family, the style's slug and name, the
     # parent's public id; ``portraits.recipe.FROZEN_FIELDS``). Immutable afterwards.

@@ -211,6 +211,8 @@ def job_create_reproduction(request, public_id):
     try:
         job = services.job_submit_reproduction(user=request.user, portrait=portrait)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        # A refused prompt names the words (field errors); there is no form to show them on.
+        details = [message for field in exc.field_errors.values() for message in field]
+        messages.error(request, " ".join([exc.message, *details]))
         return redirect(portrait)
     return redirect(job)

@@ -129,9 +129,16 @@ def visibility_apply(*, portrait: Portrait, visibility: str) -> list[str]:
     term is added to the score as it stands in the database, read under the row lock
     (as ``portrait_activity_record`` does), not to the copy ``portrait`` was read as: a
     like recorded since then keeps its term.
+
+    A portrait held for a moderator's review (``held_for_review``, the prompt gate's
+    review outcome) cannot be made public or unlisted: a ``DomainError`` on
+    ``visibility`` (:func:`held_refusal`), and nothing is set.
     """
     if visibility not in V.values:
         raise ValueError(visibility)
+    refusal = held_refusal(portrait=portrait, visibility=visibility)
+    if refusal:
+        raise DomainError("Please correct the errors below.", field_errors={"visibility": refusal})
     changed = []
     if portrait.visibility != visibility:
         portrait.visibility = visibility
@@ -148,6 +155,16 @@ def visibility_apply(*, portrait: Portrait, visibility: str) -> list[str]:
         portrait._first_published = True
         changed += ["published_at", "trending"]
     return changed
+
+
+def held_refusal(*, portrait: Portrait, visibility: str) -> str:
+    """Why ``portrait`` may not become ``visibility`` while held for review, or ""."""
+    if portrait.held_for_review and visibility != V.PRIVATE and visibility != portrait.visibility:
+        return (
+            "This portrait is waiting for a moderator's review: it can be made public or "
+            "unlisted once they have cleared it."
+        )
+    return ""
 
 
 def portrait_visibility_saved(*, portrait: Portrait) -> None:
@@ -182,6 +199,12 @@ def portraits_visibility_set(*, by, choices: Mapping[str, str]) -> list[Portrait
         row = rows.get(public_id)
         if row is None or not portrait_can_edit(portrait=row, viewer=by):
             errors.setdefault(public_id, []).append("No such portrait of yours.")
+        elif choices[public_id] in V.values and held_refusal(
+            portrait=row, visibility=choices[public_id]
+        ):
+            errors.setdefault(public_id, []).append(
+                held_refusal(portrait=row, visibility=choices[public_id])
+            )
     if errors:
         raise DomainError("Nothing was changed.", field_errors=errors)
     changed = []

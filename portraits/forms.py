@@ -28,6 +28,13 @@ class PortraitEditForm(forms.Form):
         help_text="Unlisted: anyone with the link, never in the gallery. Remixes of an "
         "unlisted portrait show the link in their lineage.",
     )
+    rating = forms.ChoiceField(
+        choices=Portrait.Rating.choices,
+        widget=forms.RadioSelect,
+        required=False,  # left out: left as it is
+        help_text="Mature: only members who are 18 or older and chose to see mature content "
+        "see it, in lists and by its link; nobody else sees anything of it.",
+    )
     tags = forms.CharField(
         required=False,
         # Room for TAGS_MAX_PER_PORTRAIT long tags and their separators; the service
@@ -36,6 +43,18 @@ class PortraitEditForm(forms.Form):
         help_text=f"Comma or space separated, up to {TAGS_MAX_PER_PORTRAIT}; join the words "
         "of one tag with hyphens (oil-painting). Stored in lower case.",
     )
+
+    def __init__(self, *args, rating_locked: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if rating_locked:
+            # Still a field (the service refuses a change, with its reason): said up front.
+            self.fields["rating"].help_text = "Moderators set this rating: only they can change it."
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("rating"):
+            cleaned.pop("rating", None)
+        return cleaned
 
 
 class CredentialsVerifyForm(forms.Form):

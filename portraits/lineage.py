@@ -207,6 +207,10 @@ class LineageStep:
     prompt: str | None = None
     prompt_withheld: bool = False
     visibility: str | None = None
+    # Hidden by moderators: a step others could see but for that reads "removed by
+    # moderators" (still crediting its author and what it changed); its owner and
+    # moderators, who still see it, read it as hidden.
+    removed_by_moderators: bool = False
 
 
 @dataclass
@@ -226,6 +230,7 @@ class ParentRef:
     author_name: str | None = None
     author_username: str | None = None
     author_url: str | None = None
+    removed_by_moderators: bool = False
 
     def as_dict(self, *, absolute: Callable[[str], str] | None = None) -> dict[str, Any]:
         """``{"available", "id", "title", "url", "author"}``; ``absolute`` turns the page's
@@ -246,6 +251,7 @@ class ParentRef:
             "title": self.title,
             "url": url,
             "author": author,
+            "removed_by_moderators": self.removed_by_moderators,
         }
 
 
@@ -279,6 +285,17 @@ def author_fields(portrait: Portrait) -> tuple[str, str | None, str | None]:
         author.public_name,
         author.username,
         member_url(author.username),
+    )
+
+
+def removed_by_moderators(portrait: Portrait, *, visible: bool) -> bool:
+    """Whether to say moderators removed ``portrait``: it is hidden by them and, but for
+    that, it would be shared (public or unlisted, not deleted). A private step stays
+    merely "not available": that moderators acted on it is nobody else's business."""
+    return (
+        portrait.hidden_cause == Portrait.HiddenCause.MODERATION
+        and not portrait.is_deleted
+        and (visible or portrait.visibility != Portrait.Visibility.PRIVATE)
     )
 
 
@@ -338,6 +355,7 @@ def build_step(
             parent_visible=parent_visible,
             parent_withheld=parent_withheld,
         ),
+        removed_by_moderators=removed_by_moderators(portrait, visible=visible),
     )
     if visible:
         step.public_id = portrait.public_id
@@ -359,7 +377,11 @@ def build_parent(parent: Portrait | None, *, visible: bool, title: str | None) -
         return ParentRef(available=False)
     name, username, profile = author_fields(parent)
     ref = ParentRef(
-        available=visible, author_name=name, author_username=username, author_url=profile
+        available=visible,
+        author_name=name,
+        author_username=username,
+        author_url=profile,
+        removed_by_moderators=removed_by_moderators(parent, visible=visible),
     )
     if visible:
         ref.public_id = parent.public_id

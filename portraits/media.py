@@ -7,9 +7,10 @@ the browser is redirected to a URL that expires in minutes, so the bytes do not
 pass through Django; otherwise they are streamed from storage.
 
 Caching: the files of a portrait never change (a new picture is a new portrait),
-but its visibility can. A public portrait's files may sit in shared caches for a
-few minutes; anything else is ``private`` (the viewer's browser only), so a proxy
-never hands a private portrait to someone else.
+but its visibility and rating can. A public portrait rated general may sit in shared
+caches for a few minutes; anything else is ``private`` (the viewer's browser only), so
+a proxy never hands a private portrait to someone else, nor a mature one to someone who
+has not opted in to see it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ def file_response(
             as_attachment=attachment,
             filename=filename if attachment else None,
         )
-        if portrait.visibility == Portrait.Visibility.PUBLIC:
+        if (
+            portrait.visibility == Portrait.Visibility.PUBLIC
+            and portrait.rating == Portrait.Rating.GENERAL
+        ):
             patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
         else:
             patch_cache_control(response, private=True, max_age=PRIVATE_MAX_AGE)

@@ -18,6 +18,11 @@ TAGS_MAX_PER_PORTRAIT = 10
 LISTED = Q(visibility="public", deleted_at__isnull=True, hidden_at__isnull=True)
 
 
+# What decides, besides LISTED, whether a listed row is shown to a viewer: its rating,
+# and its author (one's own are shown whatever their rating).
+RATED_BY = ["rating", "author"]
+
+
 # What new_public_id makes and the column holds: URL-safe base64, at most 22 characters.
 # URLs and selectors check ids against it before any query sees them.
 PUBLIC_ID_PATTERN = r"[A-Za-z0-9_-]{1,22}"
@@ -80,6 +85,17 @@ class Portrait(models.Model):
         UNLISTED = "unlisted", "Unlisted (anyone with the link)"
         PUBLIC = "public", "Public (in the gallery)"
 
+    class Rating(models.TextChoices):
+        GENERAL = "general", "General"
+        MATURE = "mature", "Mature"
+
+    class HiddenCause(models.TextChoices):
+        """Why ``hidden_at`` is set: a moderator hid it, or its author is suspended."""
+
+        NONE = "", "Not hidden"
+        MODERATION = "moderation", "Hidden by moderators"
+        SUSPENSION = "suspension", "Author suspended"
+
     public_id = models.CharField(max_length=22, unique=True, default=new_public_id, editable=False)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -127,7 +143,21 @@ class Portrait(models.Model):
     remix_count = models.PositiveIntegerField(default=0)
     trending = models.FloatField(null=True, blank=True)
     # Moderators hide a portrait (issue 10): only its owner and moderators see it then.
+    # ``hidden_cause`` says why (set iff ``hidden_at`` is): a moderator's hide, or its
+    # author's suspension (lifting one un-hides only those). ``hidden_rule`` and
+    # ``hidden_reason`` are what its owner is shown; moderation services write all four.
     hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_cause = models.CharField(
+        max_length=10, choices=HiddenCause.choices, blank=True, default=""
+    )
+    hidden_rule = models.CharField(max_length=200, blank=True, default="")
+    hidden_reason = models.TextField(blank=True, default="")
+    # The prompt gate's "review" outcome: its owner sees it, but it cannot be made public
+    # or unlisted until a moderator clears it.
+    held_for_review = models.BooleanField(default=False)
+    # Content rating: set by the owner, unless a moderator overrode it (``rating_locked``).
+    rating = models.CharField(max_length=10, choices=Rating.choices, default=Rating.GENERAL)
+    rating_locked = models.BooleanField(default=False)
     # The recipe's style and model slugs, as columns the gallery filters on with an index.
     style = models.CharField(max_length=80, blank=True, default="")
     model = models.CharField(max_length=100, blank=True, default="")
@@ -155,19 +185,33 @@ class Portrait(models.Model):
             models.Index(fields=["root", "depth", "created_at"], name="portrait_tree_idx"),
             # The gallery's sorts and filters, each over listed rows only.
             # Newest; and, covering the scores, any sort within a period ("top of the
-            # week": the week's rows read from the index alone, then sorted).
+            # week": the week's rows read from the index alone, then sorted). Each sort's
+            # index also carries what decides who may see a row besides LISTED (its
+            # rating, and its author for the author's own: ``portrait_rating_q``), so a
+            # list stays an index-only scan.
             models.Index(
                 fields=["-published_at", "-id"],
-                include=["like_count", "remix_count", "trending"],
+                include=["like_count", "remix_count", "trending", *RATED_BY],
                 condition=LISTED,
                 name="gallery_newest_idx",
             ),
-            models.Index(fields=["-like_count", "-id"], condition=LISTED, name="gallery_top_idx"),
             models.Index(
-                fields=["-trending", "-id"], condition=LISTED, name="gallery_trending_idx"
+                fields=["-like_count", "-id"],
+                include=RATED_BY,
+                condition=LISTED,
+                name="gallery_top_idx",
             ),
             models.Index(
-                fields=["-remix_count", "-id"], condition=LISTED, name="gallery_remixed_idx"
+                fields=["-trending", "-id"],
+                include=RATED_BY,
+                condition=LISTED,
+                name="gallery_trending_idx",
+            ),
+            models.Index(
+                fields=["-remix_count", "-id"],
+                include=RATED_BY,
+                condition=LISTED,
+                name="gallery_remixed_idx",
             ),
             models.Index(
                 fields=["author", "-published_at", "-id"],
@@ -201,6 +245,15 @@ class Portrait(models.Model):
                 | Q(published_at__isnull=False, trending__isnull=False),
                 name="portrait_public_has_published_at",
             ),
+            models.CheckConstraint(
+                condition=Q(rating__in=["general", "mature"]), name="portrait_rating_valid"
+            ),
+            # Hidden exactly when there is a cause, and only for a known cause.
+            models.CheckConstraint(
+                condition=Q(hidden_at__isnull=True, hidden_cause="")
+                | Q(hidden_at__isnull=False, hidden_cause__in=["moderation", "suspension"]),
+                name="portrait_hidden_has_cause",
+            ),
             # A task delivered twice must not store a job's images twice.
             models.UniqueConstraint(
                 fields=["job", "index_in_job"],
@@ -222,6 +275,10 @@ class Portrait(models.Model):
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
+
+    @property
+    def is_hidden_by_moderators(self) -> bool:
+        return self.hidden_cause == self.HiddenCause.MODERATION
 
     @property
     def family_root_id(self) -> int:

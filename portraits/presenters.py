@@ -61,6 +61,7 @@ def portrait_summary(
         "thumbnail_width": portrait.thumbnail_width,
         "thumbnail_height": portrait.thumbnail_height,
         "visibility": str(portrait.visibility),
+        "rating": str(portrait.rating),
         "author": {"name": name, "username": username, "url": profile},
         "depth": portrait.depth,
         "created_at": iso_datetime(portrait.created_at),

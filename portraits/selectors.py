@@ -11,6 +11,14 @@ portraits through these functions. Two notions:
 Deleted portraits are never viewable; they survive only as tombstones in lineage. A
 portrait hidden by moderators (``hidden_at``) is viewable by its owner and moderators
 only, and listed nowhere.
+
+**Rating.** A portrait rated mature is viewable and listed, besides its owner and
+moderators, only for members who opted in (``User.shows_mature``, with the age
+confirmation ``mature_confirmed_at``: :func:`viewer_sees_mature`). For everyone else it
+is as if it were not shared at all, on every surface: lists leave it out (no tile, no
+count), lineage and trees show its place as not available, and its page says only that
+it is marked mature (:func:`portrait_get_rated_out`), without its picture or title.
+Anonymous visitors never see one, so the public page cache stays right for everyone.
 """
 
 from __future__ import annotations
@@ -46,14 +54,47 @@ from portraits.recipe import (
 )
 
 V = Portrait.Visibility
+R = Portrait.Rating
 SEARCH_COLUMNS = ("search_text", "search_vector")
+
+
+def _member(viewer) -> bool:
+    return viewer is not None and viewer.is_authenticated
+
+
+def viewer_sees_mature(viewer) -> bool:
+    """Whether ``viewer`` opted in to mature portraits, having confirmed they are 18 or
+    older (``accounts.services.user_mature_set``). Anonymous visitors never do."""
+    return (
+        _member(viewer)
+        and bool(getattr(viewer, "shows_mature", False))
+        and getattr(viewer, "mature_confirmed_at", None) is not None
+    )
+
+
+def portrait_rating_q(*, viewer, prefix: str = "") -> Q:
+    """The rows whose rating ``viewer`` may see: every rating for moderators and members
+    who opted in; otherwise general ones, and their own. ``prefix``: the path to the
+    portrait from the model queried (``"portrait__"`` for a notification).
+
+    For anonymous visitors it is ``rating = 'general'`` alone: the gallery's partial
+    indexes carry ``rating`` (``INCLUDE``), so their lists stay index-only scans.
+    """
+    if is_moderator(viewer) or viewer_sees_mature(viewer):
+        return Q()
+    general = Q(**{f"{prefix}rating": R.GENERAL})
+    if _member(viewer):
+        return general | Q(**{f"{prefix}author": viewer})
+    return general
 
 
 def _viewable_q(viewer) -> Q:
     if is_moderator(viewer):
         return Q()
     shared = Q(visibility__in=[V.PUBLIC, V.UNLISTED], hidden_at__isnull=True)
-    if viewer is not None and viewer.is_authenticated:
+    if not viewer_sees_mature(viewer):
+        shared &= Q(rating=R.GENERAL)
+    if _member(viewer):
         return shared | Q(author=viewer)
     return shared
 
@@ -64,14 +105,34 @@ def portrait_queryset_viewable(*, viewer) -> QuerySet[Portrait]:
     )
 
 
+def portrait_is_shared(*, portrait: Portrait) -> bool:
+    """Whether anyone with the link may open ``portrait``, whatever its rating: public or
+    unlisted, not hidden, not deleted (what a like, public activity, may be left on)."""
+    return (
+        not portrait.is_deleted
+        and portrait.visibility in (V.PUBLIC, V.UNLISTED)
+        and portrait.hidden_at is None
+    )
+
+
 def portrait_is_viewable(*, portrait: Portrait, viewer) -> bool:
     if portrait.is_deleted:
         return False
-    if (
-        portrait.visibility in (V.PUBLIC, V.UNLISTED) and portrait.hidden_at is None
-    ) or is_moderator(viewer):
+    if is_moderator(viewer) or (_member(viewer) and portrait.author_id == viewer.pk):
         return True
-    return viewer is not None and viewer.is_authenticated and portrait.author_id == viewer.pk
+    return portrait_is_shared(portrait=portrait) and (
+        portrait.rating == R.GENERAL or viewer_sees_mature(viewer)
+    )
+
+
+def portrait_is_rated_out(*, portrait: Portrait, viewer) -> bool:
+    """Whether ``viewer`` could open ``portrait`` but for its mature rating: they have not
+    opted in (or are not signed in). Its page then says so, and shows nothing of it."""
+    return (
+        portrait_is_shared(portrait=portrait)
+        and portrait.rating == R.MATURE
+        and not portrait_is_viewable(portrait=portrait, viewer=viewer)
+    )
 
 
 def portrait_get_viewable(*, viewer, public_id: str) -> Portrait:
@@ -85,12 +146,49 @@ def portrait_get_viewable(*, viewer, public_id: str) -> Portrait:
     return portrait
 
 
-def portrait_list_public() -> QuerySet[Portrait]:
-    """Every portrait anyone may find in a list: public, not deleted, not hidden
-    (``portraits.models.LISTED``, the condition the gallery's indexes are built on)."""
+class RatedOut(PermissionDenied):
+    """A mature portrait, for someone who has not opted in to see mature ones: it exists
+    (its page says as much), but not for them as they are."""
+
+    code = "mature_content"
+
+
+def portrait_get_rated_out(*, viewer, public_id: str) -> Portrait | None:
+    """The portrait ``viewer`` could open but for its mature rating
+    (:func:`portrait_is_rated_out`), or None: for a page that says it is marked mature
+    where :func:`portrait_get_viewable` found nothing. One query, for a well-formed id."""
+    if viewer_sees_mature(viewer) or is_moderator(viewer):
+        return None
+    if not isinstance(public_id, str) or not re.fullmatch(PUBLIC_ID_PATTERN, public_id):
+        return None
+    portrait = (
+        Portrait.objects.filter(
+            public_id=public_id,
+            visibility__in=[V.PUBLIC, V.UNLISTED],
+            hidden_at__isnull=True,
+            deleted_at__isnull=True,
+            rating=R.MATURE,
+        )
+        .defer(*SEARCH_COLUMNS)
+        .first()
+    )
+    if portrait is None or not portrait_is_rated_out(portrait=portrait, viewer=viewer):
+        return None
+    return portrait
+
+
+def portrait_list_public(*, viewer) -> QuerySet[Portrait]:
+    """Every portrait ``viewer`` may find in a list: public, not deleted, not hidden
+    (``portraits.models.LISTED``, the condition the gallery's indexes are built on), and
+    of a rating they may see (:func:`portrait_rating_q`)."""
     # What search reads stays in the database: lists never show it, and it is the
     # heaviest part of a row.
-    return Portrait.objects.filter(LISTED).select_related("author").defer(*SEARCH_COLUMNS)
+    return (
+        Portrait.objects.filter(LISTED)
+        .filter(portrait_rating_q(viewer=viewer))
+        .select_related("author")
+        .defer(*SEARCH_COLUMNS)
+    )
 
 
 def portrait_list_owned(*, user, visibility: str | None = None) -> QuerySet[Portrait]:
@@ -103,11 +201,14 @@ def portrait_list_owned(*, user, visibility: str | None = None) -> QuerySet[Port
 
 
 def portrait_list_listed_for(*, viewer) -> QuerySet[Portrait]:
-    """Public portraits plus the viewer's own (e.g. the remixes of a portrait)."""
+    """Public portraits of a rating ``viewer`` may see, plus the viewer's own (e.g. the
+    remixes of a portrait)."""
     q = Q(visibility=V.PUBLIC, hidden_at__isnull=True)
+    if not viewer_sees_mature(viewer):
+        q &= Q(rating=R.GENERAL)
     if is_moderator(viewer):
         q = Q()
-    elif viewer is not None and viewer.is_authenticated:
+    elif _member(viewer):
         q |= Q(author=viewer)
     return Portrait.objects.filter(q, deleted_at__isnull=True).select_related("author")
 
@@ -352,7 +453,7 @@ def portraits_withheld(*, portraits: Iterable[Portrait], viewer) -> None:
     rows = {
         row.pk: row
         for row in Portrait.objects.filter(pk__in=ids).only(
-            "id", "parent", "author", "visibility", "deleted_at", "hidden_at", "changes"
+            "id", "parent", "author", "visibility", "deleted_at", "hidden_at", "rating", "changes"
         )
     }
     for portrait, kept, answers in pending:
@@ -569,3 +670,25 @@ def portrait_credentials(*, portrait: Portrait, viewer) -> dict[str, Any]:
                 ),
             }
     return report
+
+
+def portrait_moderation_for(*, portrait: Portrait, viewer) -> dict[str, Any] | None:
+    """What its owner and moderators read of moderators' hold on ``portrait``: whether it
+    is hidden, by whom ("moderators", or "suspension": its author's), the rule and the
+    reason given, and whether it waits for a review. None for anyone else (who cannot
+    open a hidden portrait anyway) and when nothing holds it."""
+    if not (portrait.hidden_cause or portrait.held_for_review):
+        return None
+    mine = _member(viewer) and portrait.author_id == viewer.pk
+    if not (mine or is_moderator(viewer)):
+        return None
+    by_moderators = portrait.hidden_cause == Portrait.HiddenCause.MODERATION
+    return {
+        "hidden": portrait.hidden_at is not None,
+        "hidden_by": {"moderation": "moderators", "suspension": "suspension"}.get(
+            portrait.hidden_cause
+        ),
+        "rule": portrait.hidden_rule if by_moderators else "",
+        "reason": portrait.hidden_reason if by_moderators else "",
+        "held_for_review": portrait.held_for_review,
+    }

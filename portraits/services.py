@@ -21,6 +21,7 @@ from django.utils import timezone
 from PIL import Image
 
 from config.errors import DomainError, NotFound, PermissionDenied
+from config.gates import TextRefused, text_gate_check
 from config.pagecache import public_pages_invalidate
 from config.text import UnsafeText, text_clean
 from portraits import community, credentials, imagefiles
@@ -34,13 +35,14 @@ from portraits.selectors import (
     portrait_is_viewable,
     portrait_original_bytes,
 )
+from portraits.signals import portrait_held_for_review
 from portraits.signing import signing_credentials
 
 logger = logging.getLogger(__name__)
 
 V = Portrait.Visibility
 
-EDITABLE_FIELDS = ("title", "description", "visibility", "tags")
+EDITABLE_FIELDS = ("title", "description", "visibility", "rating", "tags")
 PROVENANCE_SCHEMA = "likeness.provenance.v1"  # bump when the shape changes
 
 
@@ -112,6 +114,7 @@ def portrait_create_from_job(
     parent: Portrait | None,
     recipes: Sequence[Mapping[str, Any]],
     images: Sequence[Image.Image],
+    held_for_review: bool = False,
 ) -> list[Portrait]:
     """Store every image of a finished job as a private Portrait, in image order.
 
@@ -119,6 +122,11 @@ def portrait_create_from_job(
     or None) are the job's; ``recipes`` holds each image's full recipe
     (``portraits.recipe.portrait_recipes``), one per image of ``images``. The caller is
     generation's ``job_succeed``: portraits knows nothing of jobs but their id.
+
+    ``held_for_review``: the prompt gate let the job's text through for a moderator's
+    review (``GenerationJob.held_for_review``): the portraits are created held (they
+    cannot be made public or unlisted until cleared) and ``portrait_held_for_review`` is
+    sent in this transaction, so the moderators' queue gets them with the rows.
 
     Each portrait gets its recipe, its place in the remix chain (parent, root, depth, ancestry, changes vs the parent), a WebP
     thumbnail, and an original PNG carrying the A1111 ``parameters`` chunk and the
@@ -181,6 +189,7 @@ def portrait_create_from_job(
                     recipe=recipe,
                     style=recipe.get("style") or "",
                     model=recipe.get("model") or "",
+                    held_for_review=held_for_review,
                 )
                 if parent is not None:
                     portrait.parent = parent
@@ -188,6 +197,9 @@ def portrait_create_from_job(
                     portrait.depth = parent.depth + 1
                     portrait.ancestry = parent.descendant_prefix
                     portrait.changes = compute_changes(parent.recipe, recipe)
+                    # A remix of a mature portrait starts mature; its owner may rate it.
+                    if parent.rating == Portrait.Rating.MATURE:
+                        portrait.rating = Portrait.Rating.MATURE
                 png = imagefiles.encode_png(
                     image,
                     parameters=a1111_infotext(recipe, version=software_version()),
@@ -224,6 +236,8 @@ def portrait_create_from_job(
                         portrait_id=parent.pk, kind="remix", at=portrait.created_at, delta=1
                     )
             community.search_documents_refresh(portrait_ids=[p.pk for p in created])
+            if held_for_review:
+                portrait_held_for_review.send(sender=Portrait, portraits=created)
     except BaseException:
         _delete_files(written)
         raise
@@ -273,14 +287,32 @@ def _ensure_can_edit(portrait: Portrait, by) -> None:
         raise PermissionDenied("Only its author can change this portrait.")
 
 
+def rating_refusal(*, portrait: Portrait, rating: Any) -> str | None:
+    """Why its owner may not give ``portrait`` the rating ``rating``, or None. Not one of
+    ``Portrait.Rating``; or another than the one moderators set (``rating_locked``, by
+    ``moderation.services.portrait_rate``): only they may change it then."""
+    if rating not in Portrait.Rating.values:
+        return f"Choose one of: {', '.join(Portrait.Rating.values)}."
+    if portrait.rating_locked and rating != portrait.rating:
+        label = Portrait.Rating(portrait.rating).label.lower()
+        return (
+            f"Moderators rated this portrait {label}: only they can change its rating, "
+            "so it stays as it is."
+        )
+    return None
+
+
 def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portrait:
-    """Change a portrait's title, description, visibility and/or tags (its author or a
-    moderator).
+    """Change a portrait's title, description, visibility, rating and/or tags (its author
+    or a moderator).
 
     Only the keys present in ``data`` change, all or nothing: one refused value (a tag of
     punctuation only, more than ``TAGS_MAX_PER_PORTRAIT`` tags) changes none of them.
     ``tags`` is a form's comma- or space-separated text or an API's list
-    (``community.tags_parse``); it replaces the portrait's tags. The file stays as it was signed: its
+    (``community.tags_parse``); it replaces the portrait's tags. ``rating`` (general or
+    mature) is refused while moderators hold it (``rating_locked``: :func:`rating_refusal`);
+    a change of it, as of visibility, changes who may see it everywhere at once (cached
+    public pages dropped, search documents of what kept its words rewritten). The file stays as it was signed: its
     Content Credentials name the portrait by its id (``credentials.manifest_title``),
     not by a title, so a rename leaves nothing stale in it.
     """
@@ -311,6 +343,18 @@ def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portr
             updates["description"] = description
     if "visibility" in data and data["visibility"] not in V.values:
         errors["visibility"] = [f"Choose one of: {', '.join(V.values)}."]
+    elif "visibility" in data and community.held_refusal(
+        portrait=portrait, visibility=data["visibility"]
+    ):
+        errors["visibility"] = [
+            community.held_refusal(portrait=portrait, visibility=data["visibility"])
+        ]
+    if "rating" in data:
+        message = rating_refusal(portrait=portrait, rating=data["rating"])
+        if message:
+            errors["rating"] = [message]
+        else:
+            updates["rating"] = data["rating"]
     tags = None
     if "tags" in data:
         try:
@@ -320,14 +364,45 @@ def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portr
         else:
             if set(tags) == set(portrait.tags.values_list("slug", flat=True)):
                 tags = None  # the same tags: nothing to write
+    review = False
+    try:
+        review = text_gate_check(_gated_text(portrait, updates, tags), user=by)
+    except TextRefused as refused:
+        if not errors:
+            raise
+        # Refused as well as invalid: every field's errors at once, the refusal's too.
+        errors = _merged(errors, refused.field_errors)
     if errors:
         raise DomainError("Please correct the errors below.", field_errors=errors)
+    if review:
+        # Let through for a moderator's review: held, and private until they clear it
+        # (a held portrait cannot be public or unlisted: community.visibility_apply).
+        updates["held_for_review"] = True
+        data = {**data, "visibility": V.PRIVATE}
     fields = [name for name, value in updates.items() if getattr(portrait, name) != value]
+    previous = {name: getattr(portrait, name) for name in fields}
     for name in fields:
         setattr(portrait, name, updates[name])
     if not fields and tags is None and "visibility" not in data:
         return portrait
     with transaction.atomic():
+        if "rating" in fields:
+            # A moderator's override may have landed since ``portrait`` was read: decided
+            # under the row lock, as the moderation service writes it.
+            current = (
+                Portrait.objects.select_for_update()
+                .filter(pk=portrait.pk)
+                .values_list("rating", "rating_locked")
+                .get()
+            )
+            if current[1] and current[0] != portrait.rating:
+                for name, value in previous.items():  # as it was: nothing changed
+                    setattr(portrait, name, value)
+                portrait.rating, portrait.rating_locked = current
+                message = rating_refusal(portrait=portrait, rating=updates["rating"])
+                raise DomainError(
+                    "Please correct the errors below.", field_errors={"rating": [message]}
+                )
         if "visibility" in data:  # in the transaction: a first publication locks the row
             fields += community.visibility_apply(portrait=portrait, visibility=data["visibility"])
             if not fields and tags is None:
@@ -338,11 +413,35 @@ def portrait_update(*, portrait: Portrait, by, data: Mapping[str, Any]) -> Portr
             portrait.save(update_fields=["updated_at"])
         else:
             portrait.save(update_fields=[*dict.fromkeys(fields), "updated_at"])
-            if "visibility" in fields:
+            if "visibility" in fields or "rating" in fields:
                 community.portrait_visibility_saved(portrait=portrait)
             elif "title" in fields:
                 community.search_documents_refresh(portrait_ids=[portrait.pk])
+        if review:  # the moderators' queue hears of it (moderation opens a review case)
+            portrait_held_for_review.send(sender=Portrait, portraits=[portrait])
     return portrait
+
+
+def _gated_text(portrait: Portrait, updates: Mapping[str, Any], tags) -> dict[str, str]:
+    """What of an edit the prompt gate reads: only what is new. A title, description or
+    tag the portrait already had was read when it came (or cleared by a moderator since):
+    an edit of something else must not refuse or hold it again."""
+    texts = {
+        name: updates[name]
+        for name in ("title", "description")
+        if name in updates and updates[name] != getattr(portrait, name)
+    }
+    if tags:
+        had = set(portrait.tags.values_list("slug", flat=True))
+        texts["tags"] = " ".join(slug for slug in tags if slug not in had)
+    return texts
+
+
+def _merged(errors: Mapping[str, list[str]], more: Mapping[str, list[str]]) -> dict:
+    merged = {name: list(messages) for name, messages in errors.items()}
+    for name, messages in more.items():
+        merged.setdefault(name, []).extend(messages)
+    return merged
 
 
 def portrait_publish(*, portrait: Portrait, by) -> Portrait:

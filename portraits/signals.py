@@ -9,3 +9,8 @@ from django.dispatch import Signal
 # A portrait became public for the first time (``published_at`` was just set).
 # Arguments: ``portrait``.
 portrait_published = Signal()
+
+# Portraits were held for a moderator's review (``held_for_review`` set): the prompt gate
+# (``config.gates``) let their text through for review, at their job's submission or at an
+# edit. Arguments: ``portraits`` (a list).
+portrait_held_for_review = Signal()

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -44,14 +45,38 @@ def _editable(request, public_id: str) -> Portrait:
 
 
 def _private_unless_public(response, portrait: Portrait):
-    if portrait.visibility != Portrait.Visibility.PUBLIC:
+    # A mature portrait's page is for those who opted in: never from a shared cache.
+    if (
+        portrait.visibility != Portrait.Visibility.PUBLIC
+        or portrait.rating != Portrait.Rating.GENERAL
+    ):
         patch_cache_control(response, private=True)
+    return response
+
+
+def _rated_out(request):
+    """The page of a mature portrait for someone who has not opted in: it says so, with
+    the way in (sign in, or turn mature content on), and nothing of the portrait — no
+    picture, no title, no link preview. 403: it exists, but not for them as they are."""
+    settings_url = f"{reverse('accounts:content')}?{urlencode({'next': request.path})}"
+    context = {
+        "settings_url": settings_url,
+        # Signed in, on to the setting, then back here.
+        "login_url": f"{reverse('account_login')}?{urlencode({'next': settings_url})}",
+    }
+    response = render(request, "portraits/rated_out.html", context, status=403)
+    patch_cache_control(response, private=True)
     return response
 
 
 @require_GET
 def portrait_detail(request, public_id):
-    portrait = _viewable(request, public_id)
+    try:
+        portrait = selectors.portrait_get_viewable(viewer=request.user, public_id=public_id)
+    except NotFound:
+        if selectors.portrait_get_rated_out(viewer=request.user, public_id=public_id) is None:
+            raise Http404("No such portrait.") from None
+        return _rated_out(request)
     chain = selectors.portrait_chain(portrait=portrait)
     remixes = list(
         selectors.portrait_remixes(portrait=portrait, viewer=request.user)[: REMIXES_ON_PAGE + 1]
@@ -198,14 +223,22 @@ def portrait_credentials(request, public_id):
 def portrait_edit(request, public_id):
     portrait = _editable(request, public_id)
     if request.method == "POST":
-        form = PortraitEditForm(request.POST)
+        form = PortraitEditForm(request.POST, rating_locked=portrait.rating_locked)
         if form.is_valid():
+            was_held = portrait.held_for_review
             try:
                 services.portrait_update(portrait=portrait, by=request.user, data=form.cleaned_data)
             except DomainError as exc:
                 form_add_domain_error(form, exc)
             else:
-                messages.success(request, "Saved.")
+                if portrait.held_for_review and not was_held:  # the prompt gate's review
+                    messages.warning(
+                        request,
+                        "Saved. Some of the new words need a moderator's review: the "
+                        "portrait stays private until they have cleared it.",
+                    )
+                else:
+                    messages.success(request, "Saved.")
                 return redirect(portrait)
     else:
         form = PortraitEditForm(
@@ -213,8 +246,10 @@ def portrait_edit(request, public_id):
                 "title": portrait.title,
                 "description": portrait.description,
                 "visibility": portrait.visibility,
+                "rating": portrait.rating,
                 "tags": ", ".join(portrait.tags.values_list("slug", flat=True)),
-            }
+            },
+            rating_locked=portrait.rating_locked,
         )
     response = render(
         request,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Left to right: an app may import the apps to its left, never to its right.
-APPS = ("config", "accounts", "portraits", "generation", "gallery")
+APPS = ("config", "accounts", "portraits", "generation", "gallery", "moderation")
 RANK = {app: rank for rank, app in enumerate(APPS)}
 
 # config's wiring: the one place that knows every app, so it may import any of them.

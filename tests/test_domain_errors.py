@@ -6,7 +6,7 @@ import inspect
 import pytest
 
 from accounts import services as account_services
-from config import errors
+from config import errors, gates
 from config.errors import DomainError, http_status_for
 
 # The statuses and codes the API documents (and clients rely on): written out here, not
@@ -21,6 +21,7 @@ DOCUMENTED = {
     account_services.InvalidCredentials: (400, "invalid_credentials"),
     account_services.EmailUnverified: (400, "email_unverified"),
     account_services.TooManyLoginAttempts: (429, "too_many_login_attempts"),
+    gates.TextRefused: (400, "text_refused"),
 }
 
 
@@ -39,7 +40,11 @@ def _instance(cls):
 
 
 def test_every_domain_error_class_is_documented():
-    defined = _domain_error_classes(errors) + _domain_error_classes(account_services)
+    defined = (
+        _domain_error_classes(errors)
+        + _domain_error_classes(account_services)
+        + _domain_error_classes(gates)
+    )
     assert set(defined) == set(DOCUMENTED)
 
 

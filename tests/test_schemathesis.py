@@ -100,6 +100,7 @@ def fuzzed_site(tmp_path, member):
         API_TOKEN_RATE=HIGH_RATE,
         API_VERIFY_RATE=HIGH_RATE,
         GENERATION_SUBMIT_RATE=HIGH_RATE,
+        MODERATION_REPORT_RATE=HIGH_RATE,
         GENERATION_MAX_ACTIVE_JOBS="1000000",
     )
     site = support.daphne(env, tmp_path / "daphne.log", port)

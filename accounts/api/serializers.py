@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, ApiToken, User
 from accounts.services import API_TOKEN_NAME_MAX_LENGTH
-from config.api.fields import StrictCharField, StrictEmailField
+from config.api.fields import StrictBooleanField, StrictCharField, StrictEmailField
 
 DEFAULT_TOKEN_NAME = "API token"
 
@@ -63,6 +63,23 @@ class MeSerializer(_AvatarUrlMixin, serializers.ModelSerializer):
         ),
     )
     avatar_url = serializers.SerializerMethodField()
+    shows_mature = StrictBooleanField(
+        required=False,
+        help_text="Whether portraits rated mature are shown to you. Turning it on needs "
+        "`age_confirmed: true` in the same request (400, `errors.age_confirmed`, otherwise); "
+        "turning it off needs nothing. JSON only.",
+    )
+    age_confirmed = StrictBooleanField(
+        write_only=True,
+        required=False,
+        help_text="You confirm that you are 18 or older: needed to turn `shows_mature` on, "
+        "and recorded as `mature_confirmed_at`.",
+    )
+    mature_confirmed_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When you last confirmed you are 18 or older (turning mature content on).",
+    )
 
     class Meta:
         model = User
@@ -74,13 +91,18 @@ class MeSerializer(_AvatarUrlMixin, serializers.ModelSerializer):
             "bio",
             "avatar",
             "avatar_url",
+            "shows_mature",
+            "age_confirmed",
+            "mature_confirmed_at",
             "date_joined",
         ]
-        read_only_fields = ["id", "username", "date_joined"]
+        read_only_fields = ["id", "username", "mature_confirmed_at", "date_joined"]
 
 
+@extend_schema_serializer(exclude_fields=["shows_mature", "age_confirmed"])
 class MeUploadSerializer(MeSerializer):
-    """PATCH /me/ as multipart/form-data: how an avatar is uploaded (a form has no null)."""
+    """PATCH /me/ as multipart/form-data: how an avatar is uploaded (a form has no null).
+    Mature content is turned on and off with JSON."""
 
     avatar = serializers.FileField(
         write_only=True,

@@ -7,6 +7,7 @@ format by ``config.api.errors``.
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -33,6 +34,7 @@ from accounts.services import (
     api_token_obtain,
     api_token_revoke,
     user_avatar_remove,
+    user_mature_set,
     user_profile_update,
     user_register_with_token,
 )
@@ -129,7 +131,17 @@ class MeView(APIView):
             request.user, data=request.data, partial=True, context={"request": request}
         )
         serializer.is_valid(raise_exception=True)
-        user = user_profile_update(user=request.user, request=request, **serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        age_confirmed = changes.pop("age_confirmed", False)
+        shows_mature = changes.pop("shows_mature", None)
+        user = request.user
+        with transaction.atomic():  # all or nothing: a refused profile keeps the setting
+            if shows_mature is not None:
+                user = user_mature_set(
+                    user=user, shows_mature=shows_mature, age_confirmed=age_confirmed
+                )
+            if changes or shows_mature is None:
+                user = user_profile_update(user=user, request=request, **changes)
         return Response(MeSerializer(user, context={"request": request}).data)
 
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("generation.api.urls")),
     path("", include("portraits.api.urls")),
     path("", include("gallery.api.urls")),
+    path("", include("moderation.api.urls")),
     *portrait_submissions.urls,
 ]

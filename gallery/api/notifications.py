@@ -60,6 +60,29 @@ class MentionSerializer(serializers.Serializer):
     thumbnail_height = serializers.IntegerField(allow_null=True)
 
 
+class ModerationNoticeSerializer(serializers.Serializer):
+    """What a moderation notice says besides its sentence. Moderators are never named."""
+
+    event = serializers.CharField(
+        help_text='What was decided: "hidden", "restored", "rated_mature", "rated_general", '
+        '"review_cleared", "warned", "suspended", "suspension_lifted", "suspension_expired", '
+        '"report_outcome", "appeal_upheld" or "appeal_reversed".'
+    )
+    rule = serializers.CharField(help_text="The title of the rule it cites; may be empty.")
+    reason = serializers.CharField(
+        help_text="The moderators' reason, or their reply to an appeal; may be empty."
+    )
+    appeal_url = serializers.CharField(
+        allow_null=True, help_text="Where to appeal this decision; null when it cannot be."
+    )
+    outcome = serializers.CharField(
+        allow_null=True, help_text='A report\'s outcome: "action taken" or "no action".'
+    )
+    until = serializers.DateTimeField(
+        allow_null=True, help_text="A suspension's end; null: indefinitely, or not one."
+    )
+
+
 class NotificationSerializer(serializers.Serializer):
     """One notification (``gallery.notify.notifications_present`` writes it)."""
 
@@ -78,6 +101,11 @@ class NotificationSerializer(serializers.Serializer):
     read_at = serializers.DateTimeField(allow_null=True)
     actor = ActorSerializer()
     portrait = MentionSerializer(allow_null=True, help_text="Null for a follow.")
+    moderation = ModerationNoticeSerializer(
+        allow_null=True,
+        help_text='A moderation decision\'s rule, reason and appeal link ("moderation" '
+        "kind only; its actor is the moderators, never named).",
+    )
 
 
 def _as_dict(view: NotificationView, absolute) -> dict[str, Any]:
@@ -114,6 +142,23 @@ def _as_dict(view: NotificationView, absolute) -> dict[str, Any]:
             "avatar_url": url(view.actor_avatar_url),
         },
         "portrait": portrait,
+        "moderation": _moderation_as_dict(view, url),
+    }
+
+
+def _moderation_as_dict(view: NotificationView, url) -> dict[str, Any] | None:
+    notice = view.moderation
+    if notice is None:
+        return None
+    return {
+        "event": notice.event,
+        "rule": notice.rule,
+        "reason": notice.reason,
+        "appeal_url": url(notice.appeal_url),
+        "outcome": notice.outcome,
+        "until": serializers.DateTimeField().to_representation(notice.until)
+        if notice.until
+        else None,
     }
 
 

@@ -240,6 +240,7 @@ def job_succeed(*, job: GenerationJob, result) -> bool:
                 author=locked.user,
                 job_id=locked.pk,
                 parent=locked.parent,
+                held_for_review=locked.held_for_review,
                 images=result.images,
                 recipes=recipes.portrait_recipes(
                     locked.recipe,

@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.suspension import is_suspended, suspension_refusal, suspension_refuse
 from config.celery import app as celery_app
 from config.errors import (
     Conflict,
@@ -30,6 +31,7 @@ from config.errors import (
     PermissionDenied,
     QuotaExceeded,
 )
+from config.gates import TextRefused, atomic_keeping_refusals, text_gate_check
 from generation.models import GenerationJob, GenerationModel, StylePreset, SubmissionKey
 from generation.selectors import model_get_default
 from portraits import recipe as recipes
@@ -134,12 +136,29 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
 
     ``parent`` is the portrait being remixed; the caller must have chosen it from
     what ``user`` can see (portraits.selectors), never from a client's claim.
+
+    A suspended member is refused (``AccountSuspended``, 403) before anything is checked,
+    and again from their row as locked here: a request that began before a moderator
+    suspended them (its ``user`` read then) submits nothing once the suspension committed.
+
+    The prompts pass the prompt gate (``config.gates``) before any job exists: refused,
+    nothing is stored (``TextRefused``, a field error quoting the member's own words); let
+    through for review, the job runs and its portraits are held for a moderator
+    (``held_for_review``). A caller inside a transaction keeps the gate's count of a
+    refusal with ``config.gates.atomic_keeping_refusals``.
     """
+    if is_suspended(user):
+        raise suspension_refusal(user)
     fields = job_validate_spec(spec, parent=parent)
+    held = text_gate_check(
+        {"prompt": fields["prompt"], "negative_prompt": fields["negative_prompt"]}, user=user
+    )
     with transaction.atomic():
         # Serialise one user's submissions so two parallel requests cannot both
         # pass the quota check (SQLite serialises writers anyway).
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        locked = get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        if locked is not None:
+            suspension_refuse(locked)
         _check_quota(user)
         frozen = recipes.job_snapshot(
             prompt=fields["prompt"],
@@ -148,7 +167,9 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
             style=fields["style"].template() if fields["style"] is not None else None,
             parent=parent.public_id if parent is not None else None,
         )
-        job = GenerationJob.objects.create(user=user, parent=parent, frozen=frozen, **fields)
+        job = GenerationJob.objects.create(
+            user=user, parent=parent, frozen=frozen, held_for_review=held, **fields
+        )
         transaction.on_commit(lambda: _send(job))
     return job
 
@@ -254,12 +275,13 @@ def job_submit_reproduction(*, user, portrait) -> GenerationJob:
             )
         spec["init_strength"] = recipe["init_strength"]
     try:
-        with transaction.atomic():
+        # The prompt gate refuses before the job exists: its count of that stays.
+        with atomic_keeping_refusals():
             job = job_submit(user=user, spec=spec, parent=parent)
             drift = recipes.recipe_drift(recipe, job.recipe)
             if drift:
                 raise Conflict(_not_reproducible(drift))
-    except Conflict:
+    except (Conflict, TextRefused):  # a refused prompt is refused as it is, not "drift"
         raise
     except DomainError as exc:
         if not exc.field_errors:  # a quota, say: nothing to do with the recipe
@@ -312,7 +334,8 @@ def job_submit_once(
     if key is None:
         return submit(), False
     try:
-        with transaction.atomic():
+        # A prompt the gate refuses leaves nothing but its count, which stays (and no key).
+        with atomic_keeping_refusals():
             get_user_model().objects.select_for_update().filter(pk=user.pk).first()
             earlier = _submission_key_find(user=user, key=key)
             if earlier is not None:

@@ -24,6 +24,7 @@ from portraits.selectors import (
     portrait_can_edit,
     portrait_changes_for,
     portrait_credits,
+    portrait_moderation_for,
     portrait_parent_for,
     portrait_recipe_for,
 )
@@ -77,6 +78,11 @@ class PortraitSummarySerializer(serializers.ModelSerializer):
     thumbnail_url = serializers.CharField(read_only=True)
     download_url = serializers.CharField(read_only=True)
     author = AuthorSerializer(read_only=True)
+    rating = serializers.ChoiceField(
+        choices=Portrait.Rating.choices,
+        read_only=True,
+        help_text="`mature`: shown only to its author, moderators and members who opted in.",
+    )
 
     class Meta:
         model = Portrait
@@ -93,6 +99,7 @@ class PortraitSummarySerializer(serializers.ModelSerializer):
             "thumbnail_width",
             "thumbnail_height",
             "visibility",
+            "rating",
             "author",
             "depth",
             "created_at",
@@ -123,6 +130,10 @@ class ParentSerializer(serializers.Serializer):
     title = serializers.CharField(allow_null=True)
     url = serializers.CharField(allow_null=True)
     author = AuthorSerializer()
+    removed_by_moderators = serializers.BooleanField(
+        help_text="Hidden by moderators: not available to others, who read it as removed by "
+        "moderators; its author is still credited."
+    )
 
 
 class CreditSerializer(serializers.Serializer):
@@ -134,6 +145,23 @@ class CreditSerializer(serializers.Serializer):
     roles = serializers.ListField(child=serializers.ChoiceField(choices=Portrait.Role.choices))
     depths = serializers.ListField(
         child=serializers.IntegerField(), help_text="The steps of the chain they made."
+    )
+
+
+class PortraitModerationSerializer(serializers.Serializer):
+    """Moderators' hold on a portrait, as its owner (and moderators) read it."""
+
+    hidden = serializers.BooleanField(help_text="Hidden from everyone but you and moderators.")
+    hidden_by = serializers.ChoiceField(
+        choices=[("moderators", "moderators"), ("suspension", "suspension")],
+        allow_null=True,
+        help_text="`moderators`: a moderators' decision (appealable); `suspension`: hidden "
+        "while its author's account is suspended.",
+    )
+    rule = serializers.CharField(help_text="The rule moderators cited; empty if none.")
+    reason = serializers.CharField(help_text="The reason they gave; empty if none.")
+    held_for_review = serializers.BooleanField(
+        help_text="Waiting for a moderator's review: it cannot be made public or unlisted yet."
     )
 
 
@@ -154,11 +182,17 @@ class PortraitSerializer(PortraitSummarySerializer):
     is_img2img = serializers.BooleanField(read_only=True)
     can_edit = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    moderation = serializers.SerializerMethodField()
     published_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
         help_text="When its author first made it public (kept if it is made private again); "
         "null if it never was.",
+    )
+    rating_locked = serializers.BooleanField(
+        read_only=True,
+        help_text="Moderators set its rating: its author cannot change it (a PATCH of "
+        "`rating` is refused with a field error).",
     )
     like_count = serializers.IntegerField(read_only=True)
     remix_count = serializers.IntegerField(
@@ -173,6 +207,7 @@ class PortraitSerializer(PortraitSummarySerializer):
     class Meta(PortraitSummarySerializer.Meta):
         fields = [
             *PortraitSummarySerializer.Meta.fields,
+            "rating_locked",
             "published_at",
             "like_count",
             "remix_count",
@@ -186,6 +221,7 @@ class PortraitSerializer(PortraitSummarySerializer):
             "credits",
             "can_edit",
             "links",
+            "moderation",
             "updated_at",
         ]
         read_only_fields = fields
@@ -228,6 +264,16 @@ class PortraitSerializer(PortraitSummarySerializer):
     def get_credits(self, portrait: Portrait) -> list[dict[str, Any]]:
         credits = portrait_credits(portrait=portrait, chain=self.context.get("chain"))
         return CreditSerializer(credits, many=True).data
+
+    @extend_schema_field(
+        PortraitModerationSerializer(
+            allow_null=True,
+            help_text="Moderators' hold on it, for its owner and moderators only; null for "
+            "everyone else and when nothing holds it.",
+        )
+    )
+    def get_moderation(self, portrait: Portrait) -> dict[str, Any] | None:
+        return portrait_moderation_for(portrait=portrait, viewer=self._viewer())
 
     def get_can_edit(self, portrait: Portrait) -> bool:
         return portrait_can_edit(portrait=portrait, viewer=self._viewer())
@@ -274,6 +320,13 @@ class PortraitUpdateSerializer(RefusesUnknownFieldsMixin, serializers.Serializer
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
     )
     visibility = serializers.ChoiceField(choices=Portrait.Visibility.choices, required=False)
+    rating = serializers.ChoiceField(
+        choices=Portrait.Rating.choices,
+        required=False,
+        help_text="`mature`: only its author, moderators and members who opted in to mature "
+        "content see it, anywhere. Refused (400, `errors.rating`) while moderators hold its "
+        "rating (`rating_locked`).",
+    )
     tags = serializers.ListField(
         child=TagField(max_length=TAG_MAX_LENGTH),
         max_length=TAGS_MAX_PER_PORTRAIT,
@@ -305,6 +358,10 @@ class LineageStepSerializer(serializers.Serializer):
     prompt_withheld = serializers.BooleanField()
     visibility = serializers.CharField(allow_null=True)
     changes = serializers.DictField()
+    removed_by_moderators = serializers.BooleanField(
+        help_text="Hidden by moderators (shown to you as removed by moderators, unless it is "
+        "yours); its author's credit and what it changed remain."
+    )
 
     @extend_schema_field(AuthorSerializer)
     def get_author(self, step) -> dict[str, Any]:
@@ -344,6 +401,11 @@ class FamilyMemberSerializer(serializers.Serializer):
     thumbnail_width = serializers.IntegerField(source="step.thumbnail_width", allow_null=True)
     thumbnail_height = serializers.IntegerField(source="step.thumbnail_height", allow_null=True)
     visibility = serializers.CharField(source="step.visibility", allow_null=True)
+    removed_by_moderators = serializers.BooleanField(
+        source="step.removed_by_moderators",
+        help_text="Hidden by moderators (shown to you as removed by moderators, unless it is "
+        "yours); its author's credit and what it changed remain.",
+    )
     changes = serializers.DictField(
         source="step.changes",
         help_text="What its edge from `parent` changed, as on its lineage "

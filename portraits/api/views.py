@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.parsers import MultiPartParser
+from config.errors import NotFound
 from config.pagecache import cache_public
 from portraits import credentials, media, selectors, services
 from portraits.api.serializers import (
@@ -35,6 +36,9 @@ class PortraitViewSet(
     Anyone may read a public or unlisted portrait; a private one exists only for its
     author and moderators (404 for everyone else, also on every action below). Only
     the author (or a moderator) may edit or delete it: others who can see it get 403.
+    A portrait rated mature is for its author, moderators and members who opted in to
+    mature content (`shows_mature` on /me/); anyone else gets 403 with the code
+    `mature_content` on it and every action below.
     """
 
     serializer_class = PortraitSerializer
@@ -47,8 +51,17 @@ class PortraitViewSet(
         return selectors.portrait_queryset_viewable(viewer=self.request.user)
 
     def get_object(self) -> Portrait:
-        return selectors.portrait_get_viewable(
-            viewer=self.request.user, public_id=self.kwargs["public_id"]
+        viewer, public_id = self.request.user, self.kwargs["public_id"]
+        try:
+            return selectors.portrait_get_viewable(viewer=viewer, public_id=public_id)
+        except NotFound:
+            # A mature one they have not opted in to: 403 that says why (its page does too).
+            if selectors.portrait_get_rated_out(viewer=viewer, public_id=public_id) is None:
+                raise
+        raise selectors.RatedOut(
+            "This portrait is marked mature: only members who confirmed they are 18 or older "
+            "and turned mature content on see it (PATCH /api/v1/me/ with "
+            '{"shows_mature": true, "age_confirmed": true}).'
         )
 
     def retrieve(self, request, *args, **kwargs):

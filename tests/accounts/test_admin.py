@@ -5,7 +5,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 
 from accounts.models import ApiToken, User
-from accounts.permissions import MODERATORS_GROUP, is_moderator
+from accounts.permissions import MODERATOR_PERMISSIONS, MODERATORS_GROUP, is_moderator
 from accounts.services import api_token_create, user_profile_update
 from tests.accounts.images import image_bytes, upload
 
@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 def test_moderators_group_has_its_permissions(mod, alice):
     group = Group.objects.get(name=MODERATORS_GROUP)
     perms = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
-    assert perms == {"accounts.view_user", "portraits.moderate_portrait"}
+    assert perms == set(MODERATOR_PERMISSIONS)
+    assert {"accounts.view_user", "portraits.moderate_portrait"} <= perms
+    assert not {p for p in perms if p.startswith("auth.") or p == "accounts.change_user"}
     assert mod.has_perm("portraits.moderate_portrait")
     assert is_moderator(mod) and not is_moderator(alice)
 

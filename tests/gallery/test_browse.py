@@ -65,7 +65,9 @@ def test_only_listed_portraits_appear(alice, bob, gallery_portrait):
     gallery_portrait(alice, visibility=V.PRIVATE)
     gallery_portrait(alice, visibility=V.UNLISTED)
     hidden = gallery_portrait(bob)
-    Portrait.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now())
+    Portrait.objects.filter(pk=hidden.pk).update(
+        hidden_at=timezone.now(), hidden_cause="moderation"
+    )
     deleted = gallery_portrait(bob)
     Portrait.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
     for sort in ("newest", "top", "trending", "remixed"):

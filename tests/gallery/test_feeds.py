@@ -46,7 +46,9 @@ def every_visibility(alice, bob, gallery_portrait):
         "hidden": gallery_portrait(alice, title="Hidden one"),
         "deleted": gallery_portrait(alice, title="Deleted one"),
     }
-    Portrait.objects.filter(pk=made["hidden"].pk).update(hidden_at=timezone.now())
+    Portrait.objects.filter(pk=made["hidden"].pk).update(
+        hidden_at=timezone.now(), hidden_cause="moderation"
+    )
     Portrait.objects.filter(pk=made["deleted"].pk).update(deleted_at=timezone.now())
     return made
 
@@ -131,7 +133,9 @@ def test_private_and_hidden_pages_carry_none_not_even_for_their_owner(
         alice, title="Only mine", visibility=V.PRIVATE if state == "private" else V.PUBLIC
     )
     if state == "hidden":
-        Portrait.objects.filter(pk=portrait.pk).update(hidden_at=timezone.now())
+        Portrait.objects.filter(pk=portrait.pk).update(
+            hidden_at=timezone.now(), hidden_cause="moderation"
+        )
     client.force_login(alice)
     response = client.get(f"/p/{portrait.public_id}/")
     assert response.status_code == 200

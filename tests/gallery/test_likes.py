@@ -155,7 +155,7 @@ def test_a_portrait_one_cannot_see_is_not_found_before_anything_changes(alice, b
 
 def test_a_moderator_who_sees_a_private_or_hidden_portrait_still_cannot_like_it(alice, mod):
     private = unpublished(alice)
-    hidden = published(alice, hidden_at=timezone.now())
+    hidden = published(alice, hidden_at=timezone.now(), hidden_cause="moderation")
     for portrait in (private, hidden):
         seen = portrait_get_viewable(viewer=mod, public_id=portrait.public_id)
         with pytest.raises(PermissionDenied):
@@ -256,7 +256,7 @@ def test_api_liking_a_portrait_one_cannot_see_is_a_404_and_changes_nothing(kind,
     if kind == "private":
         target = unpublished(alice)
     elif kind == "hidden":
-        target = published(alice, hidden_at=timezone.now())
+        target = published(alice, hidden_at=timezone.now(), hidden_cause="moderation")
     elif kind == "deleted":
         target = published(alice, deleted_at=timezone.now())
     else:
@@ -271,7 +271,7 @@ def test_api_liking_a_portrait_one_cannot_see_is_a_404_and_changes_nothing(kind,
 
 
 def test_api_a_moderator_liking_a_hidden_portrait_is_refused(alice, mod):
-    hidden = published(alice, hidden_at=timezone.now())
+    hidden = published(alice, hidden_at=timezone.now(), hidden_cause="moderation")
     client = APIClient()
     client.force_authenticate(mod)
     response = client.put(api_like_url(hidden))

@@ -217,7 +217,9 @@ def test_a_portrait_out_of_sight_reads_as_no_longer_available(
     if how == "private":
         portrait_update(portrait=portrait, by=alice, data={"visibility": "private"})
     elif how == "hidden":
-        Portrait.objects.filter(pk=portrait.pk).update(hidden_at=timezone.now())
+        Portrait.objects.filter(pk=portrait.pk).update(
+            hidden_at=timezone.now(), hidden_cause="moderation"
+        )
     else:  # a tombstone: deleted, but kept for a remix of it
         private_remix(portrait, alice)
         assert portrait_delete(portrait=portrait, by=alice)

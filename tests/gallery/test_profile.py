@@ -83,7 +83,7 @@ def test_the_profile_lists_only_the_members_listed_portraits(alice, bob, client)
     public = published(alice)
     unpublished(alice)  # private
     unpublished(alice, visibility=V.UNLISTED)
-    published(alice, hidden_at=timezone.now())
+    published(alice, hidden_at=timezone.now(), hidden_cause="moderation")
     published(alice, deleted_at=timezone.now())
     published(bob)
 

@@ -182,6 +182,7 @@ def test_a_job_whose_parent_is_gone_altogether_still_reads_as_a_remix(
         "title": None,
         "url": None,
         "author": None,
+        "removed_by_moderators": False,
     }
     assert data["recipe"]["parent"] is None
     assert "remix of <em>a portrait, no longer available</em>" in page
@@ -305,6 +306,7 @@ def test_the_parent_s_owner_still_sees_everything_of_her_own_parent(alice, paren
         "title": SECRET_TITLE,
         "url": f"http://testserver{parent.get_absolute_url()}",
         "author": None,
+        "removed_by_moderators": False,
     }
     assert {"op": "delete", "text": "holding a crimson umbrella,"} in data["changes"]["prompt_diff"]
     assert lineage["steps"][0]["title"] == SECRET_TITLE
