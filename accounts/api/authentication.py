@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions
 
 from accounts.services import user_for_token_key
+from config.pagecache import member_pages_note
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):
@@ -19,3 +20,9 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         return (user, key)
+
+    def authenticate(self, request):
+        authenticated = super().authenticate(request)
+        if authenticated is not None:  # a page cache_public may keep for this member
+            member_pages_note(request._request, authenticated[0].pk)
+        return authenticated
