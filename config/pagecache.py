@@ -15,8 +15,10 @@ does not have every visitor make it again at the same moment, every TTL).
 
 Only requests that carry no credentials at all (no session cookie, no ``Authorization``
 header) are served from or stored in it, and only a complete 200 response that set no
-cookie and used no CSRF token: a member's pages (their likes, their nav) are never
-cached. The cache is Django's default: shared through Redis by every web process in
+cookie and used no CSRF token. A member's pages (their likes, their nav) are kept apart,
+by ``PublicPageCache`` only, for one credential each and never past their TTL (see
+``_member_page``): any write of theirs, a notification for them or the end of their
+credentials drops them (:func:`member_pages_invalidate`). The cache is Django's default: shared through Redis by every web process in
 production. During a Redis outage (``config.cache``) each process falls back to its own
 memory, where an invalidation reaches only the process that made it: another process
 may then serve a list from before it for ``PUBLIC_PAGE_TTL + STALE_FOR`` seconds at most
