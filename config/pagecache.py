@@ -16,8 +16,7 @@ does not have every visitor make it again at the same moment, every TTL).
 Only requests that carry no credentials at all (no session cookie, no ``Authorization``
 header) are served from or stored in it, and only a complete 200 response that set no
 cookie and used no CSRF token. A member's pages (their likes, their nav) are kept apart,
-by ``PublicPageCache`` only, for one credential each and never past their TTL (see
-``_member_page``): any write of theirs, a notification for them or the end of their
+by ``PublicPageCache`` only, for one credential each (see ``_member_page``): any write of theirs, a notification for them or the end of their
 credentials drops them (:func:`member_pages_invalidate`). The cache is Django's default: shared through Redis by every web process in
 production. During a Redis outage (``config.cache``) each process falls back to its own
 memory, where an invalidation reaches only the process that made it: another process
@@ -160,7 +159,8 @@ def member_pages_note(request, user_id: int) -> None:
 
 def _member_page(view, request, args, kwargs, ttl: int):
     """Make a member's page; mark it for PublicPageCache when it may be kept for ``ttl``
-    seconds and served again to the same credential (never stale)."""
+    seconds and served again to the same credential (stale too, while one request makes it
+    again, as a public page, but never across a change of theirs)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:  # a session: known before the view
         request._member_pages_generation = (user.pk, member_pages_generation(user.pk))
@@ -229,28 +229,29 @@ ASGI_KEY = "public-pages-asgi:{digest}"
 
 class PublicPageCache:
     """ASGI middleware: answer an anonymous GET of a public page from the public page
-    cache without running Django's handler at all, fresh or, past its TTL, stale while one
-    request makes it again.
+        cache without running Django's handler at all, fresh or, past its TTL, stale while one
+        request makes it again.
 
-    A cache hit inside Django costs 0.8 ms, through daphne and Django's ASGI handler (a
-    thread per request, the middleware) ~6 ms (bench/README.md). This keeps, per URL as
-    the client sent it, the *complete* response Django sent for a page that
-    :func:`cache_public` marked fresh (its final headers, security ones included; the
-    mark is removed), with the generation it was made under, and:
+        A cache hit inside Django costs 0.8 ms, through daphne and Django's ASGI handler (a
+        thread per request, the middleware) ~6 ms (bench/README.md). This keeps, per URL as
+        the client sent it, the *complete* response Django sent for a page that
+        :func:`cache_public` marked fresh (its final headers, security ones included; the
+        mark is removed), with the generation it was made under (and for a member's page, whose
+    it is and their generation), and:
 
-    * serves it while it is fresh and the generation has not moved;
-    * past its TTL (and for at most ``STALE_FOR`` seconds), sends the one request that
-      takes the page's lock to Django to make it again (``REFRESH_SCOPE_KEY`` in its
-      scope) and serves the old page to every other request meanwhile — so no visitor
-      waits for a page to be made while a copy of it exists;
-    * sends everything else to Django, whose ``cache_public`` decides as before: a
-      request with credentials, a page not cached or cached before an invalidation (the
-      generation moved: never served, fresh or not), a response that sets a cookie.
+        * serves it while it is fresh and the generation has not moved;
+        * past its TTL (and for at most ``STALE_FOR`` seconds), sends the one request that
+          takes the page's lock to Django to make it again (``REFRESH_SCOPE_KEY`` in its
+          scope) and serves the old page to every other request meanwhile — so no visitor
+          waits for a page to be made while a copy of it exists;
+        * sends everything else to Django, whose ``cache_public`` decides as before: a
+          request with credentials, a page not cached or cached before an invalidation (the
+          generation moved: never served, fresh or not), a response that sets a cookie.
 
-    With Redis, it reads the generation and the page in one round trip of redis-py's
-    asyncio client, on daphne's event loop (Django's async cache methods would run the
-    blocking client in a thread); without Redis (the embedded default), the process's
-    memory. A Redis error sends the request to Django, whose cache falls back to memory.
+        With Redis, it reads the generation and the page in one round trip of redis-py's
+        asyncio client, on daphne's event loop (Django's async cache methods would run the
+        blocking client in a thread); without Redis (the embedded default), the process's
+        memory. A Redis error sends the request to Django, whose cache falls back to memory.
     """
 
     def __init__(self, app):
@@ -273,13 +274,9 @@ class PublicPageCache:
             generation, entry = await pages.read(digest)
             if entry is not None and entry[0] == generation:
                 _, fresh_until, status, response_headers, body, member = entry
-                if member is not None:  # a member's page: only fresh, only theirs as it was
-                    fresh = time.time() < fresh_until and (
-                        await pages.member_generation(member[0]) == member[1]
-                    )
-                else:
-                    fresh = time.time() < fresh_until or not await pages.lock(digest)
-                if fresh:
+                # A member's page only as it was for them: nothing of theirs changed since.
+                current = member is None or (await pages.member_generation(member[0]) == member[1])
+                if current and (time.time() < fresh_until or not await pages.lock(digest)):
                     await send(
                         {
                             "type": "http.response.start",
@@ -294,7 +291,7 @@ class PublicPageCache:
                         }
                     )
                     return None
-                if member is None:
+                if current:  # the one request that makes the page again
                     scope = {**scope, REFRESH_SCOPE_KEY: True}
         except RedisError:
             return await self.app(scope, receive, send)
@@ -450,8 +447,7 @@ class _Recorder:
             if not message.get("more_body", False):
                 fresh_until, status, headers, member = self.start
                 self.start = None
-                # A member's page lives while fresh; a public one STALE_FOR longer.
-                timeout = fresh_until + (0 if member else STALE_FOR) - time.time()
+                timeout = fresh_until + STALE_FOR - time.time()
                 if timeout > 0:
                     body = b"".join(self.body)
                     entry = (self.generation, fresh_until, status, headers, body, member)
