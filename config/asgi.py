@@ -52,4 +52,3 @@ application = ProtocolTypeRouter(
 
 daphne_skip_form_parsing()  # malformed form bodies reach Django, which answers them
 start_inprocess_worker()
-
