@@ -43,7 +43,7 @@ from accounts.suspension import (
     suspension_refusal,
 )
 from config.errors import DomainError, NotFound, QuotaExceeded
-from config.pagecache import public_pages_invalidate
+from config.pagecache import member_pages_invalidate, public_pages_invalidate
 from config.text import UnsafeText, text_clean
 
 logger = logging.getLogger(__name__)
@@ -694,6 +694,7 @@ def credentials_revoked(
     transaction.on_commit(
         partial(revocation_publish, user_id=user_id, token_id=token_id, session_key=session_key)
     )
+    transaction.on_commit(partial(member_pages_invalidate, user_id))  # pages kept for them
 
 
 def user_password_changed(*, user: User) -> int:

@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After a member's write, the pages kept for them are dropped (config.pagecache).
+    "config.pagecache.MemberPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A session whose member was suspended is signed out at its next request.
     "accounts.middleware.SuspensionMiddleware",

@@ -54,6 +54,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from config.broadcast import group_send
+from config.pagecache import member_pages_invalidate
 from gallery.models import Follow, Like, Notification, NotificationSettings
 from portraits.models import Portrait
 from portraits.selectors import (
@@ -101,6 +102,8 @@ def _push_on_commit(recipient_ids: Sequence[int], event: dict) -> None:
     if not recipient_ids:
         return
     ids = list(recipient_ids)
+    # Their pages show the unread count: the ones kept for them go (config.pagecache).
+    transaction.on_commit(lambda: member_pages_invalidate(*ids), robust=True)
     transaction.on_commit(lambda: _push(ids, event), robust=True)
 
 

@@ -203,3 +203,109 @@ def test_before_django_requests_with_credentials_and_other_hosts_go_to_django(al
     _asgi_get(site, "/", headers=[(b"accept", b"text/html")])
     _asgi_get(site, "/?sort=trending")
     assert len(reached) == 5
+
+
+# --- A member's own pages, kept for them a few seconds ---------------------------------------
+
+
+def _member_cookies(client, user) -> list[tuple[bytes, bytes]]:
+    """The cookies a signed-in browser sends: its session and its CSRF cookie."""
+    client.force_login(user)
+    client.get("/following/")  # sets the CSRF cookie, as a first page would
+    cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
+    return [(b"cookie", cookie.encode())]
+
+
+@pytest.fixture
+def followed_portrait(alice, bob):
+    from gallery.services import follow_add
+
+    follow_add(follower=bob, followed=alice)
+    return PortraitFactory(author=alice, title="Heron at the weir")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_members_feed_is_kept_for_that_browser_only(
+    client, alice, bob, carol, followed_portrait, counted_site
+):
+    from django.test import Client
+
+    site, reached = counted_site
+    bobs = _member_cookies(client, bob)
+    first = _asgi_get(site, "/following/", headers=bobs)
+    again = _asgi_get(site, "/following/", headers=bobs)
+    assert first["status"] == 200 and followed_portrait.public_id.encode() in first["body"]
+    assert again["body"] == first["body"] and reached == ["/following/"]
+    names = {name.lower() for name, _ in again["headers"]}
+    assert b"x-member-page" not in names and b"x-public-page-fresh-until" not in names
+    # Another member, and bob in another browser, are made their own page.
+    _asgi_get(site, "/following/", headers=_member_cookies(Client(), carol))
+    _asgi_get(site, "/following/", headers=_member_cookies(Client(), bob))
+    assert reached == ["/following/"] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_members_write_drops_the_pages_kept_for_them(
+    client, alice, bob, followed_portrait, counted_site
+):
+    site, reached = counted_site
+    bobs = _member_cookies(client, bob)
+    before = _asgi_get(site, "/following/", headers=bobs)["body"]
+    response = client.post(f"/p/{followed_portrait.public_id}/like/", {"liked": "true"})
+    assert response.status_code in (200, 302)
+    after = _asgi_get(site, "/following/", headers=bobs)["body"]
+    assert reached == ["/following/", "/following/"] and after != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_or_an_ended_credential_drops_the_pages_kept_for_them(
+    client, alice, bob, carol, followed_portrait, counted_site
+):
+    from accounts.services import credentials_revoked
+    from gallery.services import follow_add
+
+    site, reached = counted_site
+    bobs = _member_cookies(client, bob)
+    _asgi_get(site, "/following/", headers=bobs)
+    follow_add(follower=carol, followed=bob)  # bob is told: his unread count moves
+    _asgi_get(site, "/following/", headers=bobs)
+    credentials_revoked(user_id=bob.pk)
+    _asgi_get(site, "/following/", headers=bobs)
+    assert reached == ["/following/"] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_clients_feed_is_kept_for_that_token(alice, bob, followed_portrait, counted_site):
+    from accounts.services import api_token_create
+
+    site, reached = counted_site
+    _, key = api_token_create(user=bob, name="bot")
+    _, other = api_token_create(user=bob, name="other bot")
+    token = [(b"authorization", f"Token {key}".encode())]
+    first = _asgi_get(site, "/api/v1/feed/following/", headers=token)
+    again = _asgi_get(site, "/api/v1/feed/following/", headers=token)
+    assert first["status"] == 200 and again["body"] == first["body"]
+    assert followed_portrait.public_id.encode() in first["body"]
+    _asgi_get(
+        site, "/api/v1/feed/following/", headers=[(b"authorization", f"Token {other}".encode())]
+    )
+    _asgi_get(site, "/api/v1/feed/following/", headers=[(b"authorization", b"Token lk_wrong")])
+    assert reached == ["/api/v1/feed/following/"] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_with_messages_to_show_is_never_kept(client, bob, followed_portrait, counted_site):
+    site, reached = counted_site
+    bobs = _member_cookies(client, bob)
+    with_messages = [(b"cookie", bobs[0][1] + b"; messages=abc")]
+    _asgi_get(site, "/following/", headers=with_messages)
+    _asgi_get(site, "/following/", headers=with_messages)
+    assert reached == ["/following/"] * 2
+
+
+def test_outside_asgi_the_marks_are_never_sent(client, bob, followed_portrait):
+    client.force_login(bob)
+    client.get("/following/")
+    response = client.get("/following/")
+    assert response.status_code == 200
+    assert "X-Member-Page" not in response and "X-Public-Page-Fresh-Until" not in response

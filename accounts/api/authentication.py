@@ -12,6 +12,7 @@ from rest_framework import authentication, exceptions
 
 from accounts.services import user_for_token_key
 from accounts.suspension import AccountSuspended
+from config.pagecache import member_pages_note
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):
@@ -20,7 +21,10 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
 
     def authenticate(self, request):
         self._request = request  # for an absolute address in a suspension's refusal
-        return super().authenticate(request)
+        authenticated = super().authenticate(request)
+        if authenticated is not None:  # a page cache_public may keep for this member
+            member_pages_note(request._request, authenticated[0].pk)
+        return authenticated
 
     def authenticate_credentials(self, key):
         try:

@@ -13,7 +13,11 @@ urlpatterns = [
         cache_public(browse.TagPortraitsView.as_view()),
         name="tag-portraits",
     ),
-    path("feed/following/", browse.FollowingFeedView.as_view(), name="feed-following"),
+    path(
+        "feed/following/",
+        cache_public(browse.FollowingFeedView.as_view()),  # kept for its member a few seconds
+        name="feed-following",
+    ),
     path(
         "notifications/",
         notifications.NotificationListView.as_view(),

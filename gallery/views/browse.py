@@ -123,6 +123,7 @@ def tag(request, slug: str):
 
 @login_required
 @require_GET
+@cache_public  # kept for its member a few seconds (config.pagecache)
 def following(request):
     """New public portraits by the people the viewer follows."""
     return _listing(

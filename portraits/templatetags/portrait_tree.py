@@ -34,7 +34,7 @@ def tree_outline(outline: Iterable[Mapping[str, Any]]) -> SafeString:
             parts.append("<ul>")
         else:
             parts.append("</li>" + "</ul></li>" * len(item["closes"]))
-    return mark_safe("".join(parts))  # noqa: S308 - every value went through format_html
+    return mark_safe("".join(parts))  # every value went through format_html
 
 
 def _member(step) -> str:
@@ -83,8 +83,8 @@ def _member(step) -> str:
         '      <p class="muted tree-author">{}: {}</p>\n      {}\n    </div>\n  </div>\n  ',
         classes,
         thumbnail,
-        mark_safe(title),  # noqa: S308 - built above with format_html or constant
-        mark_safe(" ".join(badges)),  # noqa: S308 - as above
+        mark_safe(title),  # built above with format_html, or a constant
+        mark_safe(" ".join(badges)),  # as above
         capfirst(step.role_label),
         author,
         _edge(step.changes) if step.depth > 0 else "",
@@ -114,7 +114,7 @@ def _edge(changes: Mapping[str, Any]) -> str:
     if changes.get("detail_hidden"):
         return format_html(
             '<p class="edge muted">Changed {}</p>',
-            mark_safe(_names(changes.get("changed") or ()) or "nothing"),  # noqa: S308
+            mark_safe(_names(changes.get("changed") or ()) or "nothing"),
         )
     if not changes.get("changed"):
         return '<p class="edge muted">No changes</p>'
@@ -125,7 +125,7 @@ def _edge(changes: Mapping[str, Any]) -> str:
                 format_html(
                     '<span class="edge-change"><span class="muted">{}</span>{}</span>',
                     label,
-                    mark_safe(_diff(changes.get(f"{name}_diff") or ())),  # noqa: S308
+                    mark_safe(_diff(changes.get(f"{name}_diff") or ())),
                 )
             )
     style = changes.get("style")
@@ -153,4 +153,4 @@ def _edge(changes: Mapping[str, Any]) -> str:
                 changes.get("init_strength"),
             )
         )
-    return format_html('<p class="edge">{}</p>', mark_safe("".join(parts)))  # noqa: S308
+    return format_html('<p class="edge">{}</p>', mark_safe("".join(parts)))
