@@ -205,6 +205,7 @@ if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
 CELERY_TASK_ROUTES = {
     "generation.tasks.run_job": {"queue": "gpu"},
     "generation.tasks.sweep_stale_jobs": {"queue": "celery"},
+    "moderation.tasks.expire_suspensions": {"queue": "celery"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -246,10 +247,17 @@ CELERY_INPROCESS_WORKER = env_bool(
 )
 # How often the sweeper runs (Celery beat; the embedded default's timer thread).
 GENERATION_SWEEP_INTERVAL = env_int("GENERATION_SWEEP_INTERVAL", 15, minimum=1)
+# How often suspensions that ran out are settled (their portraits back in the gallery) for
+# members who have not come back since (Celery beat; the same timer thread).
+MODERATION_EXPIRY_INTERVAL = env_int("MODERATION_EXPIRY_INTERVAL", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {
         "task": "generation.tasks.sweep_stale_jobs",
         "schedule": float(GENERATION_SWEEP_INTERVAL),
+    },
+    "expire-suspensions": {
+        "task": "moderation.tasks.expire_suspensions",
+        "schedule": float(MODERATION_EXPIRY_INTERVAL),
     },
 }
 

@@ -4,7 +4,10 @@ Started from the ASGI module (not ``AppConfig.ready``, or ``migrate`` and every
 management command would start one too) when ``CELERY_INPROCESS_WORKER`` is on,
 which it is by default with the ``memory://`` broker. ``WorkController`` is used
 rather than ``app.Worker`` because the latter hijacks stdout and signals. Import it
-only once Django is set up (it reaches generation's services and models).
+only once Django is set up (it reaches generation's and moderation's services and models).
+
+A second thread stands in for Celery beat: it runs what ``CELERY_BEAT_SCHEDULE`` sends
+in production, each on its own interval (:func:`sweep_round`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from django.conf import settings
 
 from config.celery import app
 from generation.services import jobs_sweep
+from moderation.tasks import expire_suspensions
 
 logger = logging.getLogger(__name__)
 _started = threading.Event()
@@ -59,16 +63,34 @@ def _sweep_forever() -> None:
 
     The first sweep treats every running job as lost and re-sends every queued
     one: with the memory broker, a restarted process has neither its worker nor
-    its queue from before.
+    its queue from before. Suspensions that ran out are settled at once, then every
+    ``MODERATION_EXPIRY_INTERVAL``.
     """
     first = True
+    expiry_due = time.monotonic()
     while True:
-        try:
-            if first:
-                jobs_sweep(stale_after=0, resend_queued_after=0)
-            else:
-                jobs_sweep()
-        except Exception:  # pragma: no cover - e.g. the database not migrated yet
-            logger.warning("The job sweeper failed", exc_info=True)
+        expire = time.monotonic() >= expiry_due
+        if expire:
+            expiry_due = time.monotonic() + settings.MODERATION_EXPIRY_INTERVAL
+        sweep_round(first=first, expire=expire)
         first = False
         time.sleep(settings.GENERATION_SWEEP_INTERVAL)
+
+
+def sweep_round(*, first: bool = False, expire: bool = True) -> None:
+    """One round of the sweeper thread: the job sweep, then (``expire``) the suspensions
+    that ran out. Each is guarded on its own: one failing never stops the other, nor the
+    thread (e.g. the database not migrated yet)."""
+    try:
+        if first:
+            jobs_sweep(stale_after=0, resend_queued_after=0)
+        else:
+            jobs_sweep()
+    except Exception:
+        logger.warning("The job sweeper failed", exc_info=True)
+    if not expire:
+        return
+    try:
+        expire_suspensions()  # the task's code, run here as beat would have a worker run it
+    except Exception:
+        logger.warning("Settling expired suspensions failed", exc_info=True)

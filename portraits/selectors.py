@@ -550,6 +550,32 @@ def _family_visible(rows: Sequence[Portrait], viewer, *, current: Portrait) -> l
     return visible
 
 
+# The columns portrait_family reads of each member and its author.
+FAMILY_COLUMNS = (
+    "public_id",
+    "author_name",
+    "title",
+    "visibility",
+    "rating",
+    "thumbnail",
+    "thumbnail_width",
+    "thumbnail_height",
+    "recipe",
+    "parent_id",
+    "root_id",
+    "depth",
+    "ancestry",
+    "changes",
+    "deleted_at",
+    "hidden_at",
+    "hidden_cause",
+    "created_at",
+    "author__username",
+    "author__display_name",
+    "author__is_active",
+)
+
+
 def portrait_family(*, portrait: Portrait, viewer, max_members: int | None = None) -> Family:
     """The whole remix tree of ``portrait``'s original, as ``viewer`` may see it.
 
@@ -576,7 +602,9 @@ def portrait_family(*, portrait: Portrait, viewer, max_members: int | None = Non
     descendants = list(
         Portrait.objects.filter(root_id=root_id)
         .select_related("author")
-        .defer("search_text", "search_vector", "description")
+        # What a tree shows and decides with, no more: a 500-member tree's rows were
+        # half the cost of its page as whole model instances (bench/README.md).
+        .only(*FAMILY_COLUMNS)
         .order_by("depth", "created_at", "id")[:limit]
     )
     rows = [root, *descendants[: limit - 1]]

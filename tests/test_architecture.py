@@ -38,7 +38,10 @@ COMPOSITION_ROOT = {
     "config.urls": "mounts every app's pages and the API's documentation views",
     "config.api.urls": "mounts every app's API routes under /api/v1/",
     "config.asgi": "routes every app's WebSockets and starts the embedded worker",
-    "config.worker": "the embedded default's worker thread runs generation's tasks and sweeper",
+    "config.worker": (
+        "the embedded default's worker thread runs every app's tasks, and its sweeper "
+        "thread stands in for beat (generation's job sweep, moderation's expired suspensions)"
+    ),
     "config.celery": "the Celery app discovers every app's tasks",
     "config.wsgi": "the WSGI entry point, like asgi",
     "config.settings": "lists the installed apps",
