@@ -3,11 +3,19 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from config.errors import DomainError
 from portraits import services
 from portraits.models import Portrait
+
+# What the admin may edit, through ``services.portrait_update`` as the owner would. The
+# moderation fields (rating and its lock, hidden_*, held_for_review) are shown, never
+# edited here: moderators change them through the moderation queue, whose services
+# check the rule and reason, take the locks, record the audit trail and tell the owner.
+ADMIN_EDITABLE = ("title", "description", "visibility")
 
 
 def _pretty_json(value) -> str:
@@ -46,8 +54,10 @@ class RemixFilter(admin.SimpleListFilter):
 
 @admin.register(Portrait)
 class PortraitAdmin(admin.ModelAdmin):
-    """Moderation view. Edits and deletes go through the same services as the site;
-    the recipe and the lineage are history and stay read-only."""
+    """Portraits as they are. Edits and deletes (administrators: the Moderators group only
+    views) go through the same services as the site; the recipe and the lineage are history
+    and stay read-only, and so is the moderation state (``ADMIN_EDITABLE``): moderators act
+    on a portrait from the moderation queue."""
 
     list_display = [
         "thumbnail_tag",
@@ -59,7 +69,15 @@ class PortraitAdmin(admin.ModelAdmin):
         "is_live",
     ]
     list_display_links = ["thumbnail_tag", "title"]
-    list_filter = ["visibility", DeletedFilter, RemixFilter, "created_at"]
+    list_filter = [
+        "visibility",
+        "rating",
+        "hidden_cause",
+        "held_for_review",
+        DeletedFilter,
+        RemixFilter,
+        "created_at",
+    ]
     list_select_related = ["author"]
     search_fields = ["title", "recipe__prompt", "author__username", "author_name", "public_id"]
     date_hierarchy = "created_at"
@@ -72,6 +90,13 @@ class PortraitAdmin(admin.ModelAdmin):
         "title",
         "description",
         "visibility",
+        "rating",
+        "rating_locked",
+        "held_for_review",
+        "hidden_at",
+        "hidden_cause",
+        "hidden_rule",
+        "hidden_reason",
         "author",
         "author_name",
         "job",
@@ -86,9 +111,7 @@ class PortraitAdmin(admin.ModelAdmin):
         "updated_at",
         "deleted_at",
     ]
-    readonly_fields = [
-        name for name in fields if name not in ("title", "description", "visibility")
-    ]
+    readonly_fields = [name for name in fields if name not in ADMIN_EDITABLE]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_deleted:
@@ -151,11 +174,19 @@ class PortraitAdmin(admin.ModelAdmin):
             return "original"
         return format_html_join(" → ", '<a href="{}">{}</a>', links)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # What the service refuses (a portrait held for review made public, a title the
+        # prompt gate refuses) rolls the change back and says why, rather than a 500.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as refused:
+            problems = [message for field in refused.field_errors.values() for message in field]
+            self.message_user(request, " ".join([refused.message, *problems]), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
         data = {
-            name: form.cleaned_data[name]
-            for name in form.changed_data
-            if name in services.EDITABLE_FIELDS
+            name: form.cleaned_data[name] for name in form.changed_data if name in ADMIN_EDITABLE
         }
         # The form already copied its values onto obj; the service validates and saves.
         obj.refresh_from_db(fields=list(data) or None)
@@ -175,7 +206,9 @@ class PortraitAdmin(admin.ModelAdmin):
         for portrait in queryset.filter(deleted_at__isnull=True):
             services.portrait_delete(portrait=portrait, by=request.user)
 
-    @admin.action(description="Make private (take down from the gallery)")
+    # Administrators only (it needs "change"): a moderator takes a portrait down with
+    # "Hide" in the moderation queue, which cites a rule and is recorded.
+    @admin.action(description="Make private (take down from the gallery)", permissions=["change"])
     def make_private(self, request, queryset):
         changed = 0
         for portrait in queryset.filter(deleted_at__isnull=True).exclude(

@@ -2,19 +2,21 @@
 
 The tree page draws up to ``PORTRAIT_FAMILY_MAX_MEMBERS`` members. As a template loop
 with an included edge per member, 500 members took ~90 ms of Django's template engine,
-the larger part of making the page (bench/README.md); built here with ``format_html``,
-the same markup takes a few ms. What a member shows is decided by
+the larger part of making the page (bench/README.md). Built here as plain strings, every
+value escaped with the standard library's ``html.escape`` (what Django's ``escape``
+does, without its lazy-string checks, which were most of the time of ``format_html``
+here), the same markup takes a few ms. What a member shows is decided by
 ``portraits.lineage`` (``LineageStep``, ``changes_for_viewer``), as before: this only
-writes it out, escaping every value.
+writes it out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from html import escape
 from typing import Any
 
 from django import template
-from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 
@@ -34,25 +36,23 @@ def tree_outline(outline: Iterable[Mapping[str, Any]]) -> SafeString:
             parts.append("<ul>")
         else:
             parts.append("</li>" + "</ul></li>" * len(item["closes"]))
-    return mark_safe("".join(parts))  # every value went through format_html
+    return mark_safe("".join(parts))  # every value in it went through escape()
+
+
+def _e(value: Any) -> str:
+    return escape(str(value))
 
 
 def _member(step) -> str:
     if step.available:
-        thumbnail = format_html(
-            '<a href="{}" tabindex="-1" aria-hidden="true"><img src="{}" width="{}" '
-            'height="{}" alt="" loading="lazy"></a>',
-            step.url,
-            step.thumbnail_url,
-            step.thumbnail_width,
-            step.thumbnail_height,
+        url = _e(step.url)
+        thumbnail = (
+            f'<a href="{url}" tabindex="-1" aria-hidden="true"><img src="{_e(step.thumbnail_url)}"'
+            f' width="{_e(step.thumbnail_width)}" height="{_e(step.thumbnail_height)}" alt=""'
+            ' loading="lazy"></a>'
         )
-        title = format_html(
-            '<a href="{}"{}>{}</a>',
-            step.url,
-            mark_safe(' aria-current="page"') if step.is_current else "",
-            step.title,
-        )
+        current = ' aria-current="page"' if step.is_current else ""
+        title = f'<a href="{url}"{current}>{_e(step.title)}</a>'
     else:
         thumbnail = '<div class="placeholder" aria-hidden="true"></div>'
         title = (
@@ -64,35 +64,31 @@ def _member(step) -> str:
     if step.is_current:
         badges.append('<span class="badge">this portrait</span>')
     if step.available and step.visibility != "public":
-        badges.append(format_html('<span class="badge">{}</span>', step.visibility))
+        badges.append(f'<span class="badge">{_e(step.visibility)}</span>')
     if step.available and step.removed_by_moderators:
         badges.append('<span class="badge badge-moderation">hidden by moderators</span>')
     author = (
-        format_html('<a href="{}">{}</a>', step.author_url, step.author_name)
+        f'<a href="{_e(step.author_url)}">{_e(step.author_name)}</a>'
         if step.author_url
-        else escape(step.author_name)
+        else _e(step.author_name)
     )
     classes = "tree-node"
     if step.is_current:
         classes += " current"
     if not step.available:
         classes += " unavailable"
-    return format_html(
-        '<li class="tree-item">\n  <div class="{}">\n    <div class="tree-thumb">{}</div>\n'
-        '    <div class="tree-text">\n      <p class="tree-title">{} {}</p>\n'
-        '      <p class="muted tree-author">{}: {}</p>\n      {}\n    </div>\n  </div>\n  ',
-        classes,
-        thumbnail,
-        mark_safe(title),  # built above with format_html, or a constant
-        mark_safe(" ".join(badges)),  # as above
-        capfirst(step.role_label),
-        author,
-        _edge(step.changes) if step.depth > 0 else "",
+    edge = _edge(step.changes) if step.depth > 0 else ""
+    return (
+        f'<li class="tree-item">\n  <div class="{classes}">\n'
+        f'    <div class="tree-thumb">{thumbnail}</div>\n'
+        f'    <div class="tree-text">\n      <p class="tree-title">{title} {" ".join(badges)}</p>\n'
+        f'      <p class="muted tree-author">{_e(capfirst(step.role_label))}: {author}</p>\n'
+        f"      {edge}\n    </div>\n  </div>\n  "
     )
 
 
 def _names(names: Iterable[str]) -> str:
-    return ", ".join(escape(param_label(name)) for name in names)
+    return ", ".join(_e(param_label(name)) for name in names)
 
 
 def _diff(ops: Iterable[Mapping[str, Any]]) -> str:
@@ -103,54 +99,35 @@ def _diff(ops: Iterable[Mapping[str, Any]]) -> str:
     words = []
     for op in ops:
         if op["op"] == "insert":
-            words.append(format_html(' <ins class="diff-add">{}</ins>', op["text"]))
+            words.append(f' <ins class="diff-add">{_e(op["text"])}</ins>')
         elif op["op"] == "delete":
-            words.append(format_html(' <del class="diff-del">{}</del>', op["text"]))
+            words.append(f' <del class="diff-del">{_e(op["text"])}</del>')
     return "".join(words)
+
+
+def _change(label: str, html: str) -> str:
+    return f'<span class="edge-change"><span class="muted">{_e(label)}</span>{html}</span>'
 
 
 def _edge(changes: Mapping[str, Any]) -> str:
     """What one edge changed, in a line (the tree's short form of ``_changes.html``)."""
     if changes.get("detail_hidden"):
-        return format_html(
-            '<p class="edge muted">Changed {}</p>',
-            mark_safe(_names(changes.get("changed") or ()) or "nothing"),
+        return (
+            f'<p class="edge muted">Changed {_names(changes.get("changed") or ()) or "nothing"}</p>'
         )
     if not changes.get("changed"):
         return '<p class="edge muted">No changes</p>'
     parts = []
     for name, label in (("prompt", "prompt"), ("negative_prompt", "negative prompt")):
         if name in changes["changed"]:
-            parts.append(
-                format_html(
-                    '<span class="edge-change"><span class="muted">{}</span>{}</span>',
-                    label,
-                    mark_safe(_diff(changes.get(f"{name}_diff") or ())),
-                )
-            )
+            parts.append(_change(label, _diff(changes.get(f"{name}_diff") or ())))
     style = changes.get("style")
     if style:
-        parts.append(
-            format_html(
-                '<span class="edge-change"><span class="muted">style</span> {} → {}</span>',
-                (style.get("from") or {}).get("name") or "none",
-                (style.get("to") or {}).get("name") or "none",
-            )
-        )
+        before = (style.get("from") or {}).get("name") or "none"
+        after = (style.get("to") or {}).get("name") or "none"
+        parts.append(_change("style", f" {_e(before)} → {_e(after)}"))
     for name, values in (changes.get("params") or {}).items():
-        parts.append(
-            format_html(
-                '<span class="edge-change"><span class="muted">{}</span> {} → {}</span>',
-                param_label(name),
-                values[0],
-                values[1],
-            )
-        )
+        parts.append(_change(param_label(name), f" {_e(values[0])} → {_e(values[1])}"))
     if changes.get("img2img"):
-        parts.append(
-            format_html(
-                '<span class="edge-change"><span class="muted">image-to-image</span> {}</span>',
-                changes.get("init_strength"),
-            )
-        )
-    return format_html('<p class="edge">{}</p>', mark_safe("".join(parts)))
+        parts.append(_change("image-to-image", f" {_e(changes.get('init_strength'))}"))
+    return f'<p class="edge">{"".join(parts)}</p>'

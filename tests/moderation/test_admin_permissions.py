@@ -13,6 +13,7 @@ from accounts.permissions import MODERATORS_GROUP
 from accounts.services import api_token_create
 from moderation.models import Case, ModerationAction, Rule
 from moderation.services import member_warn
+from portraits.models import Portrait
 from tests.conftest import PASSWORD
 from tests.moderation.admin_helpers import CHANGELIST, case_url, decide, report, text_of
 from tests.portraits.factories import PortraitFactory
@@ -333,3 +334,130 @@ def test_a_staff_member_outside_the_group_cannot_work_the_queue(make_user, rule,
     assert decide(client, case, "hide", rule=rule, reason="x").status_code == 403
     portrait.refresh_from_db()
     assert not portrait.is_hidden
+
+
+# --- The portraits admin: no way around the moderation services -------------------------
+
+PORTRAIT_MODERATION_FIELDS = (
+    "rating",
+    "rating_locked",
+    "held_for_review",
+    "hidden_at",
+    "hidden_cause",
+    "hidden_rule",
+    "hidden_reason",
+)
+# A portrait's moderation state as a form would forge it: mature and locked, held, hidden.
+FORGED_MODERATION_STATE = {
+    "rating": "mature",
+    "rating_locked": "on",
+    "held_for_review": "on",
+    "hidden_at_0": "2026-01-01",
+    "hidden_at_1": "12:00:00",
+    "hidden_cause": "moderation",
+    "hidden_rule": "Forged rule",
+    "hidden_reason": "Forged reason",
+}
+
+
+def _moderation_state(portrait) -> dict:
+    portrait.refresh_from_db()
+    return {field: getattr(portrait, field) for field in PORTRAIT_MODERATION_FIELDS}
+
+
+def _portrait_url(portrait) -> str:
+    return f"/admin/portraits/portrait/{portrait.pk}/change/"
+
+
+def test_moderator_sees_a_portraits_moderation_state_but_cannot_change_it_there(mod_client, alice):
+    portrait = PortraitFactory(author=alice, title="Mine")
+    before = _moderation_state(portrait)
+
+    page = mod_client.get(_portrait_url(portrait))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Rating locked" in html and "Held for review" in html  # shown, read-only
+    for field in PORTRAIT_MODERATION_FIELDS:
+        assert f'name="{field}' not in html
+    response = mod_client.post(
+        _portrait_url(portrait),
+        {"title": "Mine", "description": "", "visibility": "public", **FORGED_MODERATION_STATE},
+    )
+
+    assert response.status_code == 403
+    assert _moderation_state(portrait) == before
+    assert not ModerationAction.objects.exists()
+
+
+def test_the_portrait_admin_never_writes_the_moderation_state_even_for_an_administrator(
+    admin_user, alice
+):
+    """An administrator edits title, description and visibility here, through the owner's
+    service; the moderation fields in a forged form are ignored (actions go through the
+    queue, recorded)."""
+    portrait = PortraitFactory(author=alice, title="Mine")
+    before = _moderation_state(portrait)
+    client = Client()
+    client.force_login(admin_user)
+    html = client.get(_portrait_url(portrait)).content.decode()
+    assert 'name="title"' in html  # an administrator's form: editable fields exist
+    for field in PORTRAIT_MODERATION_FIELDS:
+        assert f'name="{field}' not in html
+
+    response = client.post(
+        _portrait_url(portrait),
+        {"title": "Renamed", "description": "", "visibility": "public", **FORGED_MODERATION_STATE},
+    )
+
+    assert response.status_code == 302
+    portrait.refresh_from_db()
+    assert portrait.title == "Renamed"
+    assert _moderation_state(portrait) == before
+    assert not ModerationAction.objects.exists()
+
+
+def test_moderator_cannot_take_portraits_down_with_the_portrait_admins_bulk_action(
+    mod_client, admin_user, alice
+):
+    """ "Make private" is an administrator's edit: a moderator hides from the queue, which
+    cites a rule and records it. Not offered to them, and a forged POST changes nothing."""
+    portrait = PortraitFactory(author=alice, title="Mine")
+    changelist = "/admin/portraits/portrait/"
+    assert "make_private" not in mod_client.get(changelist).content.decode()
+
+    mod_client.post(
+        changelist, {"action": "make_private", "_selected_action": [portrait.pk], "index": "0"}
+    )
+
+    portrait.refresh_from_db()
+    assert portrait.visibility == Portrait.Visibility.PUBLIC
+    # An administrator still has it.
+    client = Client()
+    client.force_login(admin_user)
+    assert "make_private" in client.get(changelist).content.decode()
+    client.post(
+        changelist, {"action": "make_private", "_selected_action": [portrait.pk], "index": "0"}
+    )
+    portrait.refresh_from_db()
+    assert portrait.visibility == Portrait.Visibility.PRIVATE
+
+
+def test_a_held_portrait_made_public_in_the_portrait_admin_is_refused_with_the_reason(
+    admin_user, alice
+):
+    portrait = PortraitFactory(
+        author=alice, title="Held", visibility=Portrait.Visibility.PRIVATE, held_for_review=True
+    )
+    client = Client()
+    client.force_login(admin_user)
+
+    response = client.post(
+        _portrait_url(portrait),
+        {"title": "Held", "description": "", "visibility": "public"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "waiting for a moderator" in text_of(response)
+    portrait.refresh_from_db()
+    assert (portrait.visibility, portrait.held_for_review) == ("private", True)
