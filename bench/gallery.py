@@ -20,14 +20,17 @@ members, 1,000,000 likes); the script refuses one without demo members. It then:
    ``X-Forwarded-For``; ``REDIS_URL`` for the cache and channel layer when given), one or
    ``--processes`` processes sharing one listening socket (``daphne --fd``);
 4. drives each endpoint in turn with ``--clients`` concurrent keep-alive HTTP/1.1
-   connections (a small asyncio client in this file: no third-party load tool is
-   installed) for ``--warmup`` seconds unrecorded, then ``--duration`` seconds recorded:
-   p50/p90/p99/max latency, requests/s, status codes, response size.
+   connections for ``--warmup`` seconds unrecorded, then ``--duration`` seconds
+   recorded: p50/p90/p99 latency, requests/s, status codes. The load tool is ``wrk``
+   (Debian's ``wrk``: C, one thread, its own latency histogram) when it is installed,
+   else a small asyncio client in this file (``--tool asyncio``), which costs the two
+   cores several times more per request and so measures the site slower.
 
-Anonymous lists and trees are served from ``config.pagecache`` for ``PUBLIC_PAGE_TTL``
-seconds (the site's default): hammering one URL then measures mostly cache hits, plus a
-recomputation every TTL. ``--page-ttl 0`` measures every request uncached (the work a
-cache miss costs); the signed-in feed is never cached. Run both.
+Lists and trees are served from ``config.pagecache`` for ``PUBLIC_PAGE_TTL`` seconds (the
+site's default), anonymous ones for everyone, a member's for that member's credential:
+hammering one URL then measures mostly cache hits answered before Django, plus one
+recomputation every TTL (while the others are served the page being replaced).
+``--page-ttl 0`` measures every request uncached (the work a cache miss costs). Run both.
 
 The API's throttles are lifted (``API_ANON_RATE``/``API_USER_RATE``): one loopback address
 would otherwise be throttled after 120 requests, and the benchmark measures the pages,
@@ -212,6 +215,7 @@ def scenarios(targets: dict[str, Any]) -> list[dict[str, Any]]:
     tree = targets["tree_root"]
     cases = [
         ("gallery page /", "/", None),
+        ("gallery page / (session)", "/", "session"),
         ("explore page", "/explore/", None),
         ("API newest", api + "sort=newest", None),
         ("API top week", api + "sort=top&period=week", None),

@@ -202,7 +202,9 @@ class LogQuerySerializer(QuerySerializer):
 class LogTargetSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=[("portrait", "portrait"), ("member", "member")])
     available = serializers.BooleanField(
-        help_text="Whether you may see it now; if not, no name and no link."
+        help_text="Whether you may see it now; if not, no name and no link. Always false "
+        "for `dismiss`, `flag` and `clear_review`: nobody is told what was reported, "
+        "flagged or held for review."
     )
     label = serializers.CharField(
         help_text='Its title or name while available; "a portrait" or "a member" otherwise.'

@@ -363,6 +363,30 @@ def test_clearing_a_held_portrait_lets_its_owner_publish_and_closes_its_review_c
         services.portrait_review_clear(moderator=mod, portrait=held)
 
 
+def test_a_held_portrait_hidden_then_restored_goes_back_to_the_review_queue(alice, mod, rule):
+    # The hide closes its review case; the restore must not leave it held with no case,
+    # which nothing in the queue would ever clear (its owner could never publish it).
+    held = PortraitFactory(
+        author=alice, visibility=V.PRIVATE, published_at=None, held_for_review=True
+    )
+    review = Case.objects.create(kind=Case.Kind.REVIEW, target_portrait=held)
+    services.portrait_hide(moderator=mod, portrait=held, rule=rule, reason=REASON, case=review)
+    review.refresh_from_db()
+    assert review.status == Case.Status.CLOSED
+
+    services.portrait_restore(moderator=mod, portrait=held, rule=rule, reason="A mistake.")
+
+    held.refresh_from_db()
+    assert held.held_for_review is True
+    reopened = Case.objects.get(
+        kind=Case.Kind.REVIEW, target_portrait=held, status=Case.Status.OPEN
+    )
+    assert reopened.pk != review.pk
+    services.portrait_review_clear(moderator=mod, portrait=held)
+    reopened.refresh_from_db()
+    assert reopened.status == Case.Status.CLOSED
+
+
 # --- Members: warnings and suspensions ----------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from tests.moderation.decisions import (
     quokka,
     rule_make,
 )
+from tests.portraits.factories import PortraitFactory
 
 pytestmark = pytest.mark.django_db
 A = ModerationAction.Kind
@@ -151,6 +152,25 @@ def test_reversing_a_suspension_lets_the_member_back_and_brings_back_their_portr
     assert reversal.after["portraits_restored"] == [portrait.public_id]
     assert reversal.reverses_id == suspend.pk
     assert strikes_count(user=alice) == 0  # a reversed suspension is no strike
+
+
+def test_reversing_a_hide_of_a_held_portrait_puts_it_back_in_the_review_queue(alice, mod, rule):
+    held = PortraitFactory(
+        author=alice, visibility=V.PRIVATE, published_at=None, held_for_review=True
+    )
+    review = Case.objects.create(kind=Case.Kind.REVIEW, target_portrait=held)
+    hide = services.portrait_hide(
+        moderator=mod, portrait=held, rule=rule, reason=REASON, case=review
+    )
+    appeal = services.appeal_submit(user=alice, action=hide, text=TEXT)
+
+    services.appeal_decide(moderator=mod, appeal=appeal, reverse=True, reply=REPLY)
+
+    held.refresh_from_db()
+    assert held.hidden_at is None and held.held_for_review is True
+    assert Case.objects.filter(
+        kind=Case.Kind.REVIEW, target_portrait=held, status=Case.Status.OPEN
+    ).exists()
 
 
 def test_reversing_a_warning_takes_back_its_strike(alice, mod, rule):

@@ -163,6 +163,53 @@ def test_a_member_target_is_linked_while_their_profile_is_public(
     }
 
 
+def test_the_log_never_names_what_was_reported_flagged_or_held(
+    alice, bob, carol, kestrel, portrait, rule
+):
+    # Reports dismissed: the reported member is not told they were reported, so nobody
+    # else may read it either; nor that a portrait was flagged or held for review.
+    from moderation.models import Case
+    from moderation.reports import report_submit
+
+    report_submit(reporter=bob, user=alice, category="harassment", rule=rule)
+    report_submit(reporter=bob, portrait=portrait, category="spam", rule=rule)
+    for case in Case.objects.filter(status=Case.Status.OPEN):
+        services.case_dismiss(moderator=kestrel, case=case, rule=rule, reason="Nothing.")
+    remix = published(carol, title="The Keeper's Remix", parent=portrait)
+    original = published(carol, title="A Rough Sketch")
+    services.portrait_hide(
+        moderator=kestrel, portrait=original, rule=rule, reason=REASON, descendants="none"
+    )
+    services.portrait_restore(moderator=kestrel, portrait=original, rule=rule, reason="OK.")
+    flagged_parent = published(bob, title="Flagged Parent")
+    flagged = published(carol, title="Flagged Child", parent=flagged_parent)
+    services.portrait_hide(
+        moderator=kestrel, portrait=flagged_parent, rule=rule, reason=REASON, descendants="flag"
+    )
+    services.portrait_review_clear(moderator=kestrel, portrait=flagged)
+
+    kinds = {"dismiss", "flag", "clear_review"}
+    for viewer in (None, alice, carol):
+        entries = api_get("/api/v1/moderation/log/", viewer).json()["results"]
+        withheld = [e for e in entries if e["kind"] in kinds]
+        assert sorted(e["kind"] for e in withheld) == [
+            "clear_review",
+            "dismiss",
+            "dismiss",
+            "flag",
+        ]
+        assert all(
+            e["target"]["available"] is False and e["target"]["url"] is None for e in withheld
+        )
+        html = get("/moderation/log/", viewer).content.decode()
+        if viewer is not alice:  # her own pages link her profile in the menu
+            assert "/u/alice/" not in html and "Alice" not in html
+        assert portrait.public_id not in html and flagged.public_id not in html
+    # What was decided about a target is still named while it is visible.
+    assert remix.public_id not in html  # never acted on
+    assert original.public_id in html
+
+
 def test_the_log_filters_by_kind_and_rule(alice, bob, kestrel, rules, rule):
     consent = rules[0]
     services.member_warn(moderator=kestrel, user=bob, rule=rule, reason="Rude.")
