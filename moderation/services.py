@@ -339,6 +339,22 @@ def _unhidden(portrait: Portrait) -> None:
     portrait.hidden_reason = ""
 
 
+def _review_reopen(portrait: Portrait) -> None:
+    """Put a portrait still held for review back in the queue once a hide of it is undone.
+
+    Hiding it closed its review case (a hide decides it); restoring it, or reversing the
+    hide on appeal, leaves it held, and without an open review case nothing would ever let
+    its owner publish it."""
+    if not portrait.held_for_review or portrait.is_deleted:
+        return
+    Case.objects.get_or_create(
+        kind=Case.Kind.REVIEW,
+        target_portrait=portrait,
+        status=Case.Status.OPEN,
+        defaults={"notes": "Still held by the prompt gate after a hide was undone."},
+    )
+
+
 # --- Portraits ---------------------------------------------------------------------------
 
 
@@ -492,6 +508,7 @@ def portrait_restore(
     )
     _tell(user_id=row.author_id, event="restored", action=action, portrait=row, target="portrait")
     _cases_decide(case, rule=rule)
+    _review_reopen(row)
     _public_surfaces_changed([row.pk])
     _copy_back(portrait, row, PORTRAIT_FIELDS)
     return action
@@ -923,6 +940,8 @@ def _reverse_portrait(action: ModerationAction) -> tuple[dict, dict, Portrait | 
     if after != now_state:
         row.save()
         _public_surfaces_changed([row.pk])
+    if row.hidden_cause != Cause.MODERATION:
+        _review_reopen(row)
     return now_state, after, row
 
 

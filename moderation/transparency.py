@@ -7,6 +7,11 @@ fields changed or the case. Its target is named and linked only while the viewer
 it (``portraits.selectors`` for a portrait, ``accounts.selectors`` for a member): a hidden
 portrait's entry says "a portrait", with no link, until it is restored.
 
+Some kinds never name their target (:data:`TARGET_WITHHELD_KINDS`): reports dismissed,
+a descendant flagged for review, a review cleared. Nobody was told of those (the reported
+member does not know they were reported; a flagged portrait's author was not told), so
+the public log must not tell them, nor everyone else, either.
+
 Both surfaces read one queryset (``moderation.selectors.log_entries_public``, narrowed by
 :func:`log_entries_filtered`) and present a page of it for one viewer with
 :func:`log_entries_present`, in a fixed number of queries whatever the page size.
@@ -25,6 +30,12 @@ from accounts.selectors import user_list_public_among
 from moderation.models import ModerationAction, Rule
 from moderation.selectors import log_entries_public
 from portraits.selectors import portrait_is_viewable, portrait_title_for, portraits_withheld
+
+A = ModerationAction.Kind
+
+# Kinds whose entry says only "a portrait" / "a member", whoever reads it: naming the
+# target would reveal that it was reported, flagged or held by the prompt gate.
+TARGET_WITHHELD_KINDS = frozenset({A.DISMISS, A.FLAG, A.CLEAR_REVIEW})
 
 
 @dataclass(frozen=True)
@@ -64,16 +75,15 @@ def log_entries_present(actions: Sequence[ModerationAction], *, viewer) -> list[
     size (what of the portraits' titles is withheld from them, the members they may see).
     Whether each portrait may be seen is ``portraits.selectors``' call, on the row the log
     loaded with its action."""
+    named = [a for a in actions if a.kind not in TARGET_WITHHELD_KINDS]
     portraits = {
         a.target_portrait_id: a.target_portrait
-        for a in actions
+        for a in named
         if a.target_portrait is not None
         and portrait_is_viewable(portrait=a.target_portrait, viewer=viewer)
     }
     portraits_withheld(portraits=portraits.values(), viewer=viewer)
-    member_ids = {
-        a.target_user_id for a in actions if a.target_user_id and not a.target_portrait_id
-    }
+    member_ids = {a.target_user_id for a in named if a.target_user_id and not a.target_portrait_id}
     members = {}
     if member_ids:
         members = {u.pk: u for u in user_list_public_among(ids=member_ids)}
@@ -82,8 +92,9 @@ def log_entries_present(actions: Sequence[ModerationAction], *, viewer) -> list[
 
 def _entry(action, portraits, members, viewer) -> LogEntry:
     target = None
+    withheld = action.kind in TARGET_WITHHELD_KINDS
     if action.target_portrait_id:
-        portrait = portraits.get(action.target_portrait_id)
+        portrait = None if withheld else portraits.get(action.target_portrait_id)
         if portrait is not None:
             target = LogTarget(
                 type="portrait",
@@ -94,7 +105,7 @@ def _entry(action, portraits, members, viewer) -> LogEntry:
         else:
             target = LogTarget(type="portrait", available=False, label="a portrait", url=None)
     elif action.target_user_id:
-        member = members.get(action.target_user_id)
+        member = None if withheld else members.get(action.target_user_id)
         if member is not None:
             target = LogTarget(
                 type="member",

@@ -214,7 +214,7 @@ def portrait_list_listed_for(*, viewer) -> QuerySet[Portrait]:
 
 
 def portrait_get_editable(*, viewer, public_id: str) -> Portrait:
-    """The portrait, if ``viewer`` may change it (its owner, or a moderator).
+    """The portrait, if ``viewer`` may change it (:func:`portrait_can_edit`).
 
     Someone who cannot see it gets NotFound (whether it exists stays secret);
     someone who can see it but does not own it gets PermissionDenied. Both before
@@ -227,9 +227,13 @@ def portrait_get_editable(*, viewer, public_id: str) -> Portrait:
 
 
 def portrait_can_edit(*, portrait: Portrait, viewer) -> bool:
-    if viewer is None or not viewer.is_authenticated:
+    """Its author changes a portrait, and administrators (superusers, who can change
+    anything in the admin anyway, e.g. delete it there). Moderators act on other
+    members' portraits through moderation's actions (hide, restore, rate), which cite a
+    rule, tell the author and are kept in the audit trail (issue 10), never by editing."""
+    if viewer is None or not viewer.is_authenticated or not viewer.is_active:
         return False
-    return portrait.author_id == viewer.pk or is_moderator(viewer)
+    return portrait.author_id == viewer.pk or viewer.is_superuser
 
 
 def portrait_list_for_job(*, job, viewer) -> QuerySet[Portrait]:

@@ -332,9 +332,14 @@ def test_a_submission_waiting_on_the_suspension_s_row_lock_is_refused(alice, sus
         finally:
             connection.close()
 
-    def someone_waits_for_a_lock() -> bool:
+    def waiting_on_this_connection() -> bool:
+        # pg_locks is the whole server's (other databases' tests wait on locks too), and
+        # pg_stat_activity is read once per transaction: ask for a backend this one blocks.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks"
+                " WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
             return cursor.fetchone()[0] > 0
 
     submitter = threading.Thread(target=submit_meanwhile)
@@ -342,7 +347,7 @@ def test_a_submission_waiting_on_the_suspension_s_row_lock_is_refused(alice, sus
         suspend(alice)  # holds the member's row until commit
         submitter.start()
         deadline = timezone.now() + timedelta(seconds=TIMEOUT)
-        while not someone_waits_for_a_lock():
+        while not waiting_on_this_connection():
             assert timezone.now() < deadline, "the submission never waited for the row lock"
     submitter.join(TIMEOUT)
     assert not submitter.is_alive()

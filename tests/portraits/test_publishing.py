@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from config.errors import PermissionDenied
 from portraits.community import portrait_activity_record, trending_term
 from portraits.models import Portrait
 from portraits.services import portrait_publish, portrait_update
@@ -80,12 +81,14 @@ def test_only_its_owner_may_publish_it(alice, bob, create_portrait, bob_api, api
     assert (_fresh(portrait).visibility, _fresh(portrait).published_at) == (visibility, None)
 
 
-def test_a_moderator_may_publish_a_portrait_for_its_owner(alice, mod, create_portrait):
+def test_a_moderator_cannot_publish_a_portrait_for_its_owner(alice, mod, create_portrait):
+    """Moderators act through moderation's audited actions, never as the author."""
     portrait = create_portrait(alice, visibility=V.UNLISTED)
 
-    portrait_publish(portrait=portrait, by=mod)
+    with pytest.raises(PermissionDenied):
+        portrait_publish(portrait=portrait, by=mod)
 
-    assert _fresh(portrait).visibility == V.PUBLIC
+    assert _fresh(portrait).visibility == V.UNLISTED
 
 
 def test_publishing_a_deleted_or_unknown_portrait_is_404(alice, create_portrait, remix, alice_api):

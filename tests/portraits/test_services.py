@@ -239,18 +239,21 @@ def test_update_changes_only_owner_fields_and_validates_all_at_once(alice, bob, 
     )
 
 
-def test_only_the_author_or_a_moderator_may_edit(alice, bob, mod, create_portrait):
+def test_only_the_author_or_an_administrator_may_edit(alice, bob, mod, create_portrait, make_user):
+    """A moderator is refused too: they hide, restore and rate through moderation's
+    actions, which cite a rule and are audited (issue 10)."""
     portrait = create_portrait(alice)
 
-    with pytest.raises(DomainError) as caught:
-        services.portrait_update(portrait=portrait, by=bob, data={"title": "Bob's now"})
-    assert isinstance(caught.value, PermissionDenied)
-    with pytest.raises(DomainError):
-        services.portrait_delete(portrait=portrait, by=bob)
+    for someone in (bob, mod):
+        with pytest.raises(PermissionDenied):
+            services.portrait_update(portrait=portrait, by=someone, data={"title": "Not yours"})
+        with pytest.raises(PermissionDenied):
+            services.portrait_delete(portrait=portrait, by=someone)
 
-    services.portrait_update(portrait=portrait, by=mod, data={"visibility": "private"})
+    admin = make_user("root", is_staff=True, is_superuser=True)
+    services.portrait_update(portrait=portrait, by=admin, data={"visibility": "private"})
     portrait.refresh_from_db()
-    assert portrait.title != "Bob's now" and portrait.visibility == "private"
+    assert portrait.title != "Not yours" and portrait.visibility == "private"
 
 
 def test_reproduce_submits_the_identical_recipe_with_one_image(alice, paint):
