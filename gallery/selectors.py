@@ -344,7 +344,12 @@ def gallery_queryset(*, query: GalleryQuery, viewer, scope: GalleryScope) -> Que
     if scope.following:
         if viewer is None or not viewer.is_authenticated:
             return qs.none()
-        qs = qs.filter(author__in=Follow.objects.filter(follower=viewer).values("followed"))
+        # The ids first, as a list: given a subquery, PostgreSQL joined each followed
+        # member to all their portraits (31,232 rows, 127 ms for a reader following 86
+        # members at 100k portraits) to keep 25; given the ids, it walks the gallery's
+        # newest index (author_id is in its INCLUDE) and stops at 25 (bench/README.md).
+        followed = list(Follow.objects.filter(follower=viewer).values_list("followed", flat=True))
+        qs = qs.filter(author_id__in=followed)
     # Each tag its own filter() call: its own join, so a tag page filtered by another tag
     # lists portraits that carry both.
     for tag in dict.fromkeys(t for t in (scope.tag, query.tag) if t):
