@@ -278,7 +278,8 @@ def portrait_tags_set(*, portrait: Portrait, slugs: Iterable[str]) -> list[str]:
 
 def tags_suggested(*, style: str, limit: int = 5) -> list[str]:
     """Tags to offer for a portrait in ``style``: the style itself, then the tags most
-    used on listed portraits of that style."""
+    used on listed portraits of that style rated general (a tag only mature portraits use
+    is not offered to members who have not opted in to see them)."""
     suggestions = [style] if style else []
     if style:
         popular = (
@@ -288,6 +289,7 @@ def tags_suggested(*, style: str, limit: int = 5) -> list[str]:
                 portraits__visibility=V.PUBLIC,
                 portraits__deleted_at__isnull=True,
                 portraits__hidden_at__isnull=True,
+                portraits__rating=Portrait.Rating.GENERAL,
             )
             .annotate(uses=Count("portraits"))
             .order_by("-uses", "slug")

@@ -103,6 +103,8 @@ def test_edit_form_suggests_tags_from_the_style(alice, bob, create_portrait, cli
     portrait_update(portrait=listed, by=bob, data={"tags": "rain, detective"})
     hidden = create_portrait(bob, style="film-noir", visibility=V.PRIVATE)
     portrait_update(portrait=hidden, by=bob, data={"tags": "secret-word"})
+    mature = create_portrait(bob, style="film-noir")
+    portrait_update(portrait=mature, by=bob, data={"tags": "mature-word", "rating": "mature"})
     portrait = create_portrait(alice, style="film-noir")
     client.force_login(alice)
 
@@ -113,6 +115,7 @@ def test_edit_form_suggests_tags_from_the_style(alice, bob, create_portrait, cli
     for slug in ("film-noir", "detective", "rain"):
         assert f'data-tag="{slug}"' in suggestions
     assert "secret-word" not in suggestions  # only listed portraits' tags are suggested
+    assert "mature-word" not in suggestions  # and only general ones': alice has not opted in
     assert "portraits/tags.js" in html
 
 
