@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.db.models import Count
@@ -136,7 +137,9 @@ def visibility_apply(*, portrait: Portrait, visibility: str) -> list[str]:
     """
     if visibility not in V.values:
         raise ValueError(visibility)
-    refusal = held_refusal(portrait=portrait, visibility=visibility)
+    refusal = held_refusal(portrait=portrait, visibility=visibility) or _suspended_refusal(
+        portrait=portrait, visibility=visibility
+    )
     if refusal:
         raise DomainError("Please correct the errors below.", field_errors={"visibility": refusal})
     changed = []
@@ -155,6 +158,27 @@ def visibility_apply(*, portrait: Portrait, visibility: str) -> list[str]:
         portrait._first_published = True
         changed += ["published_at", "trending"]
     return changed
+
+
+def _suspended_refusal(*, portrait: Portrait, visibility: str) -> str:
+    """Why ``portrait`` may not become public: its author is suspended; or "".
+
+    Read under a lock of the author's row, the one a suspension takes
+    (``moderation.services.member_suspend``): a publication that raced a suspension
+    either commits first, and the suspension then hides it with the author's other public
+    portraits, or waits for it and is refused here.
+    """
+    if visibility != V.PUBLIC or portrait.author_id is None:
+        return ""
+    author = (
+        get_user_model()
+        .objects.select_for_update()
+        .only("suspended_at", "suspended_until")
+        .get(pk=portrait.author_id)
+    )
+    if author.is_suspended:
+        return "Your account is suspended: nothing of yours can be published until it ends."
+    return ""
 
 
 def held_refusal(*, portrait: Portrait, visibility: str) -> str:

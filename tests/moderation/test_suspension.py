@@ -32,6 +32,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create
 from accounts.suspension import AccountSuspended, not_suspended_q
+from config.errors import DomainError
 from gallery.services import follow_add
 from generation.models import GenerationJob
 from generation.services import job_submit
@@ -548,3 +549,18 @@ def test_without_a_suspended_page_the_sign_in_page_says_why(client, alice, suspe
     assert [url for url, _ in response.redirect_chain] == [reverse("account_login")]
     assert "suspended indefinitely" in response.content.decode()
     assert signed_in_user_id(client) is None
+
+
+def test_a_publication_that_reaches_the_service_after_a_suspension_is_refused(alice, suspend):
+    """A request that began before the suspension (a session not yet signed out) gets no
+    further: publishing reads the author's suspension under the lock a suspension takes."""
+    from portraits.services import portrait_publish
+
+    portrait = PortraitFactory(author=alice, visibility=Portrait.Visibility.PRIVATE)
+    suspend(alice)
+
+    with pytest.raises(DomainError) as refused:
+        portrait_publish(portrait=portrait, by=alice)
+
+    assert "suspended" in refused.value.field_errors["visibility"][0]
+    assert Portrait.objects.get(pk=portrait.pk).visibility == Portrait.Visibility.PRIVATE
