@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import (
     AdminPasswordChangeForm,
@@ -18,7 +19,21 @@ from accounts.services import (
     user_password_changed,
     user_profile_update,
 )
+from accounts.suspension import is_suspended, suspension_message
 from config.errors import DomainError
+
+
+class AdminSignInForm(AdminAuthenticationForm):
+    """The admin's sign-in (Django's own, not allauth's): a suspended staff member is
+    refused here too, before they are signed in (accounts.suspension)."""
+
+    def confirm_login_allowed(self, user):
+        if is_suspended(user):
+            raise forms.ValidationError(suspension_message(user), code="account_suspended")
+        super().confirm_login_allowed(user)
+
+
+admin.site.login_form = AdminSignInForm
 
 # Saved through ``user_profile_update``, so the admin follows the members' own rules:
 # a changed e-mail address becomes the primary allauth EmailAddress (unverified, and a

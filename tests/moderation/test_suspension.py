@@ -564,3 +564,23 @@ def test_a_publication_that_reaches_the_service_after_a_suspension_is_refused(al
 
     assert "suspended" in refused.value.field_errors["visibility"][0]
     assert Portrait.objects.get(pk=portrait.pk).visibility == Portrait.Visibility.PRIVATE
+
+
+def test_a_suspended_staff_member_cannot_sign_in_to_the_admin_either(make_user, suspend):
+    """The admin's sign-in is Django's, not allauth's: it refuses them before signing
+    them in (no session, last_login untouched), and still lets others in."""
+    staff = make_user("sam", is_staff=True)
+    other = make_user("tess", is_staff=True)
+    suspend(staff)
+    client = Client()
+
+    refused = client.post("/admin/login/", {"username": "sam", "password": PASSWORD})
+    allowed = Client().post("/admin/login/", {"username": "tess", "password": PASSWORD})
+
+    assert refused.status_code == 200 and SESSION_KEY not in client.session
+    assert "suspended" in refused.content.decode()
+    staff.refresh_from_db()
+    assert staff.last_login is None
+    assert allowed.status_code == 302
+    other.refresh_from_db()
+    assert other.last_login is not None
