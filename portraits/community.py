@@ -223,12 +223,10 @@ def portraits_visibility_set(*, by, choices: Mapping[str, str]) -> list[Portrait
         row = rows.get(public_id)
         if row is None or not portrait_can_edit(portrait=row, viewer=by):
             errors.setdefault(public_id, []).append("No such portrait of yours.")
-        elif choices[public_id] in V.values and held_refusal(
-            portrait=row, visibility=choices[public_id]
+        elif choices[public_id] in V.values and (
+            refusal := held_refusal(portrait=row, visibility=choices[public_id])
         ):
-            errors.setdefault(public_id, []).append(
-                held_refusal(portrait=row, visibility=choices[public_id])
-            )
+            errors.setdefault(public_id, []).append(refusal)
     if errors:
         raise DomainError("Nothing was changed.", field_errors=errors)
     changed = []
