@@ -1,3 +1,4 @@
+from allauth.account import apps as allauth_apps
 from django.apps import AppConfig
 from django.apps import apps as global_apps
 from django.db import DEFAULT_DB_ALIAS
@@ -73,3 +74,15 @@ class AccountsConfig(AppConfig):
             password_saved, sender=self.get_model("User"), dispatch_uid="accounts.password_saved"
         )
         user_logged_out.connect(logged_out, dispatch_uid="accounts.logged_out")
+
+
+class SignInEmailConfig(allauth_apps.AccountConfig):
+    """allauth's ``account`` app (its e-mail addresses and their confirmations), named for
+    what it holds. allauth calls it "Accounts", which is this project's own app's name: the
+    admin's index listed two "Accounts" sections, one of members, one of e-mail addresses.
+    INSTALLED_APPS names it by its path."""
+
+    verbose_name = "Sign-in email addresses"
+    # Not a candidate when Django looks in this module for the ``accounts`` app's config
+    # (a second candidate would leave "accounts" with a bare AppConfig, and no ready()).
+    default = False

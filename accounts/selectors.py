@@ -45,3 +45,11 @@ def _public_members() -> QuerySet[User]:
 def api_token_list(*, user: User) -> QuerySet[ApiToken]:
     """The viewer's own tokens, newest first. Nobody lists anyone else's."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def api_token_get(*, user: User, token_id: int) -> ApiToken:
+    """One of the viewer's own tokens; anyone else's is ``NotFound``, as a missing one is."""
+    token = api_token_list(user=user).filter(pk=token_id).first()
+    if token is None:
+        raise NotFound("No such API token.")
+    return token

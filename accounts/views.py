@@ -14,10 +14,10 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import ApiTokenForm, MatureContentForm, ProfileForm
-from accounts.selectors import api_token_list, user_get_public
+from accounts.selectors import api_token_get, api_token_list, user_get_public
 from accounts.services import (
     api_token_create,
     api_token_revoke,
@@ -166,9 +166,14 @@ def settings_tokens(request):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def settings_token_revoke(request, pk: int):
+    """GET asks "revoke this token?" (the tokens page links here; its script may ask in a
+    dialog instead); the POST that page's button sends revokes it."""
     try:
+        if request.method == "GET":
+            token = api_token_get(user=request.user, token_id=pk)
+            return render(request, "accounts/settings_token_revoke.html", {"token": token})
         token = api_token_revoke(user=request.user, token_id=pk)
     except NotFound:
         raise Http404("No such API token.") from None

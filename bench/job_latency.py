@@ -345,7 +345,7 @@ def progress_event(job: Any, preview: bytes, step: int = 10, total: int = 20) ->
 
     sent: list[dict[str, Any]] = []
     reporter = worker_on_step(job)
-    publish, events.publish = events.publish, lambda job_id, event: sent.append(event)
+    publish, events.publish = events.publish, lambda job_id, event, **_: sent.append(event)
     heartbeat, running.job_progress = running.job_progress, lambda **kw: True
     try:
         reporter(inference.StepEvent(step=step, total=total, preview=preview))

@@ -32,7 +32,8 @@ def _fail(name: str, value: str, why: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(f"Environment variable {name}={shown!r} is malformed: {why}")
 
 
-def env_bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool | None) -> bool | None:
+    """true/false (and their spellings); ``default`` when unset or empty."""
     raw = env.str(name, default="")
     if raw == "":
         return default

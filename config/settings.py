@@ -4,6 +4,21 @@ With nothing set you get the embedded default: SQLite in ./data, Celery on
 ``memory://`` with a worker thread inside the web process, an in-memory channel
 layer, media on local disk and the tiny offline model. Production is the same
 code with DATABASE_URL, REDIS_URL, the S3 variables and DEBUG=false.
+
+DEBUG has three settings, because "show visitors the site's own error pages" and
+"harden for the internet" are different questions:
+
+- unset (``make run``, the embedded default): ``DEBUG`` is off, so visitors get the
+  site's own 404 and 500 pages, never Django's debug pages (which list every URL
+  pattern and, on a 500, the settings). Nothing else is hardened: a development
+  SECRET_KEY, cookies over plain http, localhost hosts, optional e-mail verification,
+  static files served straight from the apps (no collectstatic), and a development
+  Content Credentials CA made on first use.
+- ``DEBUG=true``: the same, with Django's debug pages, for a developer who asks.
+- ``DEBUG=false``: production (``PRODUCTION``). SECRET_KEY is required, cookies are
+  secure, http redirects to https, HSTS is on, e-mail verification is mandatory,
+  static files come from collectstatic's manifest, and nothing is made up on the
+  fly (no development CA). ``manage.py check --deploy`` is clean.
 """
 
 from __future__ import annotations
@@ -32,13 +47,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.str("LIKENESS_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", default=True)
+# None when unset: the embedded default (see the module docstring).
+_DEBUG_CHOSEN = env_bool("DEBUG", default=None)
+DEBUG = _DEBUG_CHOSEN is True
+# Production is asked for explicitly; every hardening below keys on this, never on DEBUG.
+PRODUCTION = _DEBUG_CHOSEN is False
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
     SECRET_KEY = "django-insecure-local-development-only"
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes={"http", "https"}).rstrip("/")
 
@@ -60,7 +79,7 @@ INSTALLED_APPS = [
     # Before allauth: our templates override allauth's (app templates are searched in order).
     "accounts",
     "allauth",
-    "allauth.account",
+    "accounts.apps.SignInEmailConfig",  # allauth.account, named apart from ours
     "generation",
     "portraits",
     "gallery",
@@ -302,10 +321,15 @@ STORAGES = {
     "default": {"BACKEND": _media_backend},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Outside production whitenoise serves static files straight from the apps' folders (it
+# would only do so with DEBUG on by default): `make run` needs no collectstatic, and an
+# edited stylesheet shows on the next reload.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 # The largest request body the site accepts, so the largest upload (an image to verify):
 # larger ones are refused with a 413 by their Content-Length before anything reads them
 # (config.middleware). The reverse proxy's cap must say the same (nginx: client_max_body_size).
@@ -347,7 +371,7 @@ ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # Optional for `make run`, where mails only reach the console.
 ACCOUNT_EMAIL_VERIFICATION = env_choice(
     "ACCOUNT_EMAIL_VERIFICATION",
-    "optional" if DEBUG else "mandatory",
+    "mandatory" if PRODUCTION else "optional",
     choices={"none", "optional", "mandatory"},
 )
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
@@ -442,12 +466,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
 # Proxies. TRUSTED_PROXY_COUNT is how many reverse proxies the deployment runs in front of
 # daphne, each appending the address it saw to X-Forwarded-For: the client is the entry that
 # many places from the right (anything further left was written by the client, so spoofable).

@@ -4,7 +4,7 @@ import accounts.converters  # noqa: F401 - registers <username:…>
 import portraits.converters  # noqa: F401 - registers <public_id:…>
 from config.pagecache import cache_public
 from gallery.feeds import NewestPortraitsFeed
-from gallery.views import browse, notifications, social
+from gallery.views import browse, notifications, site, social
 
 app_name = "gallery"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("tags/<str:slug>/", browse.tag, name="tag"),
     path("following/", browse.following, name="following-feed"),
     path("feeds/newest.atom", cache_public(NewestPortraitsFeed()), name="atom-newest"),
+    path("favicon.ico", site.favicon, name="favicon"),
     # Likes and follows (the profile itself, /u/<username>/, is named in config.urls).
     path("p/<public_id:public_id>/like/", social.portrait_like, name="portrait-like"),
     path("u/<username:username>/follow/", social.member_follow, name="follow"),

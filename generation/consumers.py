@@ -1,4 +1,5 @@
-"""WebSocket ``ws/jobs/<id>/``: follow one job live.
+"""WebSockets ``ws/jobs/<id>/`` (follow one job live) and ``ws/jobs/`` (all of the
+signed-in member's jobs, for "My jobs": ``JobListConsumer``, documented there).
 
 Only relays. Authorises in ``connect`` (the job's owner and moderators; the
 user comes from the session or an API token, see accounts.websocket), joins the
@@ -21,17 +22,32 @@ sees the code (a browser would keep reconnecting, not knowing it was signed out)
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.connections import CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN_LATER, MemberRelayConsumer
 from config.errors import NotFound
 from generation import events
-from generation.presenters import job_present
-from generation.selectors import job_get_for_viewer, job_is_visible
+from generation.presenters import job_list_row, job_present
+from generation.selectors import (
+    job_get_for_viewer,
+    job_is_visible,
+    job_list_changed_since,
+    job_list_owned,
+)
 
-__all__ = ["CLOSE_NOT_FOUND", "CLOSE_NOT_SIGNED_IN", "CLOSE_TRY_AGAIN_LATER", "JobConsumer"]
+__all__ = [
+    "CLOSE_NOT_FOUND",
+    "CLOSE_NOT_SIGNED_IN",
+    "CLOSE_TRY_AGAIN_LATER",
+    "JobConsumer",
+    "JobListConsumer",
+]
 
 CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
 CLOSE_NOT_FOUND = 4404
@@ -103,3 +119,91 @@ class JobConsumer(MemberRelayConsumer):
                 return
             event = {"type": "done", "job": job}
         await self.send_json(event)
+
+
+@database_sync_to_async
+def _rows_changed_since(user, since) -> list[dict]:
+    return [
+        job_list_row(job, viewer=user) for job in job_list_changed_since(user=user, since=since)
+    ]
+
+
+@database_sync_to_async
+def _row_for(user, job_id) -> dict | None:
+    """One of ``user``'s own jobs as their list shows it; None once it is gone."""
+    job = job_list_owned(user=user).filter(pk=job_id).first()
+    return job_list_row(job, viewer=user) if job is not None else None
+
+
+def _time(raw: str):
+    """An ISO 8601 time from a client, or None (malformed or missing: no time at all)."""
+    try:
+        value = parse_datetime(raw or "")
+    except ValueError:
+        return None
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt.UTC)
+    return value
+
+
+def _since(scope):
+    """The ``since`` of the query string: when the page was drawn."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return _time(query.get("since", [""])[0])
+
+
+class JobListConsumer(MemberRelayConsumer):
+    """WebSocket ``ws/jobs/``: every job of the signed-in member, live — one socket for a
+    whole "My jobs" page, however many rows it shows.
+
+    Only the member's own jobs, whoever they are (a moderator too): it joins
+    ``user.<user id>.jobs`` (``generation.events.user_jobs_group``), to which the job
+    events of that member's jobs are published. Refusals as ``ws/jobs/<id>/``: 4401 not
+    signed in, 4503 the channel layer is unreachable.
+
+    On connect (and on ``{"type": "refresh"}``) it sends
+    ``{"type": "state", "at": "<now>", "jobs": [row, ...]}``: every queued or running job,
+    and those that ended since ``?since=<ISO time>`` (the page passes when it was drawn,
+    then the ``at`` of the last state, so a row that ended while it was disconnected is
+    never left "running"). A row is ``generation.presenters.job_list_row``. Then, as
+    they happen::
+
+        {"type": "queued", "job_id": "...", "position": 2}
+        {"type": "started", "job_id": "...", "total": 20}
+        {"type": "progress", "job_id": "...", "step": 5, "total": 20, "eta_seconds": 1.2}
+        {"type": "job", "job": row}      the job ended (succeeded, failed, cancelled):
+                                         read for this member, with its thumbnail
+    """
+
+    async def member_connect(self, user) -> None:
+        # Join first, then read: an event in between is sent twice, never lost.
+        self.group = events.user_jobs_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._send_state(_since(self.scope))
+
+    async def _send_state(self, since) -> None:
+        at = timezone.now()
+        rows = await _rows_changed_since(self.scope["user"], since)
+        await self.send_json({"type": "state", "at": at.isoformat(), "jobs": rows})
+
+    async def receive_json(self, content, **kwargs):
+        if not (isinstance(content, dict) and content.get("type") == "refresh" and self.group):
+            return
+        if not await self.credentials_current(final=True):
+            return
+        await self._send_state(_time(str(content.get("since") or "")))
+
+    async def jobs_event(self, message):
+        event = message.get("event") or {}
+        final = event.get("type") in FINAL_EVENTS
+        if not await self.credentials_current(final=final):
+            return
+        if final:
+            # As for one job: the event says what happened; the row is read for this
+            # member (its thumbnail as they may see it).
+            row = await _row_for(self.scope["user"], message.get("job_id"))
+            if row is not None:
+                await self.send_json({"type": "job", "job": row})
+            return
+        await self.send_json({**event, "job_id": message.get("job_id")})

@@ -26,6 +26,13 @@ The consumer itself sends ``{"type": "state", "job": {...}}`` on connect and on
 Progress events are "latest state": a slow client may miss some (channels_redis
 drops past its capacity). ``done``/``failed``/``cancelled`` are also reflected in
 the job row, which the consumer sends on (re)connect, so nothing final is lost.
+
+The same events also go to the job owner's group ``user.<user id>.jobs`` (when the
+caller names the owner, as every service does), as a message of type ``jobs.event``
+with the job's id, for ``ws/jobs/`` — the "My jobs" page follows all of its member's
+jobs over one socket (``generation.consumers.JobListConsumer``). There a progress event
+comes without its ``preview``: a list shows thumbnails, and a preview costs kilobytes
+at every step.
 """
 
 from __future__ import annotations
@@ -37,24 +44,35 @@ from django.db import transaction
 from config.broadcast import group_send
 
 EVENT_MESSAGE_TYPE = "job.event"
+LIST_EVENT_MESSAGE_TYPE = "jobs.event"
 
 
 def job_group(job_id) -> str:
     return f"job.{job_id}"
 
 
-def publish(job_id, event: dict[str, Any]) -> None:
-    """Send ``event`` to everyone following the job now. Never raises, never waits long
+def user_jobs_group(user_id) -> str:
+    """Every event of every job of one member: what ``ws/jobs/`` joins."""
+    return f"user.{user_id}.jobs"
+
+
+def publish(job_id, event: dict[str, Any], *, user_id=None) -> None:
+    """Send ``event`` to everyone following the job now, and to its owner's list
+    (``user_id``: the job's ``user_id``). Never raises, never waits long
     (``config.broadcast``): a dropped progress event must not fail a generation, nor a
     lost ``done`` (the job row is the truth, sent on every connect). Call from
     synchronous code."""
-    group_send(
-        job_group(job_id),
-        {"type": EVENT_MESSAGE_TYPE, "event": event},
-        what=f"{event.get('type')} for job {job_id}",
-    )
+    what = f"{event.get('type')} for job {job_id}"
+    group_send(job_group(job_id), {"type": EVENT_MESSAGE_TYPE, "event": event}, what=what)
+    if user_id is not None:
+        listed = {key: value for key, value in event.items() if key != "preview"}
+        group_send(
+            user_jobs_group(user_id),
+            {"type": LIST_EVENT_MESSAGE_TYPE, "job_id": str(job_id), "event": listed},
+            what=what,
+        )
 
 
-def publish_on_commit(job_id, event: dict[str, Any]) -> None:
+def publish_on_commit(job_id, event: dict[str, Any], *, user_id=None) -> None:
     """Publish once the surrounding transaction commits (never for a rolled-back change)."""
-    transaction.on_commit(lambda: publish(job_id, event), robust=True)
+    transaction.on_commit(lambda: publish(job_id, event, user_id=user_id), robust=True)

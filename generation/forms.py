@@ -1,8 +1,14 @@
 from django import forms
 
-from generation.models import GenerationModel
+from generation.models import GenerationModel, StylePreset
 from generation.selectors import model_list_enabled, style_list_enabled
-from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SCHEDULERS, SEED_MAX
+from portraits.recipe import (
+    MAX_IMAGES_PER_JOB,
+    PROMPT_MAX_LENGTH,
+    SCHEDULERS,
+    SEED_MAX,
+    a1111_sampler_name,
+)
 
 # Recipe fields whose default and maximum depend on the model: the form field, then the
 # model's attributes holding its default and its maximum.
@@ -12,10 +18,64 @@ MODEL_DEFAULTED = (
     ("width", "default_width", "max_width"),
     ("height", "default_height", "max_height"),
 )
+# The fields under "More settings", collapsed by default so that on a phone the main
+# action follows the prompt and style; opened when one of them has an error.
+ADVANCED_FIELDS = (
+    "negative_prompt",
+    "model",
+    "num_images",
+    "seed",
+    "steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "scheduler",
+)
+# "Start from this picture": the strength slider's range and where it starts.
+STRENGTH_MIN, STRENGTH_STEP, STRENGTH_INITIAL = 0.05, 0.05, 0.5
+START_FROM_RECIPE, START_FROM_PICTURE = "recipe", "picture"
+
+# The site's words for what Django would say in its own ("Ensure this value has at most…",
+# "Select a valid choice…"): the same sentences the service and the API use.
+TEXT_MESSAGES = {"max_length": "At most %(limit_value)d characters (this has %(show_value)d)."}
 
 
 def _number(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def img2img_steps_text(steps: int | None, strength: float | None) -> str:
+    """What image-to-image will run, said before painting: "Runs 10 of 20 steps: strength
+    0.5." The pipeline denoises only ``int(steps × strength)`` of the steps (the page's
+    script computes the same as the member moves the slider)."""
+    if not steps or strength is None:
+        return ""
+    runs = int(steps * strength)
+    if runs < 1:
+        return (
+            f"Runs no step of {steps} at strength {_number(strength)}: "
+            "raise the strength or the steps."
+        )
+    return f"Runs {runs} of {steps} steps: strength {_number(strength)}."
+
+
+def preset_additions(style: StylePreset) -> dict[str, str]:
+    """What a style adds to the member's words: text ``before`` and ``after`` their prompt
+    (its template around ``{prompt}``), and ``negative`` words it asks the model to avoid."""
+    before, _, after = style.prompt_template.partition("{prompt}")
+    return {
+        "before": before.strip(),
+        "after": after.strip().lstrip(",").strip(),
+        "negative": style.negative_prompt.strip(),
+    }
+
+
+def model_default_sampler(model: GenerationModel | None) -> str:
+    """The sampler's empty choice, named as members know it: "Model default (Euler)" when
+    the model names its scheduler, "Model default" when it brings its own (known only once
+    it is loaded)."""
+    name = a1111_sampler_name(model.default_scheduler) if model is not None else None
+    return f"Model default ({name})" if name else "Model default"
 
 
 class ModelSelect(forms.Select):
@@ -36,12 +96,33 @@ class ModelSelect(forms.Select):
                 option["attrs"][f"data-max-{key}"] = _number(getattr(model, maximum))
             if model.paints_noise:
                 option["attrs"]["data-paints-noise"] = "true"
+            option["attrs"]["data-default-sampler"] = model_default_sampler(model)
         return option
+
+
+class StyleSelect(forms.Select):
+    """Each style's option carries what it adds (``data-before``, ``data-after``,
+    ``data-negative``), which the page's script shows under the select."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.additions: dict[str, dict[str, str]] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        for key, text in self.additions.get(str(value), {}).items():
+            option["attrs"][f"data-{key}"] = text
+        return option
+
+
+class RangeInput(forms.NumberInput):
+    input_type = "range"
 
 
 class JobForm(forms.Form):
     """The create page. Types only: limits and defaults are the service's (they
-    depend on the model), and its field errors are put back on this form.
+    depend on the model), and its field errors are put back on this form, together with
+    this form's own (``generation.views``: every error in one answer).
 
     Steps, guidance and size are left empty, which the service reads as "the chosen
     model's default": the chosen model's defaults show as placeholders and its maxima as
@@ -50,53 +131,102 @@ class JobForm(forms.Form):
     """
 
     prompt = forms.CharField(
+        # Required by the service, which says so in the site's words with every other
+        # error; the attribute tells browsers and screen readers.
+        required=False,
         max_length=PROMPT_MAX_LENGTH,
+        error_messages=TEXT_MESSAGES,
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "an old fisherman, weathered face, soft window light"}
+            attrs={
+                "rows": 3,
+                "required": True,
+                "placeholder": "an old fisherman, weathered face, soft window light",
+            }
         ),
         help_text="Who, how, what light, what mood.",
     )
-    style = forms.ChoiceField(required=False)
+    style = forms.ChoiceField(
+        required=False,
+        widget=StyleSelect,
+        # The page shows, in the help text's place, what the chosen style adds (and the
+        # script keeps it current): its id is the one Django's aria-describedby names.
+        help_text="What the style adds to your words.",
+        error_messages={"invalid_choice": "Unknown style “%(value)s”."},
+    )
     negative_prompt = forms.CharField(
         max_length=PROMPT_MAX_LENGTH,
         required=False,
+        error_messages=TEXT_MESSAGES,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What to avoid.",
     )
-    model = forms.ChoiceField(widget=ModelSelect)
-    seed = forms.IntegerField(
-        required=False, min_value=0, max_value=SEED_MAX, help_text="Empty: random."
+    model = forms.ChoiceField(
+        required=False,
+        widget=ModelSelect,
+        error_messages={"invalid_choice": "Unknown model “%(value)s”."},
     )
-    steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: the model's default.")
+    # Ranges are the service's (with its messages); min and max here are hints for the
+    # browser's number keyboard and arrows only.
+    seed = forms.IntegerField(
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 0, "max": SEED_MAX}),
+        help_text="Empty: random. The same seed and recipe paint the same picture.",
+    )
+    steps = forms.IntegerField(
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1}),
+        help_text="Empty: the model's default.",
+    )
     guidance_scale = forms.FloatField(
-        required=False, min_value=0, label="Guidance (CFG)", help_text="Empty: the model's default."
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 0, "step": "any"}),
+        label="Guidance (CFG)",
+        help_text="How closely to follow the prompt. Empty: the model's default.",
     )
     width = forms.IntegerField(
         required=False,
-        min_value=64,
-        widget=forms.NumberInput(attrs={"step": 8}),
+        widget=forms.NumberInput(attrs={"min": 64, "step": 8}),
         help_text="A multiple of 8. Empty: the model's default.",
     )
     height = forms.IntegerField(
         required=False,
-        min_value=64,
-        widget=forms.NumberInput(attrs={"step": 8}),
+        widget=forms.NumberInput(attrs={"min": 64, "step": 8}),
         help_text="A multiple of 8. Empty: the model's default.",
     )
     num_images = forms.IntegerField(
-        required=False, min_value=1, max_value=MAX_IMAGES_PER_JOB, initial=1, label="Images"
+        required=False,
+        initial=1,
+        label="Images",
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_IMAGES_PER_JOB}),
+        help_text=f"From 1 to {MAX_IMAGES_PER_JOB}, each with its own seed.",
     )
-    scheduler = forms.ChoiceField(required=False, label="Sampler")
+    scheduler = forms.ChoiceField(
+        required=False,
+        label="Sampler",
+        error_messages={"invalid_choice": "Choose one of the samplers listed."},
+    )
+    start_from = forms.ChoiceField(
+        required=False,
+        label="Start from",
+        widget=forms.RadioSelect,
+        choices=[
+            (START_FROM_RECIPE, "Paint anew from the recipe"),
+            (START_FROM_PICTURE, "Start from this picture"),
+        ],
+        initial=START_FROM_RECIPE,
+        error_messages={"invalid_choice": "Choose how to start."},
+    )
     init_strength = forms.FloatField(
         required=False,
-        min_value=0,
-        max_value=1,
-        label="Start from the portrait's image (strength)",
-        help_text="Empty: paint anew from the recipe. 0.1 keeps the picture, 1.0 repaints it fully.",
+        initial=STRENGTH_INITIAL,
+        label="Strength",
+        widget=RangeInput(attrs={"min": STRENGTH_MIN, "max": 1, "step": STRENGTH_STEP}),
+        help_text="Low keeps the picture, high repaints it.",
     )
 
     def __init__(self, *args, remix: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.remix = remix
         self.models = list(model_list_enabled())
         by_slug = {m.slug: m for m in self.models}
         self.fields["model"].choices = [(m.slug, m.name) for m in self.models]
@@ -106,31 +236,116 @@ class JobForm(forms.Form):
         )
         if default is not None:
             self.fields["model"].initial = default.slug
-        chosen = by_slug.get(str(self["model"].value() or "")) or default
-        if chosen is not None:
+        self.chosen_model = by_slug.get(str(self["model"].value() or "")) or default
+        if self.chosen_model is not None:
             for name, default_attr, max_attr in MODEL_DEFAULTED:
                 attrs = self.fields[name].widget.attrs
-                attrs["placeholder"] = _number(getattr(chosen, default_attr))
-                attrs["max"] = _number(getattr(chosen, max_attr))
-        self.fields["style"].choices = [("", "No style")] + [
-            (s.slug, s.name) for s in style_list_enabled()
-        ]
-        self.fields["scheduler"].choices = [("", "Model default")] + [
+                attrs["placeholder"] = _number(getattr(self.chosen_model, default_attr))
+                attrs["max"] = _number(getattr(self.chosen_model, max_attr))
+        self.styles = list(style_list_enabled())
+        self.fields["style"].choices = [("", "No style")] + [(s.slug, s.name) for s in self.styles]
+        self.fields["style"].widget.additions = {s.slug: preset_additions(s) for s in self.styles}
+        self.fields["scheduler"].choices = [("", model_default_sampler(self.chosen_model))] + [
             (name, label) for name, label in SCHEDULERS.items()
         ]
         if not remix:
+            del self.fields["start_from"]
             del self.fields["init_strength"]
+        else:
+            self._strength_setup()
+
+    def _strength_setup(self) -> None:
+        # A form filled in from an image-to-image job ("Edit and resubmit") starts from
+        # the picture, at that job's strength.
+        if not self.is_bound and self.initial.get("init_strength") is not None:
+            self.initial.setdefault("start_from", START_FROM_PICTURE)
+        # A strength off the slider's 0.05 grid (one sent through the API) would snap to
+        # the nearest notch when shown: the slider takes any value then.
+        strength = _as_number(self["init_strength"].value(), float)
+        if (
+            strength is not None
+            and abs(strength / STRENGTH_STEP - round(strength / STRENGTH_STEP)) > 1e-6
+        ):
+            self.fields["init_strength"].widget.attrs["step"] = "any"
+
+    # --- What the template shows -----------------------------------------------------
 
     @property
     def noise_models(self):
         return [m for m in self.models if m.paints_noise]
 
+    @property
+    def chosen_paints_noise(self) -> bool:
+        return self.chosen_model is not None and self.chosen_model.paints_noise
+
+    def main_fields(self):
+        return [field for field in self if field.name in ("prompt", "style")]
+
+    def advanced_fields(self):
+        return [field for field in self if field.name in ADVANCED_FIELDS]
+
+    @property
+    def advanced_open(self) -> bool:
+        """The "More settings" fold opens when a field inside it has an error."""
+        return any(name in self.errors for name in ADVANCED_FIELDS)
+
+    def style_list(self) -> list[dict[str, str]]:
+        """Every style with what it adds (the list a browser without script shows)."""
+        return [{"name": s.name, **preset_additions(s)} for s in self.styles]
+
+    def chosen_style_additions(self) -> dict[str, str] | None:
+        chosen = str(self["style"].value() or "")
+        return next((preset_additions(s) for s in self.styles if s.slug == chosen), None)
+
+    @property
+    def starts_from_picture(self) -> bool:
+        return self.remix and self["start_from"].value() == START_FROM_PICTURE
+
+    def img2img_steps_text(self) -> str:
+        """What image-to-image will run ("Runs 10 of 20 steps: strength 0.5."), for the
+        steps and strength as the form stands (the model's default steps when the field is empty)."""
+        if not self.remix:
+            return ""
+        steps = _as_number(self["steps"].value(), int)
+        if steps is None and self.chosen_model is not None:
+            steps = self.chosen_model.default_steps
+        strength = _as_number(self["init_strength"].value(), float)
+        return img2img_steps_text(steps, STRENGTH_INITIAL if strength is None else strength)
+
+    # --- What it submits -------------------------------------------------------------
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            self.remix
+            and cleaned.get("start_from") == START_FROM_PICTURE
+            and cleaned.get("init_strength") is None
+            and "init_strength" not in self.errors
+        ):
+            self.add_error("init_strength", "Choose a strength to start from this picture.")
+        return cleaned
+
+    def _asked(self) -> dict:
+        asked = dict(self.cleaned_data)
+        # The slider always sends a value: it counts unless the member chose to paint
+        # anew. A post without the choice (a script's) means what its strength says.
+        if asked.pop("start_from", None) == START_FROM_RECIPE:
+            asked["init_strength"] = None
+        return asked
+
     def spec(self) -> dict:
         """The job's fields; an empty one takes its default (the model's, a random seed)."""
-        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+        return {name: value for name, value in self._asked().items() if value not in (None, "")}
 
     def remix_changes(self) -> dict:
         """Every field, an empty one too: the remix form opens with the parent's recipe, so a
         field the member cleared (a style, a negative prompt, a seed) is cleared, not the
         parent's again."""
-        return {name: None if value == "" else value for name, value in self.cleaned_data.items()}
+        return {name: None if value == "" else value for name, value in self._asked().items()}
+
+
+def _as_number(value, kind):
+    try:
+        return kind(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

@@ -180,6 +180,15 @@ class GenerationJob(models.Model):
         related_name="remix_jobs",
     )
     init_strength = models.FloatField(null=True, blank=True)
+    # A reproduction: the portrait whose recipe this job paints again (its ``parent`` is
+    # that portrait's parent, so the new portrait takes the same place in the chain).
+    reproduces = models.ForeignKey(
+        "portraits.Portrait",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reproduction_jobs",
+    )
     # The prompt gate let the prompts through for a moderator's review (a "review" entry of
     # the blocklist matched them, ``config.gates``): the job runs, and its portraits are
     # created held for review (``portraits.services.portrait_create_from_job``).
@@ -267,6 +276,15 @@ class GenerationJob(models.Model):
     @property
     def is_img2img(self) -> bool:
         return self.init_strength is not None
+
+    @property
+    def steps_to_run(self) -> int:
+        """How many denoising steps the worker runs: all of ``steps``, or for
+        image-to-image only ``int(steps × strength)`` of them (the pipeline starts part
+        way, from the parent's picture) — what its progress counts to."""
+        if self.init_strength is None:
+            return self.steps
+        return max(1, int(self.steps * self.init_strength))
 
     @property
     def is_delivery_deferred(self) -> bool:

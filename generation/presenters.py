@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from generation.models import GenerationJob
 from generation.selectors import job_queue_position
+from portraits.links import portrait_url
 from portraits.presenters import portrait_summary
 from portraits.recipe import recipe_for_viewer
 from portraits.selectors import portrait_list_for_job, portrait_parent_for
@@ -28,12 +29,17 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
     own recipe — its owner's prompt, even one kept from the parent — is shown whole: only
     its owner and moderators ever see a job. URLs are site-relative.
     """
-    portraits = []
-    if job.status == GenerationJob.Status.SUCCEEDED:
-        found = getattr(job, "live_portraits", None)  # prefetched by the selectors
-        if found is None:
-            found = portrait_list_for_job(job=job, viewer=viewer)
-        portraits = [portrait_summary(portrait, viewer=viewer) for portrait in found]
+    found = _results(job, viewer=viewer)
+    portraits = [
+        {**portrait_summary(portrait, viewer=viewer), **_seed(portrait)} for portrait in found
+    ]
+    # A reproduction (one image) says what it repainted, and, once painted, whether its
+    # pixels match (portraits.presenters.portrait_reproduction says how it is decided).
+    reproduces = pixels_match = None
+    if job.reproduces_id is not None:
+        reproduces = portrait_parent_for(parent=job.reproduces, viewer=viewer).as_dict()
+    if portraits and found[0].reproduces_id is not None:
+        pixels_match = found[0].pixels_match
     # A remix whose parent row is gone altogether still says it was one (the recipe
     # remembers), as a parent no longer available.
     parent = None
@@ -43,7 +49,9 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
         "id": str(job.pk),
         "status": job.status,
         "queue_position": job_queue_position(job=job),
-        "progress": {"step": job.progress_step, "total": job.progress_total or job.steps},
+        # Image-to-image runs fewer steps than the recipe's (``steps_to_run``): the
+        # progress counts those, from the start.
+        "progress": {"step": job.progress_step, "total": job.progress_total or job.steps_to_run},
         # Never the model's server-side path, nor a parent the viewer may not open.
         "recipe": recipe_for_viewer(
             job.recipe, parent_visible=parent is not None and parent.available
@@ -55,6 +63,8 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
         },
         "style": {"slug": job.style.slug, "name": job.style.name} if job.style else None,
         "parent": parent.as_dict() if parent is not None else None,
+        "reproduces": reproduces,
+        "pixels_match": pixels_match,
         "error": job.error,
         "worker": job.worker,
         "attempts": job.attempts,
@@ -65,6 +75,59 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
         "api_url": reverse("api:job-detail", kwargs={"pk": job.pk}),
         "ws_url": job.ws_path,
         "portraits": portraits,
+    }
+
+
+def _results(job: GenerationJob, *, viewer) -> list:
+    """The portraits a finished job painted that ``viewer`` may see, in image order."""
+    if job.status != GenerationJob.Status.SUCCEEDED:
+        return []
+    found = getattr(job, "live_portraits", None)  # prefetched by the selectors
+    if found is None:
+        found = portrait_list_for_job(job=job, viewer=viewer)
+    return list(found)
+
+
+def _seed(portrait) -> dict[str, Any]:
+    """Each picture of a batch has its own seed (the job's, plus its index): the one to
+    paint it again."""
+    return {"seed": (portrait.recipe or {}).get("seed")}
+
+
+# The comparison of a job's pictures shows small ones at a whole multiple of their size,
+# up to about this many CSS pixels wide (the demo model's 128 px three times over): at
+# their real size they would be smaller than their own thumbnails.
+COMPARE_WIDTH = 384
+
+
+def job_compare_scale(portraits: list[dict[str, Any]]) -> int:
+    """By how much (1 to 4) the job page's comparison enlarges ``portraits`` (summaries)."""
+    widest = max((portrait["width"] or 0 for portrait in portraits), default=0)
+    return max(1, min(4, COMPARE_WIDTH // widest)) if widest else 1
+
+
+def job_list_row(job: GenerationJob, *, viewer) -> dict[str, Any]:
+    """A job as the "My jobs" list shows it, on the page and in ``ws/jobs/`` messages:
+    where it stands and the first picture it painted (as ``viewer`` may see it), or
+    none — the list then shows its status in the picture's place."""
+    first = next(iter(_results(job, viewer=viewer)), None)
+    total = job.progress_total or job.steps_to_run
+    return {
+        "id": str(job.pk),
+        "url": job.get_absolute_url(),
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "queue_position": job_queue_position(job=job),
+        "progress": {"step": job.progress_step, "total": total},
+        "thumbnail": (
+            {
+                "url": portrait_url("portraits:thumbnail", first.public_id),
+                "width": first.thumbnail_width,
+                "height": first.thumbnail_height,
+            }
+            if first is not None
+            else None
+        ),
     }
 
 

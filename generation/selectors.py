@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.permissions import is_moderator
@@ -25,7 +25,9 @@ def _for_display(qs: QuerySet[GenerationJob], *, viewer) -> QuerySet[GenerationJ
         .values("n")
     )
     return (
-        qs.select_related("model", "style", "user", "parent", "parent__author")
+        qs.select_related(
+            "model", "style", "user", "parent", "parent__author", "reproduces", "reproduces__author"
+        )
         .annotate(queue_ahead=Coalesce(Subquery(ahead), 0))
         .prefetch_related(
             Prefetch(
@@ -75,6 +77,22 @@ def job_list_owned(*, user, status: str | None = None) -> QuerySet[GenerationJob
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+# At most this many jobs in the state ``ws/jobs/`` sends on connect: the member's active
+# jobs (a handful: GENERATION_MAX_ACTIVE_JOBS) and those that ended since the page was drawn.
+JOBS_CHANGED_LIMIT = 100
+
+
+def job_list_changed_since(*, user, since) -> QuerySet[GenerationJob]:
+    """``user``'s jobs a "My jobs" page drawn at ``since`` may show out of date: every
+    queued or running one, and every one that ended since (without ``since``: the active
+    ones only). Newest first, at most ``JOBS_CHANGED_LIMIT``, with their thumbnails as
+    ``user`` may see them."""
+    changed = Q(status__in=GenerationJob.ACTIVE_STATUSES)
+    if since is not None:
+        changed |= Q(finished_at__gte=since)
+    return job_list_owned(user=user).filter(changed)[:JOBS_CHANGED_LIMIT]
 
 
 def job_queue_position(*, job: GenerationJob) -> int | None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 
 from django.conf import settings
@@ -8,6 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from config import errors
@@ -16,7 +20,7 @@ from config.errors import DomainError, NotFound, form_add_domain_error, http_sta
 from generation import inference, selectors, services
 from generation.forms import JobForm
 from generation.models import GenerationJob
-from generation.presenters import job_present
+from generation.presenters import job_compare_scale, job_list_row, job_present
 from portraits import recipe
 from portraits.models import Portrait
 from portraits.selectors import (
@@ -44,6 +48,47 @@ def _initial_from(parent, withheld) -> dict:
     return {key: value for key, value in spec.items() if value not in (None, "")}
 
 
+def _initial_from_job(request, *, remix: bool) -> dict | None:
+    """The "Edit and resubmit" of a job's page (``?from=<job id>``): the form filled in with
+    the recipe one of the member's own jobs asked for, its seed and image count included
+    (image-to-image's strength too, on the remix form). None without ``from``."""
+    raw = request.GET.get("from")
+    if not raw:
+        return None
+    try:
+        job = selectors.job_list_owned(user=request.user).filter(pk=uuid.UUID(raw)).first()
+    except ValueError:
+        job = None
+    if job is None:
+        raise Http404("No such job.")
+    spec = {**recipe.remix_spec(job.recipe), "num_images": job.num_images}
+    if remix and job.init_strength is not None:
+        spec["init_strength"] = job.init_strength
+    return {key: value for key, value in spec.items() if value not in (None, "")}
+
+
+def _job_submit_from(form, *, user, parent):
+    """Submit the create or remix form's job; None when the form has errors, which then
+    holds all of them: its own type errors ("Enter a whole number.") and, in the same
+    answer, the service's errors on every other field (steps 500 and CFG 99 reported
+    together with a seed that is not a number, not once it is fixed)."""
+    if form.is_valid():
+        if parent is None:
+            return services.job_submit(user=user, spec=form.spec())
+        # The form opened with the parent's recipe: what it says now is it.
+        return services.job_submit_remix(user=user, portrait=parent, changes=form.remix_changes())
+    if parent is None:
+        found = services.job_spec_errors(form.spec(), checked=form.errors)
+    else:
+        found = services.job_remix_errors(
+            user=user, portrait=parent, changes=form.remix_changes(), checked=form.errors
+        )
+    for field, refusals in found.items():
+        for refusal in refusals:
+            form.add_error(field if field in form.fields else None, refusal)
+    return None
+
+
 @login_required
 def job_create(request):
     parent = _remix_parent(request)
@@ -54,23 +99,19 @@ def job_create(request):
     if request.method == "POST":
         form = JobForm(request.POST, remix=parent is not None)
         status = 400
-        if form.is_valid():
-            try:
-                if parent is None:
-                    job = services.job_submit(user=request.user, spec=form.spec())
-                else:  # the form opened with the parent's recipe: what it says now is it
-                    job = services.job_submit_remix(
-                        user=request.user, portrait=parent, changes=form.remix_changes()
-                    )
-            except DomainError as exc:
-                form_add_domain_error(form, exc)
-                status = http_status_for(exc)  # 429 for a quota, as the API answers
-            else:
+        try:
+            job = _job_submit_from(form, user=request.user, parent=parent)
+        except DomainError as exc:
+            form_add_domain_error(form, exc)
+            status = http_status_for(exc)  # 429 for a quota, as the API answers
+        else:
+            if job is not None:
                 return redirect(job)
     else:
-        form = JobForm(
-            initial=_initial_from(parent, withheld) if parent else None, remix=parent is not None
-        )
+        initial = _initial_from_job(request, remix=parent is not None)
+        if initial is None and parent is not None:
+            initial = _initial_from(parent, withheld)
+        form = JobForm(initial=initial, remix=parent is not None)
     backend_missing = (
         inference.backend_missing_reason()
         if settings.CELERY_INPROCESS_WORKER and not inference.backend_available()
@@ -98,6 +139,9 @@ def job_list(request):
     status = request.GET.get("status") or None
     if status not in GenerationJob.Status.values:
         status = None
+    # Drawn now: the page's socket (ws/jobs/) asks for what changed since, so a job that
+    # ends between this read and its connection is not left showing "running".
+    drawn_at = timezone.now()
     jobs, next_link, previous_link = cursor_page(
         request, selectors.job_list_owned(user=request.user, status=status), page_size=JOBS_ON_PAGE
     )
@@ -105,7 +149,8 @@ def job_list(request):
         request,
         "generation/job_list.html",
         {
-            "jobs": jobs,
+            "jobs": [(job, job_list_row(job, viewer=request.user)) for job in jobs],
+            "drawn_at": drawn_at.isoformat(),
             "next": next_link,
             "previous": previous_link,
             "statuses": GenerationJob.Status.choices,
@@ -117,20 +162,33 @@ def job_list(request):
 def _render_job(request, job, status=200):
     # Built for whoever looks (the owner, or a moderator): the template shows the parent
     # from it, never from ``job.parent``, so portraits.selectors decides what it shows.
+    job_json = job_present(job, viewer=request.user)
     return render(
         request,
         "generation/job_detail.html",
         {
             "job": job,
-            "job_json": job_present(job, viewer=request.user),
-            # Its owner chooses who sees its results; a moderator only looks.
+            "job_json": job_json,
+            # Its owner chooses who sees its results and paints again; a moderator only looks.
             "can_curate": job.user_id == request.user.pk,
             "visibilities": [
                 (value, label.split(" (")[0]) for value, label in Portrait.Visibility.choices
             ],
+            "edit_url": _edit_url(job, job_json),
+            "compare_scale": job_compare_scale(job_json["portraits"]),
         },
         status=status,
     )
+
+
+def _edit_url(job, job_json) -> str:
+    """The "Edit and resubmit" link: the create form, prefilled from the job (``?from=``), as a
+    remix of the same parent while the member may still open it."""
+    query = {"from": str(job.pk)}
+    parent = job_json["parent"]
+    if parent and parent["available"]:
+        query["remix"] = parent["id"]
+    return f"{reverse('generation:job-create')}?{urlencode(query)}"
 
 
 @login_required
@@ -215,4 +273,46 @@ def job_create_reproduction(request, public_id):
         details = [message for field in exc.field_errors.values() for message in field]
         messages.error(request, " ".join([exc.message, *details]))
         return redirect(portrait)
+    return redirect(job)
+
+
+@login_required
+@require_POST
+def job_submit_again(request, pk):
+    """The "Paint again" of a cancelled or failed job: its recipe, submitted as it was."""
+    try:
+        job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
+        again = services.job_submit_again(user=request.user, job=job)
+    except NotFound:
+        raise Http404("No such job.") from None
+    except DomainError as exc:
+        # Nothing was submitted (a quota, a parent gone): say why on the job's page.
+        details = [message for field in exc.field_errors.values() for message in field]
+        messages.error(request, " ".join([exc.message, *dict.fromkeys(details)]))
+        return redirect("generation:job-detail", pk=pk)
+    return redirect(again)
+
+
+@login_required
+@require_POST
+def portrait_vary(request, public_id):
+    """The "Vary" of a job's picture: a remix of it with a new random seed and nothing else
+    changed, submitted at once (the remix form is its "Remix" button)."""
+    try:
+        portrait = portrait_get_viewable(viewer=request.user, public_id=public_id)
+    except NotFound:
+        raise Http404("No such portrait.") from None
+    try:
+        job = services.job_submit_remix(
+            user=request.user, portrait=portrait, changes={"seed": None, "num_images": 1}
+        )
+    except DomainError as exc:
+        details = [message for field in exc.field_errors.values() for message in field]
+        messages.error(request, " ".join([exc.message, *dict.fromkeys(details)]))
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = portrait.get_absolute_url()
+        return redirect(back)
     return redirect(job)

@@ -10,7 +10,7 @@ from portraits.signing import signing_paths
 
 @register(Tags.security)
 def check_signing_credentials(app_configs=None, **kwargs):
-    if settings.DEBUG:
+    if not settings.PRODUCTION:
         return []  # created on first use (portraits.signing)
     key_path, chain_path = signing_paths()
     missing = [str(path) for path in (key_path, chain_path) if not path.exists()]

@@ -228,6 +228,23 @@ def read_manifest(
     return result
 
 
+NOT_AN_IMAGE = "This is not an image we can read."
+
+
+def is_readable_image(data: bytes) -> bool:
+    """Whether ``data`` is a picture at all: Pillow recognises its format and reads its
+    header (size, mode). Only the header: a picture whose later bytes were tampered with
+    is still one, and verifying its credentials is what tells that it was changed.
+    Nothing is decoded, so a huge or hostile upload costs little."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width > 0 and image.height > 0
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+
+
 def file_report(data: bytes) -> dict[str, Any]:
     """What a file says about itself: its C2PA manifest, verified against the built-in
     trust list and this site's own CA (:func:`read_manifest`'s report), and, for a PNG,

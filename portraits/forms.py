@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from portraits import credentials
 from portraits.models import (
     DESCRIPTION_MAX_LENGTH,
     TAG_MAX_LENGTH,
@@ -61,3 +62,13 @@ class CredentialsVerifyForm(forms.Form):
     file = forms.FileField(
         help_text=f"A PNG, JPEG or WebP image, up to {filesizeformat(settings.UPLOAD_MAX_BYTES)}."
     )
+
+    def clean_file(self):
+        # A file that is no picture has no credentials to find: say what it is instead of
+        # "No Content Credentials found", which reads as if a picture was checked.
+        upload = self.cleaned_data["file"]
+        data = upload.read()
+        upload.seek(0)
+        if not credentials.is_readable_image(data):
+            raise forms.ValidationError(credentials.NOT_AN_IMAGE, code="not_an_image")
+        return upload

@@ -136,6 +136,21 @@ def encode_png(image: Image.Image, *, parameters: str, provenance: Mapping[str, 
     return buffer.getvalue()
 
 
+def pixels_sha256(image: Image.Image | bytes) -> str:
+    """A sha256 of a picture's decoded pixels (with its mode and size), not of its file.
+
+    Two files of the same picture differ byte for byte: each carries its own signed
+    Content Credentials manifest, provenance chunk and ids. Their pixels are what a
+    reproduction must match. ``image``: a Pillow image, or the bytes of a file.
+    """
+    if isinstance(image, bytes | bytearray):
+        image = Image.open(io.BytesIO(image))
+        image.load()
+    digest = hashlib.sha256(f"{image.mode} {image.width}x{image.height}\n".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
 def read_png_metadata(data: bytes) -> dict[str, Any]:
     """The ``parameters`` text and provenance dict stored in a PNG (``None`` when absent).
 

@@ -133,6 +133,19 @@ class Portrait(models.Model):
     depth = models.PositiveIntegerField(default=0)
     ancestry = models.TextField(blank=True, default="")
     changes = models.JSONField(default=dict, blank=True)
+    # A reproduction (``generation``'s Reproduce) paints a portrait's recipe again: it takes
+    # the same place in the chain (the same parent, credited the same), and names here the
+    # portrait it repaints, so it reads as a reproduction, not as another remix.
+    reproduces = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reproductions"
+    )
+    # A sha256 of the decoded pixels (``portraits.imagefiles.pixels_sha256``), written at
+    # creation: two files of the same picture differ in their signed metadata, their
+    # pixels do not. Empty for a portrait stored before it was kept (read from its file
+    # when needed). ``pixels_match``: for a reproduction, whether its pixels are the
+    # original's; None when not a reproduction, or when the original's file was gone.
+    pixels_sha256 = models.CharField(max_length=64, blank=True, default="")
+    pixels_match = models.BooleanField(null=True, blank=True)
 
     # The community's view of it (``portraits.community``): when its owner first made it
     # public (the gallery's "newest" and "top of the week" go by this, not by when it was

@@ -15,7 +15,7 @@ from django.utils import timezone
 from portraits.lineage import author_fields
 from portraits.links import portrait_url
 from portraits.models import Portrait
-from portraits.selectors import portrait_title_for
+from portraits.selectors import portrait_parent_for, portrait_title_for
 
 AbsoluteUrl = Callable[[str], str]
 
@@ -65,4 +65,43 @@ def portrait_summary(
         "author": {"name": name, "username": username, "url": profile},
         "depth": portrait.depth,
         "created_at": iso_datetime(portrait.created_at),
+    }
+
+
+# Up to this width a picture is shown scaled up by a whole number (portraits.css says why
+# it is then drawn "pixelated"); wider ones fill the column smoothly.
+UPSCALED_MAX_WIDTH = 320
+
+
+def portrait_image_display(portrait: Portrait) -> dict[str, Any]:
+    """How a portrait page shows the picture: large, and its real size in words.
+
+    ``upscaled``: small enough (the demo model paints 128 px) that the page scales it up
+    several times: by a whole factor, drawn with hard pixel edges (``portraits.css``).
+    """
+    return {
+        "width": portrait.width,
+        "height": portrait.height,
+        "upscaled": portrait.width <= UPSCALED_MAX_WIDTH,
+        "size_label": f"{portrait.width} × {portrait.height} px original",
+    }
+
+
+def portrait_reproduction(
+    portrait: Portrait, *, viewer, absolute_url: AbsoluteUrl | None = None
+) -> dict[str, Any]:
+    """What a reproduction says of itself, the same on its page and in the API:
+    ``reproduces``, the portrait it painted again as ``viewer`` may see it (the shape of a
+    remix's ``parent``: ``portraits.lineage.ParentRef``; null when it is no reproduction),
+    and ``pixels_match``, whether its pixels are that portrait's (null when unknown).
+
+    A reproduction whose original's row is gone altogether (deleted without remixes)
+    still says it was one: its ``pixels_match`` was decided when it was painted.
+    """
+    if portrait.reproduces_id is None and portrait.pixels_match is None:
+        return {"reproduces": None, "pixels_match": None}
+    ref = portrait_parent_for(parent=portrait.reproduces, viewer=viewer)
+    return {
+        "reproduces": ref.as_dict(absolute=absolute_url),
+        "pixels_match": portrait.pixels_match,
     }

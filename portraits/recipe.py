@@ -150,7 +150,8 @@ FIELDS: tuple[Field, ...] = (
     Field("model_source", "model source", FROZEN, private=True),
     Field("model_revision", "model revision", FROZEN, compared=True),
     Field("model_family", "model family", FROZEN),
-    Field("scheduler", "scheduler", ASKED, submitted=True, inherited=True, compared=True),
+    # "sampler": what the create form calls it (its values read as SCHEDULERS' labels).
+    Field("scheduler", "sampler", ASKED, submitted=True, inherited=True, compared=True),
     Field("seed", "seed", ASKED, submitted=True, inherited=True, compared=True),
     Field("steps", "steps", ASKED, submitted=True, inherited=True, compared=True),
     Field("guidance_scale", "guidance", ASKED, submitted=True, inherited=True, compared=True),
@@ -654,3 +655,142 @@ def provenance_for_viewer(value: Any, *, hidden_ids: Collection[str]) -> Any:
     if isinstance(value, list | tuple):
         return [provenance_for_viewer(item, hidden_ids=hidden_ids) for item in value]
     return value
+
+
+# --- Showing a recipe to a member ------------------------------------------------------------
+
+# What the recipe's technical details list, in order: how the site painted it, in
+# diffusers' and torch's own words (a member rarely needs them; someone reproducing it
+# elsewhere does).
+_TECHNICAL = (
+    ("scheduler", "Scheduler class"),
+    ("requested_scheduler", "Scheduler asked for"),
+    ("model", "Model id"),
+    ("model_revision", "Model revision"),
+    ("requested_model_revision", "Model revision asked for"),
+    ("model_family", "Pipeline family"),
+    ("device", "Device"),
+    ("dtype", "Precision"),
+    ("diffusers_version", "diffusers"),
+    ("torch_version", "torch"),
+    ("batch_size", "Images in its batch"),
+    ("batch_index", "Index in its batch"),
+)
+
+
+def sampler_label(scheduler: str | None, *, requested: str | None = None) -> str:
+    """The sampler as the create form names it (``SCHEDULERS``' labels), never a class.
+
+    ``scheduler`` is the class that painted (or, on a job not yet painted, the one asked
+    for); ``requested`` what the member asked for, empty for the model's own default. A
+    job's recipe has no ``requested``: its ``scheduler`` is what was asked.
+    """
+    asked = scheduler if requested is None else requested
+    painted = a1111_sampler_name(scheduler)
+    if asked:
+        return a1111_sampler_name(asked) or asked
+    return f"Model default ({painted})" if painted else "Model default"
+
+
+def param_display(name: str, value: Any) -> Any:
+    """A compared parameter's value (lineage's ``[old, new]``) as the create form says it:
+    a sampler by its label, never its class; anything else as it is."""
+    if name == "scheduler":
+        return sampler_label(value or "")
+    return value
+
+
+def style_additions(recipe: Mapping[str, Any]) -> dict[str, str] | None:
+    """What the recipe's style added to the member's words, from its frozen styled prompts
+    (the style as it was when it painted, not as an administrator may have edited it since).
+
+    ``before`` and ``after`` surround the member's prompt; ``negative`` is what it added to
+    the negative prompt. None when the recipe has no style, or its prompt is withheld
+    from this viewer (the additions would spell out the words around it all the same).
+    """
+    if not (recipe.get("style") or recipe.get("style_name")):
+        return None
+    prompt, styled = recipe.get("prompt"), recipe.get("styled_prompt")
+    if prompt is None or styled is None:
+        return None
+    before, found, after = styled.partition(prompt) if prompt else ("", "", styled)
+    if not found and prompt:  # a hand-written row: show the whole styled prompt
+        before, after = styled, ""
+    negative = recipe.get("negative_prompt") or ""
+    styled_negative = recipe.get("styled_negative_prompt") or ""
+    if negative and styled_negative.startswith(negative):
+        styled_negative = styled_negative[len(negative) :].lstrip(", ")
+    # Shown around the prompt as quoted words: the spaces and the comma that join them
+    # to it are layout, not words.
+    return {
+        "before": before.strip(),
+        "after": after.strip().lstrip(",").strip(),
+        "negative": styled_negative,
+    }
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def recipe_display(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipe as a member reads it: what ``portraits/_recipe.html`` shows, on the
+    portrait page and the job page alike.
+
+    ``recipe`` is one the viewer may read (:func:`recipe_for_viewer`): a portrait's, or a
+    job's (which has no ``PAINTED`` keys yet). Returns ``rows`` (label and value, in the
+    create form's words: "Sampler", not a scheduler class; the style's row ``adds`` what it
+    added, :func:`style_additions`; a withheld prompt's row is ``withheld``, a row's
+    ``note`` a muted aside) and ``technical`` (class names, versions, device: for a
+    collapsed "Technical details").
+    """
+    rows: list[dict[str, Any]] = []
+
+    def row(label: str, value: Any, *, note: str = "", withheld: bool = False, adds=None) -> None:
+        rows.append(
+            {"label": label, "value": value, "note": note, "withheld": withheld, "adds": adds}
+        )
+
+    row("Prompt", recipe.get("prompt") or "", withheld=bool(recipe.get("prompt_withheld")))
+    if recipe.get("negative_prompt_withheld") or recipe.get("negative_prompt"):
+        row(
+            "Negative prompt",
+            recipe.get("negative_prompt") or "",
+            withheld=bool(recipe.get("negative_prompt_withheld")),
+        )
+    style_name = recipe.get("style_name") or recipe.get("style")
+    if style_name:
+        row("Style", style_name, adds=style_additions(recipe))
+    if recipe.get("model_name") or recipe.get("model"):
+        row("Model", recipe.get("model_name") or recipe.get("model"))
+    painted = "requested_scheduler" in recipe
+    row(
+        "Sampler",
+        sampler_label(
+            recipe.get("scheduler"),
+            requested=recipe.get("requested_scheduler") if painted else None,
+        ),
+    )
+    if recipe.get("seed") is not None:
+        row("Seed", recipe["seed"])
+    steps, strength = recipe.get("steps"), recipe.get("init_strength")
+    if steps is not None:
+        row("Steps", steps)
+    if recipe.get("guidance_scale") is not None:
+        row("Guidance (CFG)", _number(recipe["guidance_scale"]))
+    if recipe.get("width") and recipe.get("height"):
+        row("Size", f"{recipe['width']} × {recipe['height']} px")
+    if recipe.get("num_images", 1) not in (None, 1):
+        row("Images", recipe["num_images"])
+    if strength is not None:
+        note = ""
+        if steps is not None:
+            # The pipeline denoises only int(steps × strength) of the steps.
+            note = f"runs {int(steps * strength)} of {steps} steps"
+        row("Image-to-image", f"from the parent's picture, strength {_number(strength)}", note=note)
+    technical = [
+        {"label": label, "value": _number(recipe[key])}
+        for key, label in _TECHNICAL
+        if recipe.get(key) not in (None, "")
+    ]
+    return {"rows": rows, "technical": technical}

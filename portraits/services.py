@@ -115,6 +115,7 @@ def portrait_create_from_job(
     recipes: Sequence[Mapping[str, Any]],
     images: Sequence[Image.Image],
     held_for_review: bool = False,
+    reproduces: Portrait | None = None,
 ) -> list[Portrait]:
     """Store every image of a finished job as a private Portrait, in image order.
 
@@ -127,6 +128,11 @@ def portrait_create_from_job(
     review (``GenerationJob.held_for_review``): the portraits are created held (they
     cannot be made public or unlisted until cleared) and ``portrait_held_for_review`` is
     sent in this transaction, so the moderators' queue gets them with the rows.
+
+    ``reproduces``: the portrait a reproduction job painted again (the job's
+    ``reproduces``). Each portrait records it, and whether its pixels match that
+    portrait's (``pixels_match``, comparing ``pixels_sha256``: the files themselves
+    always differ, in their signed metadata). Every portrait stores its own pixels' hash.
 
     Each portrait gets its recipe, its place in the remix chain (parent, root, depth, ancestry, changes vs the parent), a WebP
     thumbnail, and an original PNG carrying the A1111 ``parameters`` chunk and the
@@ -223,6 +229,13 @@ def portrait_create_from_job(
                     cert_chain_pem=chain_pem,
                     tsa_url=settings.C2PA_TSA_URL,
                 )
+                portrait.pixels_sha256 = imagefiles.pixels_sha256(signed)
+                if reproduces is not None:
+                    portrait.reproduces = reproduces
+                    original = _pixels_sha256_of(reproduces)
+                    portrait.pixels_match = (
+                        None if original is None else original == portrait.pixels_sha256
+                    )
                 thumb, thumb_width, thumb_height = imagefiles.make_thumbnail(image)
                 portrait.image.save("original.png", ContentFile(signed), save=False)
                 written.append(portrait.image.name)
@@ -243,6 +256,18 @@ def portrait_create_from_job(
         raise
     logger.info("Job %s: stored %d portrait(s)", job_id, len(created))
     return created
+
+
+def _pixels_sha256_of(portrait: Portrait) -> str | None:
+    """``portrait``'s pixels hash; read from its file (and kept) for one stored before
+    hashes were; None once its file is gone (a tombstone)."""
+    if not portrait.pixels_sha256:
+        data = portrait_original_bytes(portrait=portrait, missing_ok=True)
+        if data is None:
+            return None
+        portrait.pixels_sha256 = imagefiles.pixels_sha256(data)
+        Portrait.objects.filter(pk=portrait.pk).update(pixels_sha256=portrait.pixels_sha256)
+    return portrait.pixels_sha256
 
 
 def portrait_files_discard(*, portraits: Iterable[Portrait]) -> None:

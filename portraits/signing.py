@@ -4,11 +4,11 @@
 production they are a real signing certificate (from a CA in the C2PA trust list) and
 its key; ``manage.py check`` warns when they are missing (``portraits.checks``).
 
-In development (``DEBUG``) a missing pair at the default location is created on first
-use with the development CA (``portraits.dev_ca.create_dev_ca``, the same as
-``manage.py c2pa_dev_certs``), so the embedded default signs out of the box. Never
-outside ``DEBUG``: a production site that silently minted its own CA would sign with a
-key nobody chose.
+Outside production (``settings.PRODUCTION``: an explicit ``DEBUG=false``) a missing pair
+at the default location is created on first use with the development CA
+(``portraits.dev_ca.create_dev_ca``, the same as ``manage.py c2pa_dev_certs``), so the
+embedded default signs out of the box. Never in production: a production site that
+silently minted its own CA would sign with a key nobody chose.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _dev_pair_creatable(key_path: Path, chain_path: Path) -> bool:
     # Only the layout create_dev_ca writes, and only when neither file exists (never
     # replace half of a pair someone put there).
     return (
-        settings.DEBUG
+        not settings.PRODUCTION
         and key_path.parent == chain_path.parent
         and key_path.name == DEV_KEY_NAME
         and chain_path.name == DEV_CHAIN_NAME
@@ -46,7 +46,7 @@ def signing_credentials() -> tuple[bytes, bytes]:
     """(private key PEM, certificate chain PEM) to sign portraits with.
 
     Raises ImproperlyConfigured naming the settings when the files are missing and
-    cannot be created (outside DEBUG, or at a non-default location).
+    cannot be created (in production, or at a non-default location).
     """
     key_path, chain_path = signing_paths()
     if not (key_path.exists() and chain_path.exists()):

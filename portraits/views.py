@@ -23,6 +23,8 @@ from config.pagecache import cache_public
 from portraits import community, credentials, media, selectors, services
 from portraits.forms import CredentialsVerifyForm, PortraitEditForm
 from portraits.models import Portrait
+from portraits.presenters import portrait_image_display, portrait_reproduction
+from portraits.recipe import recipe_display
 
 REMIXES_ON_PAGE = 12
 PAGE_SIZE = 24
@@ -82,18 +84,22 @@ def portrait_detail(request, public_id):
         selectors.portrait_remixes(portrait=portrait, viewer=request.user)[: REMIXES_ON_PAGE + 1]
     )
     selectors.portraits_withheld(portraits=remixes, viewer=request.user)  # their titles
+    recipe = selectors.portrait_recipe_for(portrait=portrait, viewer=request.user, chain=chain)
+    remix_url = f"{reverse('generation:job-create')}?remix={portrait.public_id}"
     context = {
         "portrait": portrait,
         "title": selectors.portrait_title_for(portrait=portrait, viewer=request.user, chain=chain),
-        "recipe": selectors.portrait_recipe_for(
-            portrait=portrait, viewer=request.user, chain=chain
-        ),
+        "recipe_view": recipe_display(recipe),
+        "image": portrait_image_display(portrait),
+        "reproduction": portrait_reproduction(portrait, viewer=request.user),
         "steps": selectors.portrait_lineage(portrait=portrait, viewer=request.user, chain=chain),
         "credits": selectors.portrait_credits(portrait=portrait, chain=chain),
         "remixes": remixes[:REMIXES_ON_PAGE],
         "more_remixes": len(remixes) > REMIXES_ON_PAGE,
         "can_edit": selectors.portrait_can_edit(portrait=portrait, viewer=request.user),
-        "remix_url": f"{reverse('generation:job-create')}?remix={portrait.public_id}",
+        "remix_url": remix_url,
+        # A visitor signs in, then lands on the remix form itself.
+        "remix_login_url": f"{reverse('account_login')}?{urlencode({'next': remix_url})}",
         "tags": list(portrait.tags.all()),
         "family_size": selectors.portrait_family_size(portrait=portrait),
     }

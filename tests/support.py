@@ -42,7 +42,9 @@ def process_env(**overrides: str) -> dict[str, str]:
             "PASSWORD_HASHERS": ",".join(settings.PASSWORD_HASHERS),
             "LIKENESS_TORCH_THREADS": "1",
             "PYTHONUNBUFFERED": "1",
-            "DEBUG": "true",
+            # Unset, as `make run` leaves it (a developer's DEBUG=true is not inherited):
+            # the site's own error pages, the embedded default's conveniences.
+            "DEBUG": None,
         }
     )
     env.update(overrides)

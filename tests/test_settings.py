@@ -215,3 +215,131 @@ def test_production_without_a_secret_key_fails(tmp_path):
     result = _django_setup(tmp_path, DEBUG="false", ALLOWED_HOSTS="likeness.example")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+# DEBUG unset, DEBUG=true and DEBUG=false are three different sites (config.settings).
+_MODE_SETTINGS = (
+    "DEBUG",
+    "PRODUCTION",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_PRELOAD",
+    "ACCOUNT_EMAIL_VERIFICATION",
+    "STORAGES",
+    "WHITENOISE_USE_FINDERS",
+    "WHITENOISE_AUTOREFRESH",
+)
+
+
+def test_the_embedded_default_hides_debug_pages_but_is_not_hardened(tmp_path):
+    values = _settings_of(tmp_path, *_MODE_SETTINGS)
+    # Visitors of `make run` get the site's own 404/500 pages, never the URL list.
+    assert values["DEBUG"] is False
+    assert values["PRODUCTION"] is False
+    # …and it still runs on plain http on this machine, without collectstatic.
+    assert values["SECRET_KEY"].startswith("django-insecure-")
+    assert values["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert values["SESSION_COOKIE_SECURE"] is False
+    assert values["CSRF_COOKIE_SECURE"] is False
+    assert values["SECURE_SSL_REDIRECT"] is False
+    assert values["SECURE_HSTS_SECONDS"] == 0
+    assert values["ACCOUNT_EMAIL_VERIFICATION"] == "optional"
+    assert values["STORAGES"]["staticfiles"]["BACKEND"].endswith(".StaticFilesStorage")
+    assert values["WHITENOISE_USE_FINDERS"] is True
+    assert values["WHITENOISE_AUTOREFRESH"] is True
+
+
+def test_debug_true_shows_debug_pages_without_hardening(tmp_path):
+    values = _settings_of(tmp_path, *_MODE_SETTINGS, DEBUG="true")
+    assert values["DEBUG"] is True
+    assert values["PRODUCTION"] is False
+    assert values["SESSION_COOKIE_SECURE"] is False
+    assert values["WHITENOISE_USE_FINDERS"] is True
+
+
+def test_an_explicit_debug_false_is_production(tmp_path):
+    values = _settings_of(
+        tmp_path, *_MODE_SETTINGS, DEBUG="false", SECRET_KEY="production-" + "x" * 50
+    )
+    assert values["DEBUG"] is False
+    assert values["PRODUCTION"] is True
+    assert values["ALLOWED_HOSTS"] == []
+    assert values["SESSION_COOKIE_SECURE"] is True
+    assert values["CSRF_COOKIE_SECURE"] is True
+    assert values["SECURE_SSL_REDIRECT"] is True
+    assert values["SECURE_HSTS_SECONDS"] == 31536000
+    assert values["SECURE_HSTS_PRELOAD"] is True
+    assert values["ACCOUNT_EMAIL_VERIFICATION"] == "mandatory"
+    assert values["STORAGES"]["staticfiles"]["BACKEND"] == (
+        "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    )
+    assert values["WHITENOISE_USE_FINDERS"] is False
+    assert values["WHITENOISE_AUTOREFRESH"] is False
+
+
+def test_an_empty_debug_is_the_embedded_default_not_production(tmp_path):
+    # `DEBUG= make run` (an empty value, e.g. from a template .env) must not demand a key.
+    values = _settings_of(tmp_path, "DEBUG", "PRODUCTION", DEBUG="")
+    assert values == {"DEBUG": False, "PRODUCTION": False}
+
+
+@pytest.mark.processes
+def test_make_runs_site_shows_its_own_404_serves_static_files_and_a_favicon(
+    transactional_db, tmp_path
+):
+    """daphne with the environment `make run` gives it: no DEBUG, no collectstatic."""
+    from urllib.error import HTTPError
+    from urllib.request import HTTPRedirectHandler, Request, build_opener
+
+    from tests import support
+
+    port = support.free_port()
+    env = support.process_env(
+        DEBUG=None,
+        # An empty STATIC_ROOT: nothing was collected, the apps' folders must serve.
+        STATIC_ROOT=str(tmp_path / "static-root"),
+        REDIS_URL="",
+        CELERY_BROKER_URL="",
+        CELERY_INPROCESS_WORKER="false",
+    )
+    site = support.daphne(env, tmp_path / "daphne.log", port)
+
+    class NoRedirects(HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = build_opener(NoRedirects)
+
+    def get(path: str):
+        try:
+            response = opener.open(Request(f"http://127.0.0.1:{port}{path}"), timeout=30)
+        except HTTPError as error:
+            response = error
+        with response:
+            return response.status, dict(response.headers), response.read()
+
+    try:
+        support.wait_for_port(port, site)
+        status, _, body = get("/no-such-page/")
+        stylesheet_status, stylesheet_headers, stylesheet = get("/static/gallery/likeness.css")
+        icon_status, icon_headers, _ = get("/favicon.ico")
+        if icon_status in (301, 302):
+            svg_status, svg_headers, svg = get(icon_headers["Location"])
+    finally:
+        support.stop(site)
+
+    page = body.decode()
+    assert status == 404
+    assert "This page does not exist" in page
+    assert "URLconf" not in page and "DEBUG = True" not in page
+    assert stylesheet_status == 200, support.read_log(site)
+    assert stylesheet_headers["Content-Type"].startswith("text/css")
+    assert b".site-header" in stylesheet
+    assert icon_status in (301, 302)
+    assert svg_status == 200
+    assert svg_headers["Content-Type"] == "image/svg+xml"
+    assert svg.lstrip().startswith(b"<svg")

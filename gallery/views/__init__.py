@@ -1,2 +1,2 @@
 """The gallery's pages, by what they are about: browsing (``browse``), members, likes and
-follows (``social``) and notifications (``notifications``)."""
+follows (``social``), notifications (``notifications``) and the favicon (``site``)."""

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from config.api.fields import StrictCharField, StrictSlugField
+from config.api.fields import RefusesUnknownFieldsMixin, StrictCharField, StrictSlugField
 from config.api.filters import EnumFilter, QuerySerializer
 from generation.models import GenerationJob, GenerationModel, StylePreset
 from generation.presenters import job_present
@@ -64,41 +64,91 @@ class JobListQuerySerializer(QuerySerializer):
     status = EnumFilter(GenerationJob.Status.choices, help_text="Only jobs in this state.")
 
 
-class JobSpecSerializer(serializers.Serializer):
+# The site's words for what DRF would say in its own ("A valid integer is required.",
+# "Ensure this value is less than or equal to 4."): the sentences the service and the
+# create page use, so a client shows one voice whichever check refused a field.
+WHOLE_NUMBER = {
+    "invalid": "Enter a whole number.",
+    "max_string_length": "Enter a whole number.",
+    "null": "Leave it out for the model's default.",
+}
+NUMBER = {**WHOLE_NUMBER, "invalid": "Enter a number.", "max_string_length": "Enter a number."}
+TEXT = {"max_length": "At most {max_length} characters (this has %(show_value)d)."}
+
+
+class JobSpecSerializer(RefusesUnknownFieldsMixin, serializers.Serializer):
     """What a client may ask for. Types are checked here, ranges by the service
-    (which knows the model's limits); the remix parent is never a client field."""
+    (which knows the model's limits); the remix parent is never a client field.
 
-    refuses_unknown_fields = True  # see validate(); the schema says so (config.api.schema)
+    A request with type errors still gets the service's errors on its other fields in the
+    same answer (``generation.api.views``): every bad field at once."""
 
-    prompt = PromptField(max_length=PROMPT_MAX_LENGTH)
+    prompt = PromptField(
+        max_length=PROMPT_MAX_LENGTH,
+        error_messages={
+            **TEXT,
+            "required": "Describe the portrait you want.",
+            "null": "Describe the portrait you want.",
+        },
+    )
     negative_prompt = StrictCharField(
-        max_length=PROMPT_MAX_LENGTH, required=False, allow_blank=True, default=""
+        max_length=PROMPT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={**TEXT, "null": "Leave it out, or send an empty string."},
     )
-    style = StrictSlugField(required=False, allow_null=True, allow_blank=True)
-    model = StrictSlugField(required=False, allow_null=True, allow_blank=True)
-    seed = serializers.IntegerField(required=False, allow_null=True, help_text="Random when empty.")
-    steps = serializers.IntegerField(required=False)
-    guidance_scale = serializers.FloatField(required=False)
-    width = serializers.IntegerField(required=False, help_text="A multiple of 8.")
-    height = serializers.IntegerField(required=False, help_text="A multiple of 8.")
-    num_images = serializers.IntegerField(required=False, min_value=1, max_value=MAX_IMAGES_PER_JOB)
+    style = StrictSlugField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        error_messages={"invalid": "Unknown style “%(value)s”."},
+    )
+    model = StrictSlugField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        error_messages={"invalid": "Unknown model “%(value)s”."},
+    )
+    seed = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Random when empty.", error_messages=WHOLE_NUMBER
+    )
+    steps = serializers.IntegerField(required=False, error_messages=WHOLE_NUMBER)
+    guidance_scale = serializers.FloatField(required=False, error_messages=NUMBER)
+    width = serializers.IntegerField(
+        required=False, help_text="A multiple of 8.", error_messages=WHOLE_NUMBER
+    )
+    height = serializers.IntegerField(
+        required=False, help_text="A multiple of 8.", error_messages=WHOLE_NUMBER
+    )
+    num_images = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_IMAGES_PER_JOB,
+        error_messages={
+            **WHOLE_NUMBER,
+            "null": "Leave it out for one image.",
+            "min_value": f"Must be between 1 and {MAX_IMAGES_PER_JOB}.",
+            "max_value": f"Must be between 1 and {MAX_IMAGES_PER_JOB}.",
+        },
+    )
     scheduler = serializers.ChoiceField(
-        choices=sorted(SCHEDULERS), required=False, allow_blank=True
+        choices=sorted(SCHEDULERS),
+        required=False,
+        allow_blank=True,
+        error_messages={
+            "invalid_choice": f"Choose one of: {', '.join(sorted(SCHEDULERS))}.",
+            "null": "Leave it out, or send an empty string, for the model's default.",
+        },
     )
-
-    def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return attrs
 
 
 @extend_schema_field(
     {"type": "number", "format": "double", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
 )
 class InitStrengthField(serializers.FloatField):
-    """A strength above 0 (checked by ``validate_init_strength``): DRF's ``min_value`` would
-    document 0 as allowed."""
+    """A strength above 0 and at most 1, which the service checks with the other ranges:
+    DRF's ``min_value`` would document 0 as allowed."""
 
 
 class RemixSerializer(JobSpecSerializer):
@@ -109,21 +159,23 @@ class RemixSerializer(JobSpecSerializer):
     is the portrait in the URL.
     """
 
-    prompt = PromptField(max_length=PROMPT_MAX_LENGTH, required=False)
+    prompt = PromptField(
+        max_length=PROMPT_MAX_LENGTH,
+        required=False,
+        error_messages={**TEXT, "null": "Describe the portrait you want."},
+    )
     negative_prompt = StrictCharField(
-        max_length=PROMPT_MAX_LENGTH, required=False, allow_blank=True
+        max_length=PROMPT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        error_messages={**TEXT, "null": "Leave it out, or send an empty string."},
     )
     init_strength = InitStrengthField(
         required=False,
         allow_null=True,
-        max_value=1.0,
         help_text="Image-to-image: how far to move from the parent's image (0 < s ≤ 1).",
+        error_messages=NUMBER,
     )
-
-    def validate_init_strength(self, value):
-        if value is not None and value <= 0:
-            raise serializers.ValidationError("Must be greater than 0 (0 would keep the parent).")
-        return value
 
     def changes(self) -> dict[str, Any]:
         """Only the fields the client sent (absent ones are inherited, not defaulted)."""
@@ -195,6 +247,16 @@ class JobDocSerializer(serializers.Serializer):
     model = _Dict()
     style = _Dict(allow_null=True)
     parent = _Dict(allow_null=True)
+    reproduces = _Dict(
+        allow_null=True,
+        help_text="A reproduction: the portrait whose recipe it paints again (the shape of "
+        "`parent`); null for any other job.",
+    )
+    pixels_match = serializers.BooleanField(
+        allow_null=True,
+        help_text="A finished reproduction: whether its pixels are the original's; null "
+        "until it has painted, and for any other job.",
+    )
     error = serializers.CharField()
     worker = serializers.CharField()
     attempts = serializers.IntegerField()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.urls.converters import SlugConverter, UUIDConverter
 from drf_spectacular.utils import extend_schema
@@ -56,6 +56,25 @@ def submission_response(request, submit: Callable[[], GenerationJob]) -> Respons
     return Response(data, status=status.HTTP_201_CREATED, headers=headers)
 
 
+def valid_or_every_error(
+    spec: serializers.Serializer,
+    service_errors: Callable[..., Mapping[str, list[str]]],
+) -> None:
+    """Validate a submission's body, or refuse it with every error at once: the
+    serializer's type errors, with what the service's checks (ranges, the model's limits)
+    find in the fields that passed them: ``service_errors(body, checked=<refused fields>)``,
+    ``services.job_spec_errors`` or ``job_remix_errors``. Without this a client fixing a
+    seed that is no number would learn only then that its steps are out of range."""
+    if spec.is_valid():
+        return
+    errors = dict(spec.errors)
+    if isinstance(spec.initial_data, Mapping):
+        # Sent as they were (the service checks raw values); fields already refused stay out.
+        body = {name: spec.initial_data[name] for name in spec.initial_data}
+        errors.update(service_errors(body, checked=set(errors)))
+    raise serializers.ValidationError(errors)
+
+
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Your generation jobs. Follow one live at its `ws_url` (see README, "Live progress")."""
 
@@ -100,7 +119,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def create(self, request, *args, **kwargs):
         def submit() -> GenerationJob:
             spec = JobSpecSerializer(data=request.data)
-            spec.is_valid(raise_exception=True)
+            valid_or_every_error(spec, services.job_spec_errors)
             return services.job_submit(user=request.user, spec=spec.validated_data)
 
         return submission_response(request, submit)
@@ -160,7 +179,12 @@ class PortraitSubmissionViewSet(viewsets.GenericViewSet):
 
         def submit() -> GenerationJob:
             spec = RemixSerializer(data=request.data)
-            spec.is_valid(raise_exception=True)
+            valid_or_every_error(
+                spec,
+                lambda changes, *, checked: services.job_remix_errors(
+                    user=request.user, portrait=portrait, changes=changes, checked=checked
+                ),
+            )
             return services.job_submit_remix(
                 user=request.user, portrait=portrait, changes=spec.changes()
             )

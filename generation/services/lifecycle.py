@@ -52,7 +52,7 @@ def job_cancel(*, job: GenerationJob, by) -> GenerationJob:
             f"This job is already {job.get_status_display().lower()}; it cannot be cancelled."
         )
     logger.info("Job %s cancelled by %s", job.pk, by)
-    events.publish_on_commit(job.pk, {"type": "cancelled"})
+    events.publish_on_commit(job.pk, {"type": "cancelled"}, user_id=job.user_id)
     transaction.on_commit(queue_positions_publisher.request)
     return job
 
@@ -129,7 +129,9 @@ def job_start(
         )
         job.refresh_from_db(fields=["attempts"])
         events.publish_on_commit(
-            job.pk, {"type": "started", "worker": job.worker, "total": job.steps}
+            job.pk,
+            {"type": "started", "worker": job.worker, "total": job.steps_to_run},
+            user_id=job.user_id,
         )
         transaction.on_commit(queue_positions_publisher.request)
     return job
@@ -241,6 +243,7 @@ def job_succeed(*, job: GenerationJob, result) -> bool:
                 job_id=locked.pk,
                 parent=locked.parent,
                 held_for_review=locked.held_for_review,
+                reproduces=locked.reproduces,
                 images=result.images,
                 recipes=recipes.portrait_recipes(
                     locked.recipe,
@@ -260,7 +263,7 @@ def job_succeed(*, job: GenerationJob, result) -> bool:
             # robust: a failure to publish must not look like a failure to store.
             # Only what happened: each subscriber's connection reads the finished job as
             # that subscriber may see it (generation.consumers).
-            events.publish_on_commit(locked.pk, {"type": "done"})
+            events.publish_on_commit(locked.pk, {"type": "done"}, user_id=locked.user_id)
     except BaseException:
         portrait_services.portrait_files_discard(portraits=created)
         raise
@@ -296,7 +299,7 @@ def job_fail_locked(job: GenerationJob, error: str) -> None:
     job.error = error[:2000]
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
-    events.publish_on_commit(job.pk, {"type": "failed", "error": job.error})
+    events.publish_on_commit(job.pk, {"type": "failed", "error": job.error}, user_id=job.user_id)
 
 
 def publish_queue_positions(limit: int = 100) -> None:
@@ -307,8 +310,9 @@ def publish_queue_positions(limit: int = 100) -> None:
     thread, never from a worker or a request.
     """
     queued = GenerationJob.objects.filter(status=Status.QUEUED).order_by("created_at")
-    for position, job_id in enumerate(queued.values_list("pk", flat=True)[:limit], start=1):
-        events.publish(job_id, {"type": "queued", "position": position})
+    rows = queued.values_list("pk", "user_id")[:limit]
+    for position, (job_id, user_id) in enumerate(rows, start=1):
+        events.publish(job_id, {"type": "queued", "position": position}, user_id=user_id)
 
 
 class QueuePositionPublisher:

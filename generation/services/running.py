@@ -104,6 +104,7 @@ class JobStepReporter:
                 "eta_seconds": round(elapsed / event.step * (event.total - event.step), 2),
                 "preview": preview,
             },
+            user_id=self.job.user_id,
         )
 
 

@@ -12,7 +12,7 @@ submission idempotent per ``Idempotency-Key``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -99,9 +99,38 @@ def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]
     for field, messages in field_errors.items():
         for message in messages:
             recipes.add_error(errors, field, message)
+    steps, strength = fields["steps"], fields["init_strength"]
+    # Image-to-image denoises only int(steps × strength) of the steps: none at all would
+    # fail in the worker, after the member waited in the queue.
+    bad = {"steps", "init_strength"} & set(errors)
+    if steps and strength and not bad and int(steps * strength) < 1:
+        recipes.add_error(
+            errors,
+            "init_strength",
+            f"At strength {strength:g}, {steps} steps leave no step to paint: "
+            "raise the strength or the steps.",
+        )
     if errors:
         raise DomainError("Please correct the errors below.", field_errors=errors)
     return {"model": model, "style": style, **fields}
+
+
+def job_spec_errors(
+    spec: Mapping[str, Any], *, parent=None, checked: Collection[str] = ()
+) -> recipes.FieldErrors:
+    """The field errors ``job_validate_spec`` finds in ``spec``, returned, not raised.
+
+    For a form or serializer whose own type checks refused some fields (``checked``): those
+    fields are left out (the service reads them as not given) and none of their errors come
+    back, so the member gets every other field's range and limit errors in the same answer,
+    not in a later round once the types are fixed.
+    """
+    rest = {name: value for name, value in spec.items() if name not in checked}
+    try:
+        job_validate_spec(rest, parent=parent)
+    except DomainError as exc:
+        return {name: found for name, found in exc.field_errors.items() if name not in checked}
+    return {}
 
 
 def _parse_rate(rate: str) -> tuple[int, timedelta]:
@@ -131,11 +160,12 @@ def _check_quota(user) -> None:
         )
 
 
-def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
+def job_submit(*, user, spec: Mapping[str, Any], parent=None, reproduces=None) -> GenerationJob:
     """Validate, check the user's quota, save a queued job and enqueue it after commit.
 
     ``parent`` is the portrait being remixed; the caller must have chosen it from
     what ``user`` can see (portraits.selectors), never from a client's claim.
+    ``reproduces``: the portrait a reproduction paints again (``job_submit_reproduction``).
 
     A suspended member is refused (``AccountSuspended``, 403) before anything is checked,
     and again from their row as locked here: a request that began before a moderator
@@ -168,7 +198,12 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None) -> GenerationJob:
             parent=parent.public_id if parent is not None else None,
         )
         job = GenerationJob.objects.create(
-            user=user, parent=parent, frozen=frozen, held_for_review=held, **fields
+            user=user,
+            parent=parent,
+            reproduces=reproduces,
+            frozen=frozen,
+            held_for_review=held,
+            **fields,
         )
         transaction.on_commit(lambda: _send(job))
     return job
@@ -221,21 +256,40 @@ def job_submit_remix(*, user, portrait, changes: Mapping[str, Any]) -> Generatio
     remix is refused (a field error, nothing submitted); a withheld negative prompt is
     left out (none) unless they give one.
     """
+    spec, found = _remix_spec(user=user, portrait=portrait, changes=changes)
+    if found:  # with every other field's errors, all at once
+        raise DomainError(
+            "Please correct the errors below.",
+            field_errors={**found, **job_spec_errors(spec, parent=portrait, checked=found)},
+        )
+    return job_submit(user=user, spec=spec, parent=portrait)
+
+
+def job_remix_errors(
+    *, user, portrait, changes: Mapping[str, Any], checked: Collection[str] = ()
+) -> recipes.FieldErrors:
+    """``job_spec_errors`` for a remix: the errors of ``portrait``'s recipe with
+    ``changes`` applied, as ``job_submit_remix`` would find them, leaving out the fields a
+    form or serializer already refused (``checked``)."""
+    spec, found = _remix_spec(user=user, portrait=portrait, changes=changes)
+    found = {name: messages for name, messages in found.items() if name not in checked}
+    return {**found, **job_spec_errors(spec, parent=portrait, checked={*checked, *found})}
+
+
+def _remix_spec(
+    *, user, portrait, changes: Mapping[str, Any]
+) -> tuple[dict[str, Any], recipes.FieldErrors]:
     if not portrait_is_viewable(portrait=portrait, viewer=user):
         raise NotFound("No such portrait.")
     withheld = portrait_withheld(portrait=portrait, viewer=user)
+    found: recipes.FieldErrors = {}
     if "prompt" in withheld and "prompt" not in changes:
-        raise DomainError(
-            "Please correct the errors below.",
-            field_errors={
-                "prompt": [
-                    "This portrait's prompt was kept from a portrait that is no longer "
-                    "available: write your own."
-                ]
-            },
-        )
+        found["prompt"] = [
+            "This portrait's prompt was kept from a portrait that is no longer "
+            "available: write your own."
+        ]
     spec = {**recipes.remix_spec(portrait.recipe, withhold=withheld), "num_images": 1, **changes}
-    return job_submit(user=user, spec=spec, parent=portrait)
+    return spec, found
 
 
 def job_submit_reproduction(*, user, portrait) -> GenerationJob:
@@ -277,7 +331,7 @@ def job_submit_reproduction(*, user, portrait) -> GenerationJob:
     try:
         # The prompt gate refuses before the job exists: its count of that stays.
         with atomic_keeping_refusals():
-            job = job_submit(user=user, spec=spec, parent=parent)
+            job = job_submit(user=user, spec=spec, parent=parent, reproduces=portrait)
             drift = recipes.recipe_drift(recipe, job.recipe)
             if drift:
                 raise Conflict(_not_reproducible(drift))
@@ -374,3 +428,36 @@ def submission_keys_expire(*, older_than: timedelta = SUBMISSION_KEY_TTL) -> int
     """Forget Idempotency-Keys older than a day; returns how many."""
     deleted, _ = SubmissionKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+# --- Painting a job's recipe again ---------------------------------------------------------
+
+
+def job_submit_again(*, user, job: GenerationJob) -> GenerationJob:
+    """Submit ``job``'s recipe again as it was asked (a cancelled or failed job's "Paint
+    again"): the same fields, its seed and number of images included.
+
+    Only its owner may. A remix is submitted as a remix of the same parent again
+    (``job_submit_remix``, which checks that ``user`` may still see it; image-to-image
+    keeps its strength); a parent deleted or hidden since refuses it (Conflict), as a
+    remix of nothing would drop its author's credit — "Edit and resubmit" paints the
+    recipe as a new portrait instead. A reproduction is a reproduction again
+    (``job_submit_reproduction``, which refuses if the recipe would now paint otherwise).
+    """
+    if job.user_id != user.pk:
+        raise PermissionDenied("Only its owner can paint this job again.")
+    reproduces = getattr(job, "reproduces", None)
+    if reproduces is not None:
+        return job_submit_reproduction(user=user, portrait=reproduces)
+    spec = {**recipes.remix_spec(job.recipe), "num_images": job.num_images}
+    if job.parent_id is None and not job.recipe.get("parent"):
+        return job_submit(user=user, spec=spec)
+    parent = job.parent
+    if parent is None or not portrait_is_viewable(portrait=parent, viewer=user):
+        raise Conflict(
+            "The portrait this job remixed is no longer available, so it cannot be "
+            "remixed again. Edit and resubmit to paint this recipe as a new portrait."
+        )
+    if job.init_strength is not None:
+        spec["init_strength"] = job.init_strength
+    return job_submit_remix(user=user, portrait=parent, changes=spec)

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from config.api.fields import RefusesUnknownFieldsMixin, StrictCharField
 from config.api.filters import EnumFilter, QuerySerializer
+from portraits import credentials
 from portraits.models import (
     DESCRIPTION_MAX_LENGTH,
     TAG_MAX_LENGTH,
@@ -19,7 +20,7 @@ from portraits.models import (
     TITLE_MAX_LENGTH,
     Portrait,
 )
-from portraits.presenters import portrait_summary
+from portraits.presenters import portrait_reproduction, portrait_summary
 from portraits.selectors import (
     portrait_can_edit,
     portrait_changes_for,
@@ -176,6 +177,8 @@ class PortraitSerializer(PortraitSummarySerializer):
 
     recipe = serializers.SerializerMethodField()
     parent = serializers.SerializerMethodField()
+    reproduces = serializers.SerializerMethodField()
+    pixels_match = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
     credits = serializers.SerializerMethodField()
     role = serializers.ChoiceField(choices=Portrait.Role.choices, read_only=True)
@@ -217,6 +220,8 @@ class PortraitSerializer(PortraitSummarySerializer):
             "role",
             "is_img2img",
             "parent",
+            "reproduces",
+            "pixels_match",
             "changes",
             "credits",
             "can_edit",
@@ -253,6 +258,40 @@ class PortraitSerializer(PortraitSummarySerializer):
             parent=portrait.parent, viewer=self._viewer(), chain=self.context.get("chain")
         )
         return parent.as_dict(absolute=lambda path: _url(self, path))
+
+    @extend_schema_field(
+        ParentSerializer(
+            allow_null=True,
+            help_text="A reproduction (Reproduce): the portrait whose recipe it painted again, "
+            "as you may see it. It has that portrait's `parent` (the same place in the chain). "
+            "Null when it is no reproduction.",
+        )
+    )
+    def get_reproduces(self, portrait: Portrait) -> dict[str, Any] | None:
+        return self._reproduction(portrait)["reproduces"]
+
+    @extend_schema_field(
+        serializers.BooleanField(
+            allow_null=True,
+            help_text="A reproduction: whether its decoded pixels are those of the portrait it "
+            "reproduces (their files always differ, in their signed metadata). Null when it is "
+            "no reproduction, or when the original's file was gone.",
+        )
+    )
+    def get_pixels_match(self, portrait: Portrait) -> bool | None:
+        return self._reproduction(portrait)["pixels_match"]
+
+    def _reproduction(self, portrait: Portrait) -> dict[str, Any]:
+        cached = getattr(self, "_reproduction_of", None)
+        if cached is None or cached[0] is not portrait:
+            cached = (
+                portrait,
+                portrait_reproduction(
+                    portrait, viewer=self._viewer(), absolute_url=_absolute_url(self)
+                ),
+            )
+            self._reproduction_of = cached
+        return cached[1]
 
     @extend_schema_field(serializers.DictField())
     def get_changes(self, portrait: Portrait) -> dict[str, Any]:
@@ -482,5 +521,13 @@ class NonEmptyFileField(serializers.FileField):
 class VerifyUploadSerializer(serializers.Serializer):
     file = NonEmptyFileField(
         help_text="An image file (PNG, JPEG, WebP...); the whole request may be at most "
-        f"{filesizeformat(settings.UPLOAD_MAX_BYTES)} (UPLOAD_MAX_BYTES), or it is a 413."
+        f"{filesizeformat(settings.UPLOAD_MAX_BYTES)} (UPLOAD_MAX_BYTES), or it is a 413. "
+        "A file that is no readable image is refused with a field error."
     )
+
+    def validate_file(self, upload):
+        data = upload.read()
+        upload.seek(0)
+        if not credentials.is_readable_image(data):
+            raise serializers.ValidationError(credentials.NOT_AN_IMAGE, code="not_an_image")
+        return upload

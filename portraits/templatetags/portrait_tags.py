@@ -1,6 +1,6 @@
 from django import template
 
-from portraits.recipe import LABELS
+from portraits.recipe import LABELS, param_display
 from portraits.selectors import portrait_title_for
 
 register = template.Library()
@@ -10,6 +10,13 @@ register = template.Library()
 def param_label(name: str) -> str:
     """A recipe key as people read it (``guidance_scale`` → ``guidance``)."""
     return LABELS.get(name, name.replace("_", " "))
+
+
+@register.filter
+def param_value(value, name: str):
+    """``{{ values.0|param_value:name }}``: a changed parameter's value as people read it
+    (a sampler by the create form's name, not its diffusers class)."""
+    return param_display(name, value)
 
 
 @register.simple_tag(takes_context=True)

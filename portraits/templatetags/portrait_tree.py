@@ -20,6 +20,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 
+from portraits.recipe import param_display
 from portraits.templatetags.portrait_tags import param_label
 
 register = template.Library()
@@ -127,7 +128,8 @@ def _edge(changes: Mapping[str, Any]) -> str:
         after = (style.get("to") or {}).get("name") or "none"
         parts.append(_change("style", f" {_e(before)} → {_e(after)}"))
     for name, values in (changes.get("params") or {}).items():
-        parts.append(_change(param_label(name), f" {_e(values[0])} → {_e(values[1])}"))
+        old, new = (param_display(name, value) for value in values)
+        parts.append(_change(param_label(name), f" {_e(old)} → {_e(new)}"))
     if changes.get("img2img"):
         parts.append(_change("image-to-image", f" {_e(changes.get('init_strength'))}"))
     return f'<p class="edge">{"".join(parts)}</p>'

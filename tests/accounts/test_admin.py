@@ -166,3 +166,15 @@ def test_deleting_a_member_in_the_admin_deletes_their_avatar_file(
     assert not User.objects.filter(username="alice").exists()
     assert not ApiToken.objects.exists()
     assert stored_files() == []
+
+
+def test_the_admin_index_has_one_accounts_section_and_names_allauths_apart(admin_client):
+    """allauth's ``account`` app is also called "Accounts": the index showed two sections of
+    that name, one of members and tokens, one of e-mail addresses."""
+    page = admin_client.get("/admin/").content.decode()
+
+    assert page.count('title="Models in the Accounts application"') == 1
+    assert 'title="Models in the Sign-in email addresses application"' in page
+    accounts = page.index('title="Models in the Accounts application"')
+    assert page.index("/admin/accounts/user/") > accounts
+    assert "/admin/account/emailaddress/" in page

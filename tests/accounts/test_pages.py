@@ -408,4 +408,39 @@ def test_revoking_a_token_from_the_page(client, alice, bob):
     response = client.post(f"/settings/tokens/{token.pk}/revoke/", follow=True)
     assert "“old laptop” is revoked" in response.content.decode()
     assert list(ApiToken.objects.values_list("pk", flat=True)) == [bobs.pk]
-    assert client.get(f"/settings/tokens/{token.pk}/revoke/").status_code == 405
+    assert client.get(f"/settings/tokens/{token.pk}/revoke/").status_code == 404
+
+
+def test_revoking_a_token_asks_first(client, alice, bob):
+    token, _ = api_token_create(user=alice, name="old laptop")
+    bobs, _ = api_token_create(user=bob, name="bob-server")
+    client.force_login(alice)
+    revoke_url = f"/settings/tokens/{token.pk}/revoke/"
+
+    listing = client.get("/settings/tokens/").content.decode()
+    # No one-click form on the list: its "Revoke…" is a link to the question.
+    assert f'action="{revoke_url}"' not in listing
+    assert f'href="{revoke_url}"' in listing
+
+    response = client.get(revoke_url)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Revoke the token “old laptop”?" in html
+    assert f"{token.hint}…" in html and "stop working at once" in html
+    assert '<form method="post"' in html and ">Revoke token</button>" in html
+    assert ApiToken.objects.filter(pk=token.pk).exists()
+    # Someone else's token is not even asked about.
+    assert client.get(f"/settings/tokens/{bobs.pk}/revoke/").status_code == 404
+
+    client.post(revoke_url)
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_a_new_token_comes_with_a_copy_button(client, alice):
+    client.force_login(alice)
+    html = client.post("/settings/tokens/", {"name": "render farm"}).content.decode()
+    assert re.search(
+        r'<button type="button"[^>]*data-copy="new-token-key"[^>]*>Copy</button>', html
+    )
+    assert 'id="new-token-key"' in html
+    assert "accounts/tokens.js" in html

@@ -18,11 +18,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.inference]
 WATCH = """
 window.__seen = {progress: [], previews: []};
 const bar = document.getElementById('job-progress');
-const img = document.getElementById('job-preview');
 new MutationObserver(() => window.__seen.progress.push(Number(bar.value)))
   .observe(bar, {attributes: true, attributeFilter: ['value']});
-new MutationObserver(() => window.__seen.previews.push(img.getAttribute('src')))
-  .observe(img, {attributes: true, attributeFilter: ['src']});
+// The preview's <img> is made when the first preview arrives (never one without a picture).
+new MutationObserver(() => {
+  const img = document.getElementById('job-preview');
+  if (img) window.__seen.previews.push(img.getAttribute('src'));
+}).observe(document.getElementById('job-canvas'),
+           {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
 """
 
 
@@ -37,9 +40,10 @@ def test_newcomer_signs_up_and_watches_a_portrait_paint(embedded_site, browser):
     wait.until(ec.presence_of_element_located((By.LINK_TEXT, "Create")))
 
     browser.find_element(By.LINK_TEXT, "Create").click()
-    assert "paints abstract noise" in browser.find_element(By.ID, "noise-model-notice").text
+    assert "paints abstract shapes" in browser.find_element(By.ID, "noise-model-notice").text
     fill(browser, "prompt", "an astronomer by candlelight")
     Select(browser.find_element(By.NAME, "style")).select_by_visible_text("Baroque chiaroscuro")
+    browser.find_element(By.CSS_SELECTOR, "#advanced > summary").click()  # "More settings"
     fill(browser, "steps", 40)
     fill(browser, "width", 256)
     fill(browser, "height", 256)
@@ -80,6 +84,7 @@ def start_a_long_job(browser, site, model, prompt: str, steps: int, until_step: 
     log_in(browser, site, "alice")
     browser.get(site.url + "/create/")
     fill(browser, "prompt", prompt)
+    browser.find_element(By.CSS_SELECTOR, "#advanced > summary").click()  # "More settings"
     fill(browser, "steps", steps)
     fill(browser, "width", 256)
     fill(browser, "height", 256)
@@ -140,6 +145,7 @@ def test_picking_another_model_shows_its_defaults_and_paints_with_them(
     assert (steps.get_attribute("placeholder"), steps.get_attribute("value")) == ("4", "")
     assert browser.find_element(By.ID, "noise-model-notice").is_displayed()
 
+    browser.find_element(By.CSS_SELECTOR, "#advanced > summary").click()  # "More settings"
     Select(browser.find_element(By.NAME, "model")).select_by_visible_text("Turbo")
     assert (steps.get_attribute("placeholder"), steps.get_attribute("max")) == ("2", "4")
     assert guidance.get_attribute("placeholder") == "0"

@@ -55,6 +55,7 @@ def test_three_people_make_a_chain_and_everyone_sees_who_changed_what(
     log_in(browser, embedded_site, "alice")
     browser.get(embedded_site.url + "/create/")
     fill(browser, "prompt", "a lighthouse keeper with a grey beard")
+    browser.find_element(By.CSS_SELECTOR, "#advanced > summary").click()  # "More settings"
     fill(browser, "steps", 6)
     original_url = paint_and_open_portrait(browser)
 
@@ -67,13 +68,21 @@ def test_three_people_make_a_chain_and_everyone_sees_who_changed_what(
         .startswith("a lighthouse keeper")
     )
     fill(browser, "prompt", "a lighthouse keeper with a red beard at night")
-    fill(browser, "init_strength", 0.6)
+    browser.find_element(By.CSS_SELECTOR, "input[name=start_from][value=picture]").click()
+    slider = browser.find_element(By.NAME, "init_strength")
+    browser.execute_script(
+        "arguments[0].value = '0.6';"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+        slider,
+    )
+    assert browser.find_element(By.ID, "strength-value").text == "0.6"
     remix_url = paint_and_open_portrait(browser)
 
     log_in(browser, embedded_site, "carol")
     browser.get(remix_url)
     browser.find_element(By.LINK_TEXT, "Remix").click()
     Select(browser.find_element(By.NAME, "style")).select_by_visible_text("Watercolour")
+    browser.find_element(By.CSS_SELECTOR, "#advanced > summary").click()  # "More settings"
     fill(browser, "guidance_scale", 9)
     final_url = paint_and_open_portrait(browser)
 

@@ -204,7 +204,8 @@ def test_a_job_id_that_is_not_a_uuid_is_refused_like_an_unknown_job(bob, job_id)
     assert async_to_sync(_refusal)(anonymous) == 4401
 
 
-@pytest.mark.parametrize("path", ["/ws/nowhere/", "/ws/jobs/", "/ws/jobs/a/b/", "/"])
+# (/ws/jobs/ itself is routed: the "My jobs" socket, tests/generation/test_job_list_socket.py.)
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/ws/jobs/a/b/", "/"])
 def test_a_path_no_app_routes_is_refused_with_4404_by_the_site(bob, path, settings):
     settings.CELERY_INPROCESS_WORKER = False  # importing the ASGI module would start one
     from config.asgi import application

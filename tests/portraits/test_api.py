@@ -6,6 +6,7 @@ import pytest
 
 from generation.models import GenerationJob
 from portraits.models import Portrait
+from tests.portraits.factories import image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -292,7 +293,7 @@ def test_verify_endpoint_checks_an_uploaded_file(alice, create_portrait, api):
     ).json()
     plain = api.post(
         "/api/v1/credentials/verify/",
-        {"file": SimpleUploadedFile("t.txt", b"hello", "text/plain")},
+        {"file": SimpleUploadedFile("p.png", image_bytes(), "image/png")},
         format="multipart",
     ).json()
 

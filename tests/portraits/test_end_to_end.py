@@ -24,6 +24,11 @@ def _pixels(portrait: Portrait) -> bytes:
         return image.convert("RGB").tobytes()
 
 
+def _file(portrait: Portrait) -> bytes:
+    with portrait.image.open("rb") as handle:
+        return handle.read()
+
+
 def _only_portrait(job) -> Portrait:
     (portrait,) = job.portraits.all()
     return portrait
@@ -48,6 +53,10 @@ def test_reproduce_paints_identical_pixels(alice, run_job):
     assert copy.recipe["model_revision"].startswith("sha256:")
     assert _pixels(copy) == _pixels(portrait)
     assert _pixels(other_seed) != _pixels(portrait)  # the comparison can fail
+    # The server compared them too, on the pixels (the two files differ byte for byte).
+    assert (copy.reproduces, copy.pixels_match) == (portrait, True)
+    assert copy.pixels_sha256 == portrait.pixels_sha256 != other_seed.pixels_sha256
+    assert _file(copy) != _file(portrait)
 
 
 def test_an_img2img_remix_reproduces_identically_and_credits_its_chain(

@@ -378,10 +378,10 @@ def test_only_the_author_may_reproduce(alice, bob, create_portrait):
     assert not GenerationJob.objects.filter(user=bob).exists()
 
 
-def test_signing_without_key_files_outside_debug_fails_loudly(alice, paint, settings, tmp_path):
+def test_signing_without_key_files_in_production_fails_loudly(alice, paint, settings, tmp_path):
     from django.core.exceptions import ImproperlyConfigured
 
-    settings.DEBUG = False
+    settings.PRODUCTION = True
     settings.C2PA_SIGNING_KEY = tmp_path / "signer.key"
     settings.C2PA_SIGNING_CERTS = tmp_path / "chain.pem"
     job = job_submit(user=alice, spec={"prompt": "a portrait"})
@@ -391,8 +391,12 @@ def test_signing_without_key_files_outside_debug_fails_loudly(alice, paint, sett
     assert not Portrait.objects.exists()
 
 
-def test_signing_in_debug_creates_a_development_ca_on_first_use(alice, paint, settings, tmp_path):
-    settings.DEBUG = True
+def test_signing_outside_production_creates_a_development_ca_on_first_use(
+    alice, paint, settings, tmp_path
+):
+    # The embedded default (DEBUG unset, so off) as much as a developer's DEBUG=true.
+    settings.DEBUG = False
+    settings.PRODUCTION = False
     settings.C2PA_SIGNING_KEY = tmp_path / "c2pa" / "signer.key"
     settings.C2PA_SIGNING_CERTS = tmp_path / "c2pa" / "chain.pem"
 

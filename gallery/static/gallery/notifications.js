@@ -4,16 +4,21 @@
 // badge is simply the count when the page was rendered.
 (function () {
   "use strict";
-  var badge = document.querySelector("[data-unread-badge]");
-  if (!badge || !("WebSocket" in window)) return;
-  var count = badge.querySelector("[data-unread-count]");
+  // The badge on the Notifications link, and its copy on the phone layout's "Menu" button.
+  var badges = Array.prototype.slice.call(
+    document.querySelectorAll("[data-unread-badge], [data-unread-menu-badge]")
+  );
+  if (!badges.length || !("WebSocket" in window)) return;
   var fresh = document.querySelector("[data-notifications-new]");
   var SIGNED_OUT = 4401;
   var delay = 1000;
 
   function show(unread) {
-    count.textContent = unread > 99 ? "99+" : String(unread);
-    badge.hidden = unread === 0;
+    badges.forEach(function (badge) {
+      badge.querySelector("[data-unread-count], [data-unread-menu-count]").textContent =
+        unread > 99 ? "99+" : String(unread);
+      badge.hidden = unread === 0;
+    });
   }
 
   function connect() {

@@ -10,7 +10,12 @@
   if (!root) return;
   const $ = (id) => document.getElementById(id);
   const FINAL = ["succeeded", "failed", "cancelled"];
+  const ENDED = ["failed", "cancelled"];
   const LABELS = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled" };
+  const ENDED_TEXT = {
+    cancelled: "This job was cancelled before it finished: nothing was painted.",
+    failed: "Nothing was painted.",
+  };
   // Close codes of the consumer's refusals: reconnecting cannot help, so say why and stop.
   const REFUSALS = {
     4401: "This page's sign-in ended (you signed out, or your password was changed), so it stopped following the job.",
@@ -19,14 +24,24 @@
   let status = root.dataset.status;
   let retry = 0;
   let socket = null;
+  let resultsLoading = false;
 
+  // Which blocks show follows from the status alone: the progress and the preview while
+  // it paints; what happened and what to do next once it failed or was cancelled.
   function setStatus(value) {
     status = value;
     root.dataset.status = value;
+    const final = FINAL.includes(value);
     $("job-status").textContent = LABELS[value] || value;
     $("job-queue").hidden = value !== "queued";
-    $("job-cancel").hidden = FINAL.includes(value);
-    if (FINAL.includes(value)) {
+    $("job-cancel").hidden = final;
+    $("job-running").hidden = final;
+    $("job-canvas").hidden = final;
+    $("job-ended").hidden = !ENDED.includes(value);
+    if (ENDED.includes(value)) $("job-ended-text").textContent = ENDED_TEXT[value];
+    const waiting = $("job-waiting");
+    if (waiting) waiting.textContent = value === "queued" ? "Waiting in the queue" : "Painting: the preview appears after the first steps";
+    if (final) {
       $("job-eta").textContent = "";
       if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000);
     }
@@ -36,6 +51,23 @@
     const bar = $("job-progress");
     bar.max = total; bar.value = step;
     $("job-step").textContent = step; $("job-total").textContent = total;
+    // Image-to-image: "10 of 20 steps: strength 0.5", with the count the worker reports.
+    const strengthSteps = $("job-strength-steps");
+    if (strengthSteps) strengthSteps.textContent = total;
+  }
+
+  function showPreview(src) {
+    const canvas = $("job-canvas");
+    let img = $("job-preview");
+    if (!img) {
+      img = document.createElement("img");
+      img.id = "job-preview";
+      img.alt = "Live preview of the painting";
+      canvas.append(img);
+    }
+    img.src = src;
+    const waiting = $("job-waiting");
+    if (waiting) waiting.hidden = true;
   }
 
   function notice(text) {
@@ -43,47 +75,52 @@
     el.hidden = !text; el.textContent = text || "";
   }
 
-  // Who may see each result: the owner's curation form (see job_detail.html), one group
-  // of radios per portrait, submitted together.
-  const publishForm = $("job-publish");
-  const curate = publishForm && publishForm.dataset.curate === "true";
-  const VISIBILITIES = [["private", "Private"], ["unlisted", "Unlisted"], ["public", "Public"]];
-
-  function visibilityChoice(p, number) {
-    const set = document.createElement("fieldset");
-    set.className = "visibility-choice";
-    const legend = document.createElement("legend");
-    legend.textContent = `Who sees portrait ${number}`;
-    set.append(legend);
-    for (const [value, label] of VISIBILITIES) {
-      const wrap = document.createElement("label");
-      const input = document.createElement("input");
-      input.type = "radio"; input.name = `visibility-${p.id}`; input.value = value;
-      input.setAttribute("form", "job-publish");
-      input.checked = p.visibility === value;
-      wrap.append(input, ` ${label}`);
-      set.append(wrap);
+  // The parent as the server presents it for this member (never a title it withholds).
+  function renderParent(job) {
+    const parent = job.parent;
+    // "Edit and resubmit" opens the remix form only while the parent may be opened.
+    const edit = $("job-edit");
+    if (edit) {
+      const url = new URL(edit.href);
+      if (parent && parent.available) url.searchParams.set("remix", parent.id);
+      else url.searchParams.delete("remix");
+      edit.href = url.pathname + url.search;
     }
-    return set;
+    const el = $("job-parent");
+    if (!el || job.reproduces) return;
+    el.replaceChildren();
+    if (!parent) return;
+    el.append(" · remix of ");
+    if (parent.available) {
+      const link = document.createElement("a");
+      link.href = parent.url; link.textContent = parent.title;
+      el.append(link);
+    } else {
+      const em = document.createElement("em");
+      const by = parent.author ? ` by ${parent.author.name}` : "";
+      em.textContent = `a portrait${by}, ${parent.removed_by_moderators ? "removed by moderators" : "no longer available"}`;
+      el.append(em);
+    }
+    if (job.recipe && job.recipe.init_strength != null) el.append(` (image-to-image, strength ${job.recipe.init_strength})`);
   }
 
-  function renderPortraits(portraits) {
-    const list = $("job-portraits");
-    list.replaceChildren();
-    (portraits || []).forEach((p, index) => {
-      const fig = document.createElement("figure");
-      const link = document.createElement("a"); link.href = p.url;
-      const img = document.createElement("img");
-      img.src = p.thumbnail_url; img.alt = p.title;
-      if (p.thumbnail_width) { img.width = p.thumbnail_width; img.height = p.thumbnail_height; }
-      link.append(img); fig.append(link);
-      const cap = document.createElement("figcaption"); cap.textContent = p.title; fig.append(cap);
-      if (curate) fig.append(visibilityChoice(p, index + 1));
-      list.append(fig);
-    });
-    const any = Boolean(portraits && portraits.length);
-    if (any) { $("job-preview").hidden = true; }
-    if (curate) { publishForm.hidden = !any; $("job-publish-save").hidden = !any; }
+  // The results as the server draws them (seeds, publish choices, remix, vary, download,
+  // the comparison): fetched once when the job finishes with the page open, so the page
+  // has one way of showing them.
+  async function loadResults() {
+    if (resultsLoading) return;
+    resultsLoading = true;
+    try {
+      const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!response.ok) throw new Error(String(response.status));
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = page.getElementById("job-results");
+      if (fresh) $("job-results").replaceWith(fresh);
+    } catch (error) {
+      notice("The job has finished: reload the page to see its portraits.");
+    } finally {
+      resultsLoading = false;
+    }
   }
 
   // The job as the server has it (REST resource / `state` / `done`): always applied.
@@ -93,8 +130,9 @@
     if (job.queue_position) { $("job-queue-position").textContent = job.queue_position; }
     const error = $("job-error");
     error.hidden = !job.error; error.textContent = job.error || "";
-    if (job.status === "failed" || job.status === "cancelled") { $("job-preview").hidden = true; }
-    renderPortraits(job.portraits);
+    renderParent(job);
+    const shown = $("job-portraits").querySelectorAll("figure").length;
+    if (job.status === "succeeded" && shown !== (job.portraits || []).length) loadResults();
   }
 
   const isFinal = () => FINAL.includes(status);
@@ -107,11 +145,11 @@
       if (status !== "running") setStatus("running");
       setProgress(e.step, e.total);
       $("job-eta").textContent = e.step < e.total ? `about ${e.eta_seconds.toFixed(1)} s left` : "finishing…";
-      if (e.preview) { const img = $("job-preview"); img.hidden = false; img.src = e.preview; }
+      if (e.preview) showPreview(e.preview);
     },
     done: (e) => renderJob(e.job),
-    failed: (e) => { setStatus("failed"); const el = $("job-error"); el.hidden = false; el.textContent = e.error; $("job-preview").hidden = true; },
-    cancelled: () => { setStatus("cancelled"); $("job-preview").hidden = true; },
+    failed: (e) => { setStatus("failed"); const el = $("job-error"); el.hidden = false; el.textContent = e.error; },
+    cancelled: () => setStatus("cancelled"),
   };
 
   function refused(code) {
@@ -172,6 +210,15 @@
     } finally {
       button.disabled = false;
     }
+  });
+
+  // A page shown again from the back/forward cache is as old as when it was left (its
+  // parent may have been deleted since): read the job again, follow it again if active.
+  window.addEventListener("pageshow", async (event) => {
+    if (!event.persisted) return;
+    const fresh = await api(root.dataset.apiUrl, "GET").catch(() => null);
+    if (fresh && fresh.ok) renderJob(fresh.body);
+    if (!isFinal() && (!socket || socket.readyState > WebSocket.OPEN)) connect();
   });
 
   renderJob(JSON.parse($("job-data").textContent));
