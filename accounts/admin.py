@@ -7,6 +7,7 @@ from django.contrib.auth.forms import (
     AdminUserCreationForm,
     UserChangeForm,
 )
+from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import ApiToken, User
@@ -21,6 +22,14 @@ from accounts.services import (
 )
 from accounts.suspension import is_suspended, suspension_message
 from config.errors import DomainError
+
+
+def user_admin_link(user: User):
+    """A member as other admin pages name them: their username, linked to their admin page
+    (a job's owner, a portrait's author)."""
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:accounts_user_change", args=[user.pk]), user.username
+    )
 
 
 class AdminSignInForm(AdminAuthenticationForm):

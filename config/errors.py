@@ -115,3 +115,11 @@ def form_add_domain_error(form, error: DomainError) -> None:
         target = field if field in form.fields else None
         for message in messages:
             form.add_error(target, message)
+
+
+def domain_error_text(error: DomainError) -> str:
+    """A refusal in one line, for a button that has no form to show field errors on (its
+    page answers with a message): the message, then each distinct field error (a refused
+    prompt names the words it refused)."""
+    details = [message for messages in error.field_errors.values() for message in messages]
+    return " ".join([error.message, *dict.fromkeys(details)])

@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from accounts.admin import user_admin_link
 from config.errors import DomainError
 from generation import services
 from generation.models import GenerationJob, GenerationModel, StylePreset
@@ -141,11 +141,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="User", ordering="user__username")
     def user_link(self, job):
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:accounts_user_change", args=[job.user_id]),
-            job.user.username,
-        )
+        return user_admin_link(job.user)
 
     @admin.display(description="Status")
     def status_line(self, job):

@@ -8,6 +8,8 @@ from portraits.recipe import (
     SCHEDULERS,
     SEED_MAX,
     a1111_sampler_name,
+    img2img_steps,
+    number_text,
 )
 
 # Recipe fields whose default and maximum depend on the model: the form field, then the
@@ -40,23 +42,19 @@ START_FROM_RECIPE, START_FROM_PICTURE = "recipe", "picture"
 TEXT_MESSAGES = {"max_length": "At most %(limit_value)d characters (this has %(show_value)d)."}
 
 
-def _number(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def img2img_steps_text(steps: int | None, strength: float | None) -> str:
     """What image-to-image will run, said before painting: "Runs 10 of 20 steps: strength
-    0.5." The pipeline denoises only ``int(steps × strength)`` of the steps (the page's
-    script computes the same as the member moves the slider)."""
+    0.5." (``portraits.recipe.img2img_steps``: the page's script computes the same as the
+    member moves the slider.)"""
     if not steps or strength is None:
         return ""
-    runs = int(steps * strength)
+    runs = img2img_steps(steps, strength)
     if runs < 1:
         return (
-            f"Runs no step of {steps} at strength {_number(strength)}: "
+            f"Runs no step of {steps} at strength {number_text(strength)}: "
             "raise the strength or the steps."
         )
-    return f"Runs {runs} of {steps} steps: strength {_number(strength)}."
+    return f"Runs {runs} of {steps} steps: strength {number_text(strength)}."
 
 
 def preset_additions(style: StylePreset) -> dict[str, str]:
@@ -92,8 +90,8 @@ class ModelSelect(forms.Select):
         if model is not None:
             for field, default, maximum in MODEL_DEFAULTED:
                 key = field.replace("_", "-")
-                option["attrs"][f"data-default-{key}"] = _number(getattr(model, default))
-                option["attrs"][f"data-max-{key}"] = _number(getattr(model, maximum))
+                option["attrs"][f"data-default-{key}"] = number_text(getattr(model, default))
+                option["attrs"][f"data-max-{key}"] = number_text(getattr(model, maximum))
             if model.paints_noise:
                 option["attrs"]["data-paints-noise"] = "true"
             option["attrs"]["data-default-sampler"] = model_default_sampler(model)
@@ -240,8 +238,8 @@ class JobForm(forms.Form):
         if self.chosen_model is not None:
             for name, default_attr, max_attr in MODEL_DEFAULTED:
                 attrs = self.fields[name].widget.attrs
-                attrs["placeholder"] = _number(getattr(self.chosen_model, default_attr))
-                attrs["max"] = _number(getattr(self.chosen_model, max_attr))
+                attrs["placeholder"] = number_text(getattr(self.chosen_model, default_attr))
+                attrs["max"] = number_text(getattr(self.chosen_model, max_attr))
         self.styles = list(style_list_enabled())
         self.fields["style"].choices = [("", "No style")] + [(s.slug, s.name) for s in self.styles]
         self.fields["style"].widget.additions = {s.slug: preset_additions(s) for s in self.styles}
@@ -261,7 +259,7 @@ class JobForm(forms.Form):
             self.initial.setdefault("start_from", START_FROM_PICTURE)
         # A strength off the slider's 0.05 grid (one sent through the API) would snap to
         # the nearest notch when shown: the slider takes any value then.
-        strength = _as_number(self["init_strength"].value(), float)
+        strength = _asnumber_text(self["init_strength"].value(), float)
         if (
             strength is not None
             and abs(strength / STRENGTH_STEP - round(strength / STRENGTH_STEP)) > 1e-6
@@ -306,10 +304,10 @@ class JobForm(forms.Form):
         steps and strength as the form stands (the model's default steps when the field is empty)."""
         if not self.remix:
             return ""
-        steps = _as_number(self["steps"].value(), int)
+        steps = _asnumber_text(self["steps"].value(), int)
         if steps is None and self.chosen_model is not None:
             steps = self.chosen_model.default_steps
-        strength = _as_number(self["init_strength"].value(), float)
+        strength = _asnumber_text(self["init_strength"].value(), float)
         return img2img_steps_text(steps, STRENGTH_INITIAL if strength is None else strength)
 
     # --- What it submits -------------------------------------------------------------
@@ -344,7 +342,7 @@ class JobForm(forms.Form):
         return {name: None if value == "" else value for name, value in self._asked().items()}
 
 
-def _as_number(value, kind):
+def _asnumber_text(value, kind):
     try:
         return kind(value) if value not in (None, "") else None
     except (TypeError, ValueError):

@@ -573,6 +573,8 @@ def validate_spec(spec: GenerationSpec) -> None:
     strength = spec.init_strength
     if strength is None or not 0 < strength <= 1:
         raise InvalidSpecError(f"init_strength must be in (0, 1], got {strength}")
+    # portraits.recipe.img2img_steps's rule, restated: importing it would import the
+    # ``config`` package, hence Django and Celery, and this module imports no project module.
     if int(spec.steps * strength) < 1:
         raise InvalidSpecError(
             f"{spec.steps} steps at strength {strength} leave no denoising step to run"

@@ -279,12 +279,10 @@ class GenerationJob(models.Model):
 
     @property
     def steps_to_run(self) -> int:
-        """How many denoising steps the worker runs: all of ``steps``, or for
-        image-to-image only ``int(steps × strength)`` of them (the pipeline starts part
-        way, from the parent's picture) — what its progress counts to."""
-        if self.init_strength is None:
-            return self.steps
-        return max(1, int(self.steps * self.init_strength))
+        """How many denoising steps the worker runs (``portraits.recipe.img2img_steps``):
+        what its progress counts to. At least one: a submission refuses a recipe with
+        none (``job_validate_spec``)."""
+        return max(1, recipes.img2img_steps(self.steps, self.init_strength))
 
     @property
     def is_delivery_deferred(self) -> bool:

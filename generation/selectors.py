@@ -9,7 +9,9 @@ from django.db.models.functions import Coalesce
 from accounts.permissions import is_moderator
 from config.errors import NotFound
 from generation.models import GenerationJob, GenerationModel, StylePreset
-from portraits.selectors import portrait_queryset_for_jobs
+from portraits.lineage import compute_changes
+from portraits.recipe import PARENT_KEY, WITHHOLDABLE
+from portraits.selectors import portrait_queryset_for_jobs, portrait_remix_withheld
 
 
 def _for_display(qs: QuerySet[GenerationJob], *, viewer) -> QuerySet[GenerationJob]:
@@ -70,6 +72,31 @@ def job_is_visible(*, viewer, job_id) -> bool:
         return _visible_to(viewer).filter(pk=job_id).exists()
     except (ValueError, TypeError, ValidationError):  # a malformed UUID
         return False
+
+
+def job_withheld(*, job: GenerationJob, viewer) -> frozenset[str]:
+    """Which of a remix job's words ``viewer`` (its owner) may not take up outside a remix of
+    its parent: those it kept unchanged from a parent that is now deleted or hidden from
+    them, or that the parent itself kept from such a step
+    (``portraits.selectors.portrait_remix_withheld``). "Edit and resubmit" leaves them out.
+
+    What the job kept is read from its recipe against the parent's, as a portrait's
+    ``changes`` are made (``portraits.lineage.compute_changes``): a job that painted
+    nothing has no portrait to say it. No query for an original; one for a parent hidden
+    from ``viewer`` (its ancestors), or to decide what a visible one withholds.
+    """
+    recipe = job.recipe
+    if job.parent_id is None and not recipe.get(PARENT_KEY):
+        return frozenset()
+    parent = job.parent
+    if parent is None:  # its row is gone: nothing tells its words from the job's own
+        kept = {name for name in WITHHOLDABLE if recipe.get(name)}
+    else:
+        changes = compute_changes(parent.recipe, recipe)
+        kept = {
+            name for name in WITHHOLDABLE if recipe.get(name) and not changes[f"{name}_changed"]
+        }
+    return portrait_remix_withheld(parent=parent, viewer=viewer, kept=kept)
 
 
 def job_list_owned(*, user, status: str | None = None) -> QuerySet[GenerationJob]:

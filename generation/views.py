@@ -16,7 +16,13 @@ from django.views.decorators.http import require_POST
 
 from config import errors
 from config.api.pagination import cursor_page
-from config.errors import DomainError, NotFound, form_add_domain_error, http_status_for
+from config.errors import (
+    DomainError,
+    NotFound,
+    domain_error_text,
+    form_add_domain_error,
+    http_status_for,
+)
 from generation import inference, selectors, services
 from generation.forms import JobForm
 from generation.models import GenerationJob
@@ -25,7 +31,8 @@ from portraits import recipe
 from portraits.models import Portrait
 from portraits.selectors import (
     portrait_get_editable,
-    portrait_get_viewable,
+    portrait_get_remixable,
+    portrait_is_remixable,
     portrait_title_for,
     portrait_withheld,
 )
@@ -38,9 +45,11 @@ def _remix_parent(request):
     if not public_id:
         return None
     try:
-        return portrait_get_viewable(viewer=request.user, public_id=public_id)
+        return portrait_get_remixable(viewer=request.user, public_id=public_id)
     except NotFound:
         raise Http404("No such portrait.") from None
+    except errors.PermissionDenied as exc:  # a moderator's look at a private portrait
+        raise PermissionDenied(exc.message) from None
 
 
 def _initial_from(parent, withheld) -> dict:
@@ -48,10 +57,12 @@ def _initial_from(parent, withheld) -> dict:
     return {key: value for key, value in spec.items() if value not in (None, "")}
 
 
-def _initial_from_job(request, *, remix: bool) -> dict | None:
+def _initial_from_job(request, *, remix: bool) -> tuple[dict, frozenset[str]] | None:
     """The "Edit and resubmit" of a job's page (``?from=<job id>``): the form filled in with
     the recipe one of the member's own jobs asked for, its seed and image count included
-    (image-to-image's strength too, on the remix form). None without ``from``."""
+    (image-to-image's strength too, on the remix form), and the words left out of it
+    (``selectors.job_withheld``: kept from a parent now gone or hidden). None without
+    ``from``."""
     raw = request.GET.get("from")
     if not raw:
         return None
@@ -61,10 +72,11 @@ def _initial_from_job(request, *, remix: bool) -> dict | None:
         job = None
     if job is None:
         raise Http404("No such job.")
-    spec = {**recipe.remix_spec(job.recipe), "num_images": job.num_images}
+    withheld = selectors.job_withheld(job=job, viewer=request.user)
+    spec = {**recipe.remix_spec(job.recipe, withhold=withheld), "num_images": job.num_images}
     if remix and job.init_strength is not None:
         spec["init_strength"] = job.init_strength
-    return {key: value for key, value in spec.items() if value not in (None, "")}
+    return {key: value for key, value in spec.items() if value not in (None, "")}, withheld
 
 
 def _job_submit_from(form, *, user, parent):
@@ -95,7 +107,7 @@ def job_create(request):
     # Words the parent kept from a portrait this member may not see are not prefilled
     # (portraits.recipe): the form starts without them and says why.
     withheld = portrait_withheld(portrait=parent, viewer=request.user) if parent else frozenset()
-    status = 200
+    status, from_job = 200, False
     if request.method == "POST":
         form = JobForm(request.POST, remix=parent is not None)
         status = 400
@@ -108,8 +120,13 @@ def job_create(request):
             if job is not None:
                 return redirect(job)
     else:
-        initial = _initial_from_job(request, remix=parent is not None)
-        if initial is None and parent is not None:
+        initial = None
+        job_initial = _initial_from_job(request, remix=parent is not None)
+        if job_initial is not None:
+            # What the job kept from its parent, not what the parent keeps: the job's own
+            # words are the member's, whatever became of the parent.
+            (initial, withheld), from_job = job_initial, True
+        elif parent is not None:
             initial = _initial_from(parent, withheld)
         form = JobForm(initial=initial, remix=parent is not None)
     backend_missing = (
@@ -127,6 +144,7 @@ def job_create(request):
                 portrait_title_for(portrait=parent, viewer=request.user) if parent else ""
             ),
             "withheld": sorted(withheld),
+            "from_job": from_job,
             "backend_missing": backend_missing,
         },
         status=status,
@@ -175,10 +193,21 @@ def _render_job(request, job, status=200):
                 (value, label.split(" (")[0]) for value, label in Portrait.Visibility.choices
             ],
             "edit_url": _edit_url(job, job_json),
+            # A moderator looks at anything, but remixes only what is shared with members.
+            "remixable": _remixable_ids(job, viewer=request.user),
             "compare_scale": job_compare_scale(job_json["portraits"]),
         },
         status=status,
     )
+
+
+def _remixable_ids(job, *, viewer) -> set[str]:
+    found = getattr(job, "live_portraits", [])  # prefetched by the selectors
+    return {
+        portrait.public_id
+        for portrait in found
+        if portrait_is_remixable(portrait=portrait, viewer=viewer)
+    }
 
 
 def _edit_url(job, job_json) -> str:
@@ -240,8 +269,7 @@ def job_publish(request, pk):
     try:
         portraits = services.job_portraits_visibility_set(job=job, by=request.user, choices=choices)
     except DomainError as exc:
-        details = [message for found in exc.field_errors.values() for message in found]
-        messages.error(request, " ".join([exc.message, *dict.fromkeys(details)]))
+        messages.error(request, domain_error_text(exc))
         job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
         return _render_job(request, job, status=http_status_for(exc))
     counts = Counter(str(portrait.visibility) for portrait in portraits)
@@ -269,9 +297,7 @@ def job_create_reproduction(request, public_id):
     try:
         job = services.job_submit_reproduction(user=request.user, portrait=portrait)
     except DomainError as exc:
-        # A refused prompt names the words (field errors); there is no form to show them on.
-        details = [message for field in exc.field_errors.values() for message in field]
-        messages.error(request, " ".join([exc.message, *details]))
+        messages.error(request, domain_error_text(exc))
         return redirect(portrait)
     return redirect(job)
 
@@ -282,13 +308,14 @@ def job_submit_again(request, pk):
     """The "Paint again" of a cancelled or failed job: its recipe, submitted as it was."""
     try:
         job = selectors.job_get_for_viewer(viewer=request.user, job_id=pk)
-        again = services.job_submit_again(user=request.user, job=job)
     except NotFound:
         raise Http404("No such job.") from None
+    try:
+        again = services.job_submit_again(user=request.user, job=job)
     except DomainError as exc:
-        # Nothing was submitted (a quota, a parent gone): say why on the job's page.
-        details = [message for field in exc.field_errors.values() for message in field]
-        messages.error(request, " ".join([exc.message, *dict.fromkeys(details)]))
+        # Nothing was submitted (a quota, a parent or an original gone): say why on the
+        # job's page, which is there whatever the service could not find.
+        messages.error(request, domain_error_text(exc))
         return redirect("generation:job-detail", pk=pk)
     return redirect(again)
 
@@ -299,16 +326,17 @@ def portrait_vary(request, public_id):
     """The "Vary" of a job's picture: a remix of it with a new random seed and nothing else
     changed, submitted at once (the remix form is its "Remix" button)."""
     try:
-        portrait = portrait_get_viewable(viewer=request.user, public_id=public_id)
+        portrait = portrait_get_remixable(viewer=request.user, public_id=public_id)
     except NotFound:
         raise Http404("No such portrait.") from None
+    except errors.PermissionDenied as exc:  # a moderator's look at a private portrait
+        raise PermissionDenied(exc.message) from None
     try:
         job = services.job_submit_remix(
             user=request.user, portrait=portrait, changes={"seed": None, "num_images": 1}
         )
     except DomainError as exc:
-        details = [message for field in exc.field_errors.values() for message in field]
-        messages.error(request, " ".join([exc.message, *dict.fromkeys(details)]))
+        messages.error(request, domain_error_text(exc))
         back = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(
             back, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -22,7 +22,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from config.errors import DomainError
+from accounts.admin import user_admin_link
+from config.errors import DomainError, domain_error_text
 from portraits import services
 from portraits.lineage import changes_for_viewer
 from portraits.models import Portrait
@@ -323,11 +324,7 @@ class PortraitAdmin(admin.ModelAdmin):
     def author_link(self, portrait: Portrait):
         if portrait.author is None:
             return f"{portrait.author_name} (account deleted)"
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:accounts_user_change", args=[portrait.author_id]),
-            portrait.author.username,
-        )
+        return user_admin_link(portrait.author)
 
     @admin.display(description="State")
     def state(self, portrait: Portrait):
@@ -466,8 +463,7 @@ class PortraitAdmin(admin.ModelAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as refused:
-            problems = [message for field in refused.field_errors.values() for message in field]
-            self.message_user(request, " ".join([refused.message, *problems]), messages.ERROR)
+            self.message_user(request, domain_error_text(refused), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):

@@ -38,12 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.core.exceptions import ValidationError
 
 from portraits import imagefiles
 from portraits.signing import site_trust_anchor
 
 if TYPE_CHECKING:
     import c2pa
+    from django.core.files.uploadedfile import UploadedFile
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PNG_MIME = "image/png"
@@ -243,6 +245,18 @@ def is_readable_image(data: bytes) -> bool:
             return image.width > 0 and image.height > 0
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False
+
+
+def validate_readable_image(upload: UploadedFile) -> None:
+    """The verify form's and API's check of an upload, as a field validator (DRF reads a
+    Django ``ValidationError`` too): a file that is no picture has no credentials to find,
+    so it is refused with :data:`NOT_AN_IMAGE` rather than reported as "No Content
+    Credentials found", which reads as if a picture was checked. The upload is read and
+    rewound for whoever reads it next."""
+    data = upload.read()
+    upload.seek(0)
+    if not is_readable_image(data):
+        raise ValidationError(NOT_AN_IMAGE, code="not_an_image")
 
 
 def file_report(data: bytes) -> dict[str, Any]:

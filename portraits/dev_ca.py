@@ -1,9 +1,10 @@
 """A throwaway certificate authority for development: Content Credentials out of the box.
 
 C2PA refuses a bare self-signed signing certificate, so a development site signs with a
-certificate issued by a CA made here (``manage.py c2pa_dev_certs``, or on first use in
-``DEBUG``: ``portraits.signing``). No trust list knows this CA: a reader reports what it
-signed as intact but not trusted, unless the CA (``ca.pem``) is passed as a trust anchor.
+certificate issued by a CA made here (``manage.py c2pa_dev_certs``, or on first use
+outside production, ``settings.PRODUCTION``: ``portraits.signing``). No trust list knows
+this CA: a reader reports what it signed as intact but not trusted, unless the CA
+(``ca.pem``) is passed as a trust anchor.
 
 Cryptography only: no Django, no c2pa.
 """

@@ -60,15 +60,6 @@ class PortraitEditForm(forms.Form):
 
 class CredentialsVerifyForm(forms.Form):
     file = forms.FileField(
-        help_text=f"A PNG, JPEG or WebP image, up to {filesizeformat(settings.UPLOAD_MAX_BYTES)}."
+        help_text=f"A PNG, JPEG or WebP image, up to {filesizeformat(settings.UPLOAD_MAX_BYTES)}.",
+        validators=[credentials.validate_readable_image],
     )
-
-    def clean_file(self):
-        # A file that is no picture has no credentials to find: say what it is instead of
-        # "No Content Credentials found", which reads as if a picture was checked.
-        upload = self.cleaned_data["file"]
-        data = upload.read()
-        upload.seek(0)
-        if not credentials.is_readable_image(data):
-            raise forms.ValidationError(credentials.NOT_AN_IMAGE, code="not_an_image")
-        return upload

@@ -231,6 +231,23 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+def img2img_steps(steps: int, strength: float | None) -> int:
+    """How many of ``steps`` denoising steps a recipe runs: all of them, or for
+    image-to-image (``strength`` given) ``int(steps × strength)``, as diffusers' img2img
+    pipeline counts them (it starts part way, from the parent's picture). 0: none at all,
+    which a submission refuses. The one place it is computed (the create form's script
+    repeats it in the browser)."""
+    if strength is None:
+        return steps
+    return int(steps * strength)
+
+
+def number_text(value: Any) -> str:
+    """A recipe's number as a member reads it: a float without trailing zeros (``7``, not
+    ``7.0``; ``0.5``), the create form's words and the recipe's alike."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _as_int(errors: FieldErrors, field: str, value: Any, default: int, low: int, high: int) -> int:
     if is_blank(value):
         return default
@@ -729,10 +746,6 @@ def style_additions(recipe: Mapping[str, Any]) -> dict[str, str] | None:
     }
 
 
-def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def recipe_display(recipe: Mapping[str, Any]) -> dict[str, Any]:
     """A recipe as a member reads it: what ``portraits/_recipe.html`` shows, on the
     portrait page and the job page alike.
@@ -777,7 +790,7 @@ def recipe_display(recipe: Mapping[str, Any]) -> dict[str, Any]:
     if steps is not None:
         row("Steps", steps)
     if recipe.get("guidance_scale") is not None:
-        row("Guidance (CFG)", _number(recipe["guidance_scale"]))
+        row("Guidance (CFG)", number_text(recipe["guidance_scale"]))
     if recipe.get("width") and recipe.get("height"):
         row("Size", f"{recipe['width']} × {recipe['height']} px")
     if recipe.get("num_images", 1) not in (None, 1):
@@ -785,11 +798,14 @@ def recipe_display(recipe: Mapping[str, Any]) -> dict[str, Any]:
     if strength is not None:
         note = ""
         if steps is not None:
-            # The pipeline denoises only int(steps × strength) of the steps.
-            note = f"runs {int(steps * strength)} of {steps} steps"
-        row("Image-to-image", f"from the parent's picture, strength {_number(strength)}", note=note)
+            note = f"runs {img2img_steps(steps, strength)} of {steps} steps"
+        row(
+            "Image-to-image",
+            f"from the parent's picture, strength {number_text(strength)}",
+            note=note,
+        )
     technical = [
-        {"label": label, "value": _number(recipe[key])}
+        {"label": label, "value": number_text(recipe[key])}
         for key, label in _TECHNICAL
         if recipe.get(key) not in (None, "")
     ]

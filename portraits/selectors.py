@@ -24,7 +24,7 @@ Anonymous visitors never see one, so the public page cache stays right for every
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -143,6 +143,43 @@ def portrait_get_viewable(*, viewer, public_id: str) -> Portrait:
     portrait = portrait_queryset_viewable(viewer=viewer).filter(public_id=public_id).first()
     if portrait is None:
         raise NotFound("No such portrait.")
+    return portrait
+
+
+def portrait_is_remixable(*, portrait: Portrait, viewer) -> bool:
+    """Whether ``viewer`` may build on ``portrait`` (remix it, vary it): it is theirs, or
+    shared with them as with any member — public or unlisted, not hidden, of a rating they
+    see. Not deleted either way.
+
+    Unlike :func:`portrait_is_viewable`, no moderator override: a moderator opens anything
+    to review it, but a remix would carry a private portrait's recipe and picture into a
+    portrait of the moderator's own.
+    """
+    if portrait.is_deleted or not _member(viewer):
+        return False
+    if portrait.author_id == viewer.pk:
+        return True
+    return portrait_is_shared(portrait=portrait) and (
+        portrait.rating == R.GENERAL or viewer_sees_mature(viewer)
+    )
+
+
+def portrait_ensure_remixable(*, portrait: Portrait, viewer) -> None:
+    """Refuse unless ``viewer`` may remix ``portrait`` (:func:`portrait_is_remixable`):
+    NotFound when they may not even open it (whether it exists stays secret),
+    PermissionDenied when they may open it only as a moderator."""
+    if portrait_is_remixable(portrait=portrait, viewer=viewer):
+        return
+    if portrait_is_viewable(portrait=portrait, viewer=viewer):
+        raise PermissionDenied("This portrait is not shared: only its author can remix it.")
+    raise NotFound("No such portrait.")
+
+
+def portrait_get_remixable(*, viewer, public_id: str) -> Portrait:
+    """The portrait, if ``viewer`` may remix it (:func:`portrait_ensure_remixable` says
+    how it refuses): the parent of the remix form, Vary and the API's remix."""
+    portrait = portrait_get_viewable(viewer=viewer, public_id=public_id)
+    portrait_ensure_remixable(portrait=portrait, viewer=viewer)
     return portrait
 
 
@@ -392,9 +429,18 @@ def _withheld_among(
     """Of ``kept``, the words whose writer ``viewer`` may not see. ``rows``: ``portrait``'s
     ancestors by id. The writer is the nearest ancestor that changed those words, or the
     original; a row that is not there counts as not visible."""
+    return _writers_hidden(rows.get(portrait.parent_id), viewer, kept, rows)
+
+
+def _writers_hidden(
+    start: Portrait | None, viewer, kept: Iterable[str], rows: Mapping[int, Portrait]
+) -> frozenset[str]:
+    """Of ``kept`` (words taken unchanged from ``start``), those whose writer ``viewer``
+    may not see: ``start`` itself if it changed them or is an original, else the nearest of
+    its ancestors (in ``rows``) that did. A row that is not there counts as not visible."""
     withheld = set()
     for name in kept:
-        step = rows.get(portrait.parent_id)
+        step = start
         while (
             step is not None
             and step.parent_id is not None
@@ -434,6 +480,30 @@ def portrait_withheld(
             rows = chain if chain is not None else portrait_chain(portrait=portrait)
             answers[key] = _withheld_among(portrait, viewer, kept, {row.pk: row for row in rows})
     return answers[key]
+
+
+def portrait_remix_withheld(
+    *, parent: Portrait | None, viewer, kept: Collection[str]
+) -> frozenset[str]:
+    """Of ``kept`` — words a remix of ``parent`` by ``viewer`` took unchanged from it —
+    those ``viewer`` may not take up again: for a remix that painted nothing, hence has no
+    portrait whose ``changes`` :func:`portrait_withheld` could read (a cancelled or failed
+    remix job, whose recipe "Edit and resubmit" fills the form with).
+
+    While ``viewer`` may open ``parent``, the words ``parent`` withholds from them. Once it
+    is gone or hidden from them, each word whose writer (``parent``, or the nearest
+    ancestor that changed it) they may not see: otherwise a form filled in from the job
+    would hand its hidden writer's words back as the member's own, without the credit a
+    remix keeps. ``parent`` None (its row is gone): all of ``kept``, as nothing says who
+    wrote them.
+    """
+    kept = frozenset(kept)
+    if not kept or parent is None:
+        return kept
+    if portrait_is_viewable(portrait=parent, viewer=viewer):
+        return kept & portrait_withheld(portrait=parent, viewer=viewer)
+    rows = {row.pk: row for row in portrait_chain(portrait=parent)}
+    return _writers_hidden(parent, viewer, kept, rows)
 
 
 def portraits_withheld(*, portraits: Iterable[Portrait], viewer) -> None:

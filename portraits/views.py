@@ -18,7 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from config import errors
 from config.api.pagination import cursor_page
-from config.errors import DomainError, NotFound, form_add_domain_error
+from config.errors import DomainError, NotFound, domain_error_text, form_add_domain_error
 from config.pagecache import cache_public
 from portraits import community, credentials, media, selectors, services
 from portraits.forms import CredentialsVerifyForm, PortraitEditForm
@@ -98,6 +98,8 @@ def portrait_detail(request, public_id):
         "more_remixes": len(remixes) > REMIXES_ON_PAGE,
         "can_edit": selectors.portrait_can_edit(portrait=portrait, viewer=request.user),
         "remix_url": remix_url,
+        # A moderator opens any portrait to review it, but remixes only shared ones.
+        "can_remix": selectors.portrait_is_remixable(portrait=portrait, viewer=request.user),
         # A visitor signs in, then lands on the remix form itself.
         "remix_login_url": f"{reverse('account_login')}?{urlencode({'next': remix_url})}",
         "tags": list(portrait.tags.all()),
@@ -165,8 +167,7 @@ def portrait_visibility(request, public_id):
             portrait=portrait, by=request.user, data={"visibility": visibility}
         )
     except DomainError as exc:
-        details = [message for messages_ in exc.field_errors.values() for message in messages_]
-        messages.error(request, " ".join([exc.message, *details]))
+        messages.error(request, domain_error_text(exc))
     else:
         messages.success(request, _VISIBILITY_SAID[visibility])
     return redirect(portrait)

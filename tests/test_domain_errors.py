@@ -68,3 +68,18 @@ def test_domain_errors_carry_no_http():
             assert not {"status", "status_code", "http_status"} & set(vars(cls)), cls
     with pytest.raises(TypeError):
         DomainError("Refused.", status=403)
+
+
+def test_a_refusal_on_a_page_without_a_form_reads_its_message_then_each_field_error_once():
+    refused = errors.DomainError(
+        "Please correct the errors below.",
+        field_errors={
+            "prompt": ["“gore” is not allowed."],
+            "negative_prompt": "“gore” is not allowed.",
+        },
+    )
+
+    assert errors.domain_error_text(refused) == (
+        "Please correct the errors below. “gore” is not allowed."
+    )
+    assert errors.domain_error_text(errors.Conflict("Too late.")) == "Too late."

@@ -74,6 +74,9 @@ WHOLE_NUMBER = {
 }
 NUMBER = {**WHOLE_NUMBER, "invalid": "Enter a number.", "max_string_length": "Enter a number."}
 TEXT = {"max_length": "At most {max_length} characters (this has %(show_value)d)."}
+DESCRIBE = "Describe the portrait you want."
+PROMPT = {**TEXT, "required": DESCRIBE, "null": DESCRIBE}
+NEGATIVE_PROMPT = {**TEXT, "null": "Leave it out, or send an empty string."}
 
 
 class JobSpecSerializer(RefusesUnknownFieldsMixin, serializers.Serializer):
@@ -85,18 +88,14 @@ class JobSpecSerializer(RefusesUnknownFieldsMixin, serializers.Serializer):
 
     prompt = PromptField(
         max_length=PROMPT_MAX_LENGTH,
-        error_messages={
-            **TEXT,
-            "required": "Describe the portrait you want.",
-            "null": "Describe the portrait you want.",
-        },
+        error_messages=PROMPT,
     )
     negative_prompt = StrictCharField(
         max_length=PROMPT_MAX_LENGTH,
         required=False,
         allow_blank=True,
         default="",
-        error_messages={**TEXT, "null": "Leave it out, or send an empty string."},
+        error_messages=NEGATIVE_PROMPT,
     )
     style = StrictSlugField(
         required=False,
@@ -162,13 +161,13 @@ class RemixSerializer(JobSpecSerializer):
     prompt = PromptField(
         max_length=PROMPT_MAX_LENGTH,
         required=False,
-        error_messages={**TEXT, "null": "Describe the portrait you want."},
+        error_messages=PROMPT,
     )
     negative_prompt = StrictCharField(
         max_length=PROMPT_MAX_LENGTH,
         required=False,
         allow_blank=True,
-        error_messages={**TEXT, "null": "Leave it out, or send an empty string."},
+        error_messages=NEGATIVE_PROMPT,
     )
     init_strength = InitStrengthField(
         required=False,

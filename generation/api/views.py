@@ -24,7 +24,7 @@ from generation.api.serializers import (
 )
 from generation.models import GenerationJob
 from portraits.models import PUBLIC_ID_PATTERN
-from portraits.selectors import portrait_get_editable, portrait_get_viewable, portraits_withheld
+from portraits.selectors import portrait_get_editable, portrait_get_remixable, portraits_withheld
 
 # What every job submission (a job, a remix, a reproduction) documents besides its own errors.
 SUBMISSION_SCHEMA = {
@@ -162,9 +162,10 @@ class PortraitSubmissionViewSet(viewsets.GenericViewSet):
     # Only a well-formed id reaches a query; any other path is the API's JSON 404.
     lookup_value_regex = PUBLIC_ID_PATTERN
 
-    # What OPTIONS describes (DRF's metadata reads the object and the serializer).
+    # What OPTIONS describes (DRF's metadata reads the object and the serializer), and the
+    # parent of a remix: shared with the member, or theirs (never a moderator's override).
     def get_object(self):
-        return portrait_get_viewable(viewer=self.request.user, public_id=self.kwargs["public_id"])
+        return portrait_get_remixable(viewer=self.request.user, public_id=self.kwargs["public_id"])
 
     def get_serializer_class(self):
         return RemixSerializer if self.action == "remix" else serializers.Serializer

@@ -37,6 +37,8 @@ from generation.selectors import model_get_default
 from portraits import recipe as recipes
 from portraits.selectors import (
     portrait_can_edit,
+    portrait_ensure_remixable,
+    portrait_is_remixable,
     portrait_is_viewable,
     portrait_withheld,
 )
@@ -100,10 +102,10 @@ def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]
         for message in messages:
             recipes.add_error(errors, field, message)
     steps, strength = fields["steps"], fields["init_strength"]
-    # Image-to-image denoises only int(steps × strength) of the steps: none at all would
-    # fail in the worker, after the member waited in the queue.
+    # Image-to-image denoises only some of the steps: none at all would fail in the
+    # worker, after the member waited in the queue.
     bad = {"steps", "init_strength"} & set(errors)
-    if steps and strength and not bad and int(steps * strength) < 1:
+    if steps and strength and not bad and recipes.img2img_steps(steps, strength) < 1:
         recipes.add_error(
             errors,
             "init_strength",
@@ -247,8 +249,9 @@ def job_submit_remix(*, user, portrait, changes: Mapping[str, Any]) -> Generatio
     ``changes`` takes any job field (prompt, seed, steps, ..., ``init_strength`` for
     image-to-image from the portrait's original); what it leaves out is inherited,
     ``num_images`` defaults to 1. The parent is always ``portrait``, which the caller
-    got from ``portrait_get_viewable(viewer=user, ...)``: checked again here, so no
-    path can attach a remix to something its author could not see. ``parent`` is not
+    got from ``portrait_get_remixable(viewer=user, ...)``: checked again here, so no
+    path can attach a remix to something its author could not see, nor a moderator
+    build on a private portrait they may only review. ``parent`` is not
     a field ``changes`` may carry (``job_submit`` rejects unknown fields).
 
     A prompt ``user`` may not read (kept by ``portrait`` from a step hidden from them,
@@ -279,8 +282,7 @@ def job_remix_errors(
 def _remix_spec(
     *, user, portrait, changes: Mapping[str, Any]
 ) -> tuple[dict[str, Any], recipes.FieldErrors]:
-    if not portrait_is_viewable(portrait=portrait, viewer=user):
-        raise NotFound("No such portrait.")
+    portrait_ensure_remixable(portrait=portrait, viewer=user)
     withheld = portrait_withheld(portrait=portrait, viewer=user)
     found: recipes.FieldErrors = {}
     if "prompt" in withheld and "prompt" not in changes:
@@ -437,23 +439,41 @@ def job_submit_again(*, user, job: GenerationJob) -> GenerationJob:
     """Submit ``job``'s recipe again as it was asked (a cancelled or failed job's "Paint
     again"): the same fields, its seed and number of images included.
 
-    Only its owner may. A remix is submitted as a remix of the same parent again
+    Only its owner may, and only once it ended without a picture (Conflict otherwise: a
+    job still queued or running is on its way, a finished one is remixed from its
+    portraits). A remix is submitted as a remix of the same parent again
     (``job_submit_remix``, which checks that ``user`` may still see it; image-to-image
     keeps its strength); a parent deleted or hidden since refuses it (Conflict), as a
     remix of nothing would drop its author's credit — "Edit and resubmit" paints the
-    recipe as a new portrait instead. A reproduction is a reproduction again
-    (``job_submit_reproduction``, which refuses if the recipe would now paint otherwise).
+    recipe as a new portrait instead, without the words it kept from that parent
+    (``generation.selectors.job_withheld``). A reproduction is a reproduction again
+    (``job_submit_reproduction``, which refuses if the recipe would now paint otherwise);
+    its original deleted since refuses it (Conflict).
     """
     if job.user_id != user.pk:
         raise PermissionDenied("Only its owner can paint this job again.")
+    if job.status not in (GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED):
+        raise Conflict(
+            "Only a cancelled or failed job can be painted again: "
+            + (
+                "this one is still on its way."
+                if job.is_active
+                else "this one has its pictures. Remix or vary them instead."
+            )
+        )
     reproduces = getattr(job, "reproduces", None)
     if reproduces is not None:
+        if not portrait_is_viewable(portrait=reproduces, viewer=user):
+            raise Conflict(
+                "The portrait this job reproduced is no longer available, so it cannot be "
+                "reproduced again."
+            )
         return job_submit_reproduction(user=user, portrait=reproduces)
     spec = {**recipes.remix_spec(job.recipe), "num_images": job.num_images}
     if job.parent_id is None and not job.recipe.get("parent"):
         return job_submit(user=user, spec=spec)
     parent = job.parent
-    if parent is None or not portrait_is_viewable(portrait=parent, viewer=user):
+    if parent is None or not portrait_is_remixable(portrait=parent, viewer=user):
         raise Conflict(
             "The portrait this job remixed is no longer available, so it cannot be "
             "remixed again. Edit and resubmit to paint this recipe as a new portrait."

@@ -522,12 +522,6 @@ class VerifyUploadSerializer(serializers.Serializer):
     file = NonEmptyFileField(
         help_text="An image file (PNG, JPEG, WebP...); the whole request may be at most "
         f"{filesizeformat(settings.UPLOAD_MAX_BYTES)} (UPLOAD_MAX_BYTES), or it is a 413. "
-        "A file that is no readable image is refused with a field error."
+        "A file that is no readable image is refused with a field error.",
+        validators=[credentials.validate_readable_image],
     )
-
-    def validate_file(self, upload):
-        data = upload.read()
-        upload.seek(0)
-        if not credentials.is_readable_image(data):
-            raise serializers.ValidationError(credentials.NOT_AN_IMAGE, code="not_an_image")
-        return upload

@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,8 +80,8 @@ def embedded_site(transactional_db, tiny_model, style_presets, tmp_path):
         support.stop(site.process)
 
 
-@pytest.fixture
-def browser():
+@contextmanager
+def _headless_chromium(*, javascript: bool = True):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -102,6 +103,12 @@ def browser():
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
+    if not javascript:
+        # The page's own scripts never run (Chromium's content setting, as a person turns
+        # JavaScript off); the driver's (execute_script, element checks) still do.
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.implicitly_wait(0)
     try:
@@ -109,3 +116,15 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser():
+    with _headless_chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser_without_javascript():
+    with _headless_chromium(javascript=False) as driver:
+        yield driver

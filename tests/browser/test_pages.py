@@ -229,12 +229,13 @@ def test_main_pages_fit_the_screen_and_pass_axe_at_desktop_and_phone_widths(
     assert GenerationJob.objects.filter(user=alice).count() == 1  # refused: the form, marked
     problems.update(check_page(browser, "create-with-errors", shots))
 
-    # Long enough that it is still painting when every view has been looked at.
-    tiny_model.max_steps = 1000
+    # Minutes of painting at any load, so it is still painting when every view of its
+    # page has been looked at (seconds); it is cancelled then, so the test never waits it out.
+    tiny_model.max_steps = 5000
     tiny_model.save()
     browser.get(site + "/create/")
     fill(browser, "prompt", "a bell-ringer mid-swing")
-    submit_form_of(browser, "prompt", steps=1000, width=256, height=256)
+    submit_form_of(browser, "prompt", steps=5000, width=256, height=256)
     live = GenerationJob.objects.get(user=alice, prompt="a bell-ringer mid-swing")
     wait.until(job_has(live.pk, progress_step__gte=1))
     browser.get(site + f"/jobs/{live.pk}/")

@@ -1,5 +1,6 @@
-"""The site's chrome in a real browser: the member's menu on a phone, the API tokens page's
-Copy button and revoke dialog, and the site's own 404 page on `make run`'s site.
+"""The site's chrome in a real browser: the member's menu on a phone, and on a desktop with
+JavaScript off, the API tokens page's Copy button and revoke dialog, and the site's own 404
+page on `make run`'s site.
 
 Screenshots go to ``$LIKENESS_SCREENSHOTS`` when set, else to the test's temporary folder.
 """
@@ -23,6 +24,7 @@ from tests.browser.actions import (
     save_full_page_screenshot,
     view_at_width,
 )
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +64,23 @@ def _overflowing(browser) -> list[str]:
           .map((e) => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
         """
     )
+
+
+# What a browser that does not know ::details-content makes of the site's stylesheets: an
+# unknown selector drops its whole rule, and an @supports that asks for it is false. Chromium
+# knows it, so the test takes those rules out, as such a browser never read them.
+_FORGET_DETAILS_CONTENT = """
+function prune(list) {
+  for (let i = list.cssRules.length - 1; i >= 0; i--) {
+    const rule = list.cssRules[i];
+    const asks = rule instanceof CSSSupportsRule ? rule.conditionText
+      : rule instanceof CSSStyleRule ? rule.selectorText : "";
+    if (asks.includes("::details-content")) list.deleteRule(i);
+    else if (rule.cssRules) prune(rule);
+  }
+}
+for (const sheet of document.styleSheets) prune(sheet);
+"""
 
 
 def test_a_members_menu_is_one_row_on_a_phone_and_the_usual_row_on_a_desktop(
@@ -113,6 +132,50 @@ def test_a_members_menu_is_one_row_on_a_phone_and_the_usual_row_on_a_desktop(
         assert browser.find_element(By.LINK_TEXT, text).is_displayed()
     assert _header_height(browser) <= ONE_ROW_MAX_PX
     save_full_page_screenshot(browser, shots / "h4-home-1400.png")
+    # nav.js keeps the menu open there: the same row in a browser without ::details-content.
+    browser.execute_script(_FORGET_DETAILS_CONTENT)
+    assert not browser.find_element(By.CSS_SELECTOR, ".nav-menu > summary").is_displayed()
+    assert browser.find_element(By.LINK_TEXT, "My jobs").is_displayed()
+
+
+def test_without_javascript_a_members_links_stay_within_reach_on_a_desktop(
+    embedded_site, browser_without_javascript, alice, shots
+):
+    site, browser = embedded_site, browser_without_javascript
+
+    # Selenium's own is_displayed() and link-text lookups count anything in a closed
+    # <details> as hidden, whatever CSS shows: ask the browser what it renders instead.
+    def seen(element) -> bool:
+        return browser.execute_script(
+            "const e = arguments[0]; return e.checkVisibility({visibilityProperty: true})"
+            " && e.getBoundingClientRect().width > 0;",
+            element,
+        )
+
+    browser.get(site.url + "/accounts/login/")
+    fill(browser, "login", "alice")
+    fill(browser, "password", PASSWORD)
+    next_page_after(browser, browser.find_element(By.CSS_SELECTOR, "main form button").click)
+    view_at_width(browser, DESKTOP)
+    browser.get(site.url + "/")
+    menu = browser.find_element(By.CSS_SELECTOR, ".nav-menu")
+    summary = menu.find_element(By.CSS_SELECTOR, "summary")
+    my_jobs = menu.find_element(By.CSS_SELECTOR, ".nav-links a[href='/jobs/']")
+    assert "nav-menu-scripted" not in menu.get_attribute("class")  # nav.js did not run
+    assert menu.get_attribute("open") is None
+
+    # A browser that shows a closed <details>' content: the usual row, no "Menu" button.
+    assert seen(my_jobs) and not seen(summary)
+    save_full_page_screenshot(browser, shots / "h8-nojs-menu-1400.png")
+
+    # One that cannot: the "Menu" button stays, and opens the links (no script needed).
+    browser.execute_script(_FORGET_DETAILS_CONTENT)
+    assert seen(summary) and not seen(my_jobs)
+    summary.click()
+    WebDriverWait(browser, 20).until(lambda _: seen(my_jobs))
+    save_full_page_screenshot(browser, shots / "h8-nojs-old-browser-menu-open-1400.png")
+    next_page_after(browser, my_jobs.click)
+    assert browser.current_url == site.url + "/jobs/"
 
 
 def test_a_new_token_copies_and_revoking_one_asks_first(embedded_site, browser, alice, shots):

@@ -155,12 +155,13 @@ def test_an_invalid_field_is_marked_for_eyes_and_screen_readers(client, alice, t
     assert "Steps: Must be between 1 and 50." in summary
 
 
-def test_the_form_s_stylesheet_marks_invalid_fields_by_shape_and_words_too(client, alice):
+def test_the_site_stylesheet_marks_invalid_fields_by_shape_and_words_too(client, alice):
+    # Site-wide (every form's invalid fields carry Django's aria-invalid), not the job form's.
     from django.contrib.staticfiles import finders
 
-    with open(finders.find("generation/job_form.css")) as file:
+    with open(finders.find("gallery/likeness.css")) as file:
         css = file.read()
-    rule = css[css.index('[aria-invalid="true"]') :]
+    rule = css[css.index('textarea[aria-invalid="true"]') :]
     rule = rule[: rule.index("}")]
     assert "border: 2px solid" in rule  # thicker than a valid field's 1px
     assert "background-image" in rule  # a warning sign inside the field

@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from config import errors
 from generation import services
 from generation.models import GenerationJob
 from portraits.models import Portrait
@@ -405,3 +406,158 @@ def test_my_jobs_does_not_show_a_deleted_picture(client, alice, finished):
 
     assert not page.all("img")
     assert "Succeeded</span>" in page.html
+
+
+# --- Paint again: only an ended job, and a reproduction whose original is gone -------------
+
+
+@pytest.mark.parametrize("finish", [False, True], ids=["queued", "succeeded"])
+def test_paint_again_of_a_job_that_did_not_end_without_pictures_is_refused(
+    client, alice, painter, finish
+):
+    job = submit(alice)
+    if finish:
+        paint_job(job.pk)
+    client.force_login(alice)
+
+    response = client.post(f"/jobs/{job.pk}/again/", follow=True)
+
+    assert response.redirect_chain == [(job.get_absolute_url(), 302)]
+    assert "Only a cancelled or failed job can be painted again" in response.content.decode()
+    assert GenerationJob.objects.count() == 1
+
+
+def test_paint_again_of_a_reproduction_whose_original_was_deleted_says_so(
+    client, alice, bob, published
+):
+    # Bob's remix keeps Alice's portrait as a tombstone, which the reproduction still names.
+    paint_job(services.job_submit_remix(user=bob, portrait=published, changes={"seed": 3}).pk)
+    job = services.job_submit_reproduction(user=alice, portrait=published)
+    services.job_cancel(job=job, by=alice)
+    portrait_delete(portrait=published, by=alice)
+    client.force_login(alice)
+
+    response = client.post(f"/jobs/{job.pk}/again/", follow=True)
+
+    assert response.redirect_chain == [(job.get_absolute_url(), 302)]
+    assert "this job reproduced is no longer available" in response.content.decode()
+    assert GenerationJob.objects.filter(user=alice).count() == 2  # the painting, this one
+
+
+# --- Edit and resubmit of a remix whose parent is gone: never its words as one's own --------
+
+KEEPER = "a lighthouse keeper at dusk"  # alice's prompt on ``published``
+
+
+def _cancelled_remix(user, portrait, **changes) -> GenerationJob:
+    job = services.job_submit_remix(user=user, portrait=portrait, changes=changes)
+    services.job_cancel(job=job, by=user)
+    return job
+
+
+def _edit_form(client, job) -> Page:
+    page = page_of(client, job.get_absolute_url())
+    return page_of(client, page.by_id("job-edit")["href"])
+
+
+def test_edit_and_resubmit_leaves_out_the_words_a_remix_kept_from_a_deleted_parent(
+    client, alice, bob, published
+):
+    job = _cancelled_remix(bob, published, seed=99)  # the seed changed, nothing else
+    portrait_delete(portrait=published, by=alice)
+    client.force_login(bob)
+
+    form = _edit_form(client, job)
+
+    assert KEEPER not in form.html
+    assert form.all("input", name="seed")[0]["value"] == "99"  # the rest is filled in
+    assert not form.all("input", name="init_strength")  # the plain form: a new original
+    assert "The job's prompt was kept from a portrait that is no longer available" in (
+        form.text_of("withheld-notice")
+    )
+
+
+def test_edit_and_resubmit_leaves_out_the_words_a_remix_kept_from_a_parent_made_private(
+    client, alice, bob, published
+):
+    job = _cancelled_remix(bob, published, seed=99)
+    portrait_update(portrait=published, by=alice, data={"visibility": "private"})
+    client.force_login(bob)
+
+    form = _edit_form(client, job)
+
+    assert KEEPER not in form.html and "Keeper" not in form.html
+    assert "kept from a portrait that is no longer available" in form.text_of("withheld-notice")
+
+
+def test_edit_and_resubmit_keeps_the_words_the_member_wrote_though_the_parent_is_gone(
+    client, alice, bob, carol, published
+):
+    job = _cancelled_remix(bob, published, prompt="my own ferryman", negative_prompt="fog")
+    # Carol's remix keeps Alice's portrait as a tombstone, its recipe still there to compare.
+    paint_job(services.job_submit_remix(user=carol, portrait=published, changes={"seed": 5}).pk)
+    portrait_delete(portrait=published, by=alice)
+    client.force_login(bob)
+
+    form = _edit_form(client, job)
+
+    assert "my own ferryman</textarea>" in form.html and "fog</textarea>" in form.html
+    assert 'id="withheld-notice"' not in form.html
+
+
+def test_edit_and_resubmit_of_a_remix_leaves_out_what_its_visible_parent_withholds(
+    client, alice, bob, carol, published
+):
+    # Carol's public remix keeps Alice's prompt; Bob remixes Carol's, keeping it too; then
+    # Alice makes hers private. The remix form (Carol's is still there) must not show it.
+    (carols,) = paint_job(
+        services.job_submit_remix(user=carol, portrait=published, changes={"seed": 5}).pk
+    )
+    portrait_update(portrait=carols, by=carol, data={"visibility": "public"})
+    job = _cancelled_remix(bob, carols, seed=6)
+    portrait_update(portrait=published, by=alice, data={"visibility": "private"})
+    client.force_login(bob)
+
+    form = _edit_form(client, job)
+
+    assert "Remix “Untitled remix”" in form.html  # the remix form, of Carol's portrait
+    assert KEEPER not in form.html
+    assert "The job's prompt was kept from" in form.text_of("withheld-notice")
+
+
+# --- A moderator looks at anything, but remixes only what members may -----------------------
+
+
+def test_a_moderator_on_a_job_page_is_offered_remix_only_of_shared_pictures(
+    client, alice, mod, finished
+):
+    private, shared = finished.portraits.order_by("index_in_job")
+    portrait_update(portrait=shared, by=alice, data={"visibility": "unlisted"})
+    client.force_login(mod)
+
+    page = page_of(client, finished.get_absolute_url())
+
+    assert page.all("img", src=f"/p/{private.public_id}/thumbnail/")  # seen, to review it
+    assert not page.all("a", href=f"/create/?remix={private.public_id}")
+    assert page.all("a", href=f"/create/?remix={shared.public_id}")
+    assert not page.all("form", action=f"/p/{private.public_id}/vary/")
+
+
+def test_a_moderator_cannot_remix_nor_vary_a_private_portrait(client, alice, mod, finished):
+    from rest_framework.test import APIClient
+
+    private = finished.portraits.first()
+    client.force_login(mod)
+    api = APIClient()
+    api.force_authenticate(mod)
+
+    assert client.get(f"/create/?remix={private.public_id}").status_code == 403
+    assert client.post(f"/p/{private.public_id}/vary/").status_code == 403
+    answer = api.post(f"/api/v1/portraits/{private.public_id}/remix/", {"seed": 1}, format="json")
+    assert answer.status_code == 403 and answer.json()["code"] == "permission_denied"
+    with pytest.raises(errors.PermissionDenied):
+        services.job_submit_remix(user=mod, portrait=private, changes={})
+    assert GenerationJob.objects.count() == 1
+    # Her own picture stays hers to remix.
+    client.force_login(alice)
+    assert client.get(f"/create/?remix={private.public_id}").status_code == 200

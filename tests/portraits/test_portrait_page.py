@@ -229,6 +229,44 @@ def test_a_deleted_original_leaves_the_reproduction_saying_so(
     assert portrait.get_absolute_url() not in page  # never a link to a 404
 
 
+def test_a_public_reproduction_of_an_original_made_private_since_names_it_to_nobody_else(
+    alice, bob, create_portrait, paint, client, bob_api
+):
+    from portraits.services import portrait_update
+
+    original = create_portrait(alice, prompt="a secret garden", seed=13)
+    portrait_update(portrait=original, by=alice, data={"title": "Secret garden"})
+    (again,) = paint(generation_services.job_submit_reproduction(user=alice, portrait=original))
+    portrait_update(portrait=again, by=alice, data={"visibility": "public", "title": "Again"})
+    portrait_update(portrait=original, by=alice, data={"visibility": "private"})
+    client.force_login(bob)
+
+    page = client.get(again.get_absolute_url()).content.decode()
+    header = page.split('<article class="portrait">')[1].split("</header>")[0]
+    assert "Reproduction of <em>a portrait by Alice Liddell, no longer available" in header
+    assert original.public_id not in page and "Secret garden" not in page
+
+    reproduces = bob_api.get(f"/api/v1/portraits/{again.public_id}/").json()["reproduces"]
+    assert reproduces["available"] is False
+    assert reproduces["id"] is None and reproduces["title"] is None and reproduces["url"] is None
+    assert reproduces["author"]["name"] == "Alice Liddell"  # the credit stays
+
+
+def test_a_moderator_reviewing_a_private_portrait_is_not_offered_to_remix_it(
+    alice, mod, create_portrait, client
+):
+    private = create_portrait(alice, visibility=Portrait.Visibility.PRIVATE)
+    remix_link = f'href="/create/?remix={private.public_id}"'
+
+    client.force_login(mod)
+    page = client.get(private.get_absolute_url()).content.decode()
+    assert "Download PNG" in page  # the page itself, as moderators review it
+    assert remix_link not in page
+
+    client.force_login(alice)
+    assert remix_link in client.get(private.get_absolute_url()).content.decode()
+
+
 # --- Verifying a file ---------------------------------------------------------------------
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from generation.forms import img2img_steps_text
+from generation.models import GenerationJob
 from portraits import recipe as recipes
 from portraits.recipe import (
     SCHEDULERS,
@@ -187,3 +189,17 @@ def test_scheduler_classes_map_to_a1111_sampler_names(scheduler, sampler):
 def test_no_scheduler_that_needs_a_missing_package_is_offered():
     assert "LMSDiscreteScheduler" not in SCHEDULERS  # scipy
     assert "DPMSolverSDEScheduler" not in SCHEDULERS  # torchsde
+
+
+def test_image_to_image_runs_the_share_of_the_steps_its_strength_asks_everywhere_it_is_said():
+    # int(7 × 0.3) = 2 of 7: the form's words, the recipe's note and the job's progress agree.
+    assert recipes.img2img_steps(7, 0.3) == 2
+    assert recipes.img2img_steps(7, None) == 7
+    assert recipes.img2img_steps(4, 0.2) == 0  # none: a submission refuses it
+    assert img2img_steps_text(7, 0.3) == "Runs 2 of 7 steps: strength 0.3."
+    rows = recipes.recipe_display({"steps": 7, "init_strength": 0.3})["rows"]
+    assert [row["note"] for row in rows if row["label"] == "Image-to-image"] == [
+        "runs 2 of 7 steps"
+    ]
+    assert GenerationJob(steps=7, init_strength=0.3).steps_to_run == 2
+    assert recipes.number_text(7.0) == "7" and recipes.number_text(0.3) == "0.3"

@@ -1,5 +1,5 @@
-// Follows one job over its WebSocket (ws/jobs/<id>/) and keeps the page current.
-// The server sends the whole job on every (re)connect, so after a drop we just
+// Follows one job over its WebSocket (ws/jobs/<id>/, live_socket.js) and keeps the page
+// current. The server sends the whole job on every (re)connect, so after a drop we just
 // reconnect with backoff and render that state: nothing is ever missed. What the
 // server says about the job always wins over what this page guessed: a late
 // progress event never moves a finished job back to "running", and a cancel shows
@@ -22,8 +22,6 @@
     4404: "This job is no longer available to you, so this page stopped following it.",
   };
   let status = root.dataset.status;
-  let retry = 0;
-  let socket = null;
   let resultsLoading = false;
 
   // Which blocks show follows from the status alone: the progress and the preview while
@@ -43,7 +41,7 @@
     if (waiting) waiting.textContent = value === "queued" ? "Waiting in the queue" : "Painting: the preview appears after the first steps";
     if (final) {
       $("job-eta").textContent = "";
-      if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000);
+      live.close();
     }
   }
 
@@ -162,23 +160,17 @@
     }
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
-    socket.onopen = () => { retry = 0; $("job-connection").textContent = ""; };
-    socket.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      (handlers[event.type] || (() => {}))(event);
-    };
-    socket.onclose = (event) => {
-      if (event.code in REFUSALS) { refused(event.code); return; }
-      if (isFinal()) return;
-      retry += 1;
-      const delay = Math.min(10000, 500 * 2 ** Math.min(retry, 5));
-      $("job-connection").textContent = "Connection lost — reconnecting…";
-      setTimeout(connect, delay);
-    };
-  }
+  const live = window.followSocket({
+    path: () => root.dataset.wsPath,
+    handlers,
+    // A refusal says why and stops; a finished job has nothing more to say.
+    stop: (code) => {
+      if (code in REFUSALS) { refused(code); return true; }
+      return isFinal();
+    },
+    onOpen: () => { $("job-connection").textContent = ""; },
+    onLost: () => { $("job-connection").textContent = "Connection lost — reconnecting…"; },
+  });
 
   async function api(url, method) {
     const token = $("job-cancel").elements.csrfmiddlewaretoken.value;
@@ -218,9 +210,9 @@
     if (!event.persisted) return;
     const fresh = await api(root.dataset.apiUrl, "GET").catch(() => null);
     if (fresh && fresh.ok) renderJob(fresh.body);
-    if (!isFinal() && (!socket || socket.readyState > WebSocket.OPEN)) connect();
+    if (!isFinal() && !live.isOpen()) live.connect();
   });
 
   renderJob(JSON.parse($("job-data").textContent));
-  if (!isFinal()) connect();
+  if (!isFinal()) live.connect();
 })();

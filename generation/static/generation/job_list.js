@@ -1,4 +1,5 @@
-// "My jobs", live: one WebSocket (ws/jobs/) for every row of the page, never one per row.
+// "My jobs", live: one WebSocket (ws/jobs/, live_socket.js) for every row of the page,
+// never one per row.
 // The server sends, on every (re)connect, each queued or running job and each that ended
 // since the page was drawn (or since its last state): a dropped connection just
 // reconnects and redraws those rows. Only rows on this page change; a job the page does
@@ -11,7 +12,6 @@
   const LABELS = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled" };
   const status = document.getElementById("jobs-connection");
   let since = table.dataset.since;
-  let retry = 0;
 
   const rowOf = (id) => table.querySelector(`tr[data-job-id="${id}"]`);
   const part = (row, role) => row.querySelector(`[data-role="${role}"]`);
@@ -79,24 +79,20 @@
     },
   };
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = since ? `?since=${encodeURIComponent(since)}` : "";
-    const socket = new WebSocket(`${scheme}://${location.host}${table.dataset.wsPath}${query}`);
-    socket.onopen = () => { retry = 0; status.textContent = ""; };
-    socket.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      (handlers[event.type] || (() => {}))(event);
-    };
-    socket.onclose = (event) => {
-      if (event.code === 4401) { status.textContent = "Signed out: this list stopped updating. Reload after signing in."; return; }
-      retry += 1;
-      status.textContent = "Connection lost — reconnecting…";
-      setTimeout(connect, Math.min(10000, 500 * 2 ** Math.min(retry, 5)));
-    };
-  }
+  const live = window.followSocket({
+    // What ended since the last state comes back on a reconnect (the consumer's `since`).
+    path: () => table.dataset.wsPath + (since ? `?since=${encodeURIComponent(since)}` : ""),
+    handlers,
+    stop: (code) => {
+      if (code !== 4401) return false;
+      status.textContent = "Signed out: this list stopped updating. Reload after signing in.";
+      return true;
+    },
+    onOpen: () => { status.textContent = ""; },
+    onLost: () => { status.textContent = "Connection lost — reconnecting…"; },
+  });
 
   // Nothing on this page can change any more: no socket at all.
   const active = [...table.querySelectorAll("tr[data-status]")].some((row) => !FINAL.includes(row.dataset.status));
-  if (active) connect();
+  if (active) live.connect();
 })();
