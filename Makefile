@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	@test -f data/c2pa/chain.pem || $(BIN)/python manage.py c2pa_dev_certs
-	$(BIN)/python manage.py build_tiny_model
+	$(BIN)/python manage.py add_demo_model
 
 run: setup
 	@echo "Likeness: http://$(HOST):$(PORT)/  (admin: $(BIN)/python manage.py createsuperuser)"

@@ -284,6 +284,8 @@ CELERY_BEAT_SCHEDULE = {
 GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 3, minimum=1)
 GENERATION_SUBMIT_RATE = env_rate("GENERATION_SUBMIT_RATE", "30/hour")
 GENERATION_TINY_MODEL_DIR = DATA_DIR / "models" / "likeness-tiny"
+# The offline model the project trained (train_tiny_model) and ships: `make run`'s default.
+GENERATION_DEMO_MODEL_DIR = BASE_DIR / "generation" / "weights" / "likeness-portraits"
 # A worker writes its job's heartbeat every GENERATION_HEARTBEAT_INTERVAL seconds from a
 # thread of its own (model loading included); the sweeper takes a running job whose
 # heartbeat is older than GENERATION_STALE_AFTER back into the queue as a new attempt. So

@@ -460,7 +460,7 @@ def demo_seed(
     """Paint a small community through the real path (see the module docstring).
 
     ``password``: every demo member's password (to sign in as one); without it their
-    passwords are unusable. Needs a default model (``build_tiny_model``) and the
+    passwords are unusable. Needs a default model (``add_demo_model``) and the
     signing credentials, as any painted portrait does.
     """
     if users < 2:
@@ -469,7 +469,7 @@ def demo_seed(
         raise ValueError("Paint at least one portrait.")
     model = model_get_default()
     if model is None:
-        raise ValueError("No default model: run `python manage.py build_tiny_model` first.")
+        raise ValueError("No default model: run `python manage.py add_demo_model` first.")
     styles = list(StylePreset.objects.filter(is_enabled=True).order_by("order", "name"))
     if not styles:
         raise ValueError("No enabled style preset.")
@@ -761,7 +761,7 @@ def demo_seed_fast(
     styles = list(StylePreset.objects.filter(is_enabled=True).order_by("order", "name"))
     model = model_get_default() or GenerationModel.objects.order_by("pk").first()
     if model is None:
-        raise ValueError("No generation model: run `python manage.py build_tiny_model` first.")
+        raise ValueError("No generation model: run `python manage.py add_demo_model` first.")
     limits = model.limits()
     templates = {style.slug: style.template() for style in styles}
     phase_started = time.monotonic()

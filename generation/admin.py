@@ -12,15 +12,15 @@ from portraits.admin import portrait_link, raw_json, recipe_readable, remix_of
 
 @admin.register(GenerationModel)
 class GenerationModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "source", "family", "is_enabled", "is_default", "paints_noise"]
-    list_filter = ["is_enabled", "family", "paints_noise"]
+    list_display = ["name", "slug", "source", "family", "is_enabled", "is_default", "demo"]
+    list_filter = ["is_enabled", "family", "demo"]
     search_fields = ["name", "slug", "source"]
     prepopulated_fields = {"slug": ["name"]}
     actions = ["make_default", "enable", "disable"]
     fieldsets = [
         (
             None,
-            {"fields": ["name", "slug", "description", "is_enabled", "is_default", "paints_noise"]},
+            {"fields": ["name", "slug", "description", "is_enabled", "is_default", "demo"]},
         ),
         ("Weights", {"fields": ["source", "revision", "family"]}),
         (

@@ -92,8 +92,8 @@ class ModelSelect(forms.Select):
                 key = field.replace("_", "-")
                 option["attrs"][f"data-default-{key}"] = number_text(getattr(model, default))
                 option["attrs"][f"data-max-{key}"] = number_text(getattr(model, maximum))
-            if model.paints_noise:
-                option["attrs"]["data-paints-noise"] = "true"
+            if model.demo:
+                option["attrs"]["data-demo"] = model.demo
             option["attrs"]["data-default-sampler"] = model_default_sampler(model)
         return option
 
@@ -269,12 +269,12 @@ class JobForm(forms.Form):
     # --- What the template shows -----------------------------------------------------
 
     @property
-    def noise_models(self):
-        return [m for m in self.models if m.paints_noise]
+    def demo_models(self):
+        return [m for m in self.models if m.demo]
 
     @property
-    def chosen_paints_noise(self) -> bool:
-        return self.chosen_model is not None and self.chosen_model.paints_noise
+    def chosen_demo(self) -> str:
+        return self.chosen_model.demo if self.chosen_model is not None else ""
 
     def main_fields(self):
         return [field for field in self if field.name in ("prompt", "style")]

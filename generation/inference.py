@@ -77,6 +77,7 @@ import gc
 import hashlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import re
@@ -122,6 +123,8 @@ SDXL_LATENT_RGB_FACTORS = (
     (-0.3165, -0.2492, -0.2188),
 )
 SDXL_LATENT_RGB_BIAS = (0.1084, -0.0175, -0.0011)
+# A model folder's own projection, fitted for its VAE (generation.training.train writes one).
+LATENT_RGB_FILE = "latent_rgb.json"
 _Projection = tuple[tuple[tuple[float, float, float], ...], tuple[float, float, float]]
 
 _SEED_LIMIT = 2**63  # seeds are stored in signed 64-bit database columns
@@ -484,21 +487,46 @@ def _load(model: ModelRef, choice: DeviceChoice) -> _LoadedModel:
         text2img=pipe,
         choice=choice,
         revision=_local_revision(Path(source)) if local else _hub_revision(source, model.revision),
-        latent_rgb=_latent_projection(pipe),
+        latent_rgb=_latent_projection(pipe, Path(source) if local else None),
         scheduler_class=type(pipe.scheduler),
         scheduler_config=dict(pipe.scheduler.config),
         compatible_schedulers={cls.__name__: cls for cls in pipe.scheduler.compatibles},
     )
 
 
-def _latent_projection(pipe: Any) -> _Projection | None:
-    """The latent→RGB factors for this pipeline's VAE, or None for an unknown latent space."""
+def _latent_projection(pipe: Any, folder: Path | None = None) -> _Projection | None:
+    """The latent→RGB factors for this pipeline's VAE, or None for an unknown latent space.
+
+    A model folder may carry its own, fitted for its VAE, in `latent_rgb.json`
+    (`{"factors": 4 rows of R, G, B, "bias": [R, G, B]}`); the project's trained model does.
+    """
     vae = getattr(pipe, "vae", None)
     if vae is None or vae.config.latent_channels != 4:
         return None
+    fitted = _fitted_projection(folder / LATENT_RGB_FILE) if folder is not None else None
+    if fitted is not None:
+        return fitted
     if "StableDiffusionXL" in type(pipe).__name__:
         return SDXL_LATENT_RGB_FACTORS, SDXL_LATENT_RGB_BIAS
     return SD1_LATENT_RGB_FACTORS, SD1_LATENT_RGB_BIAS
+
+
+def _fitted_projection(path: Path) -> _Projection | None:
+    """The projection in a model's `latent_rgb.json`, or None when it has none (or a broken
+    one: previews then fall back to the family's factors, and the model still paints)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        factors = tuple(tuple(float(v) for v in row) for row in data["factors"])
+        bias = tuple(float(v) for v in data["bias"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("Ignoring %s: %s", path, exc)
+        return None
+    if len(factors) != 4 or any(len(row) != 3 for row in factors) or len(bias) != 3:
+        logger.warning("Ignoring %s: expected 4 rows of 3 factors and 3 biases", path)
+        return None
+    return factors, bias  # type: ignore[return-value]
 
 
 def _hub_revision(repo_id: str, revision: str) -> str:

@@ -16,6 +16,12 @@ from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SEED_MAX
 class GenerationModel(models.Model):
     """A diffusers text-to-image model that workers can load, with its defaults and limits."""
 
+    class Demo(models.TextChoices):
+        # Random weights (build_tiny_model): for tests and a cold start.
+        NOISE = "noise", "Random weights: paints abstract shapes"
+        # The project's trained model (train_tiny_model; shipped in generation/weights).
+        PORTRAITS = "portraits", "Trained offline demo: small stylised portraits"
+
     class Family(models.TextChoices):
         AUTO = "auto", "Detect (AutoPipelineForText2Image)"
         SD = "sd", "Stable Diffusion 1.x / 2.x"
@@ -32,9 +38,13 @@ class GenerationModel(models.Model):
     description = models.TextField(blank=True)
     is_enabled = models.BooleanField("enabled", default=True)
     is_default = models.BooleanField("default", default=False)
-    paints_noise = models.BooleanField(
-        default=False,
-        help_text="Random weights (the offline demo model): the site warns that it paints noise.",
+    demo = models.CharField(
+        max_length=10,
+        choices=Demo.choices,
+        blank=True,
+        default="",
+        help_text="One of the project's own offline models: the site tells members what it "
+        "can paint. Blank for a real model.",
     )
     default_steps = models.PositiveSmallIntegerField(default=25)
     max_steps = models.PositiveSmallIntegerField(default=50)
@@ -78,6 +88,10 @@ class GenerationModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def paints_noise(self) -> bool:
+        return self.demo == self.Demo.NOISE
 
     def limits(self) -> recipes.ModelLimits:
         """What a recipe needs of this model (``portraits.recipe`` takes plain values)."""

@@ -59,6 +59,7 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
         "model": {
             "slug": job.model.slug,
             "name": job.model.name,
+            "demo": job.model.demo,
             "paints_noise": job.model.paints_noise,
         },
         "style": {"slug": job.style.slug, "name": job.style.name} if job.style else None,

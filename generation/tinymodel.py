@@ -22,6 +22,7 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 # The tokenizer's byte-pair merges are learnt from this text, so common portrait words become
 # single tokens; anything else still tokenizes (byte-level BPE covers every byte).
@@ -110,14 +111,17 @@ def _learn_merges(corpus: str, num_merges: int) -> tuple[list[str], list[str]]:
     return tokens, merges
 
 
-def write_clip_tokenizer_files(folder: str | Path) -> int:
-    """Write `vocab.json` and `merges.txt` of a small CLIP byte-level BPE tokenizer.
+def write_clip_tokenizer_files(
+    folder: str | Path, corpus: str = TOKENIZER_CORPUS, num_merges: int = NUM_MERGES
+) -> int:
+    """Write `vocab.json` and `merges.txt` of a small CLIP byte-level BPE tokenizer whose
+    merges are learnt from `corpus`.
 
     Returns the vocabulary size; the text encoder's embedding table must be at least that big.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tokens, merges = _learn_merges(TOKENIZER_CORPUS, NUM_MERGES)
+    tokens, merges = _learn_merges(corpus, num_merges)
     vocab = {token: index for index, token in enumerate(tokens)}
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     (folder / "merges.txt").write_text(
@@ -134,13 +138,7 @@ def build_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     `inference.load_pipeline(ModelRef(source=str(folder), family="sd"))`. Returns the folder.
     """
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTokenizer
 
     folder = Path(folder)
     tokenizer_dir = folder / "tokenizer"
@@ -148,50 +146,77 @@ def build_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     # A folder path never reaches the hub; passing local_files_only here would only end up
     # stored in tokenizer_config.json.
     tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir, model_max_length=TOKENIZER_MAX_LENGTH)
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        unet = UNet2DConditionModel(
-            sample_size=16,  # latent side; the pipeline's default picture is 16 * 8 = 128 px
-            in_channels=4,
-            out_channels=4,
-            down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-            block_out_channels=(32, 64, 64),
-            layers_per_block=1,
-            norm_num_groups=8,
-            cross_attention_dim=64,
-            attention_head_dim=4,
+        pipeline = tiny_pipeline(tokenizer, vocab_size, vae_channels=(8, 16, 32, 32))
+    save_pipeline(pipeline, folder)
+    return folder
+
+
+def tiny_pipeline(
+    tokenizer: Any,
+    vocab_size: int,
+    vae_channels: tuple[int, ...] = (8, 16, 32, 32),
+    scaling_factor: float = 0.18215,
+    size: int = 128,
+) -> Any:
+    """A StableDiffusionPipeline of the tiny architecture, with freshly initialised weights
+    (drawn from torch's global RNG): what `build_tiny_model` saves as it is, and what the
+    training command (`generation.training.train`) starts from.
+
+    The VAE has four levels (x8, as in SD1.x) of `vae_channels`; `scaling_factor` is SD1.x's
+    by default, so an untrained model's previews use the SD1.x latent projection. `size` is
+    the picture side the pipeline paints when asked for no size.
+    """
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    unet = UNet2DConditionModel(
+        sample_size=size // 8,  # latent side: the VAE scales by 8
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        block_out_channels=(32, 64, 64),
+        layers_per_block=1,
+        norm_num_groups=8,
+        cross_attention_dim=64,
+        attention_head_dim=4,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        sample_size=size,
+        block_out_channels=vae_channels,
+        down_block_types=("DownEncoderBlock2D",) * len(vae_channels),
+        up_block_types=("UpDecoderBlock2D",) * len(vae_channels),
+        layers_per_block=1,
+        norm_num_groups=8,
+        scaling_factor=scaling_factor,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=vocab_size,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=TOKENIZER_MAX_LENGTH,
+            hidden_act="quick_gelu",
+            projection_dim=64,
+            # The pooled output looks for the eos id; CLIP's defaults (49406/49407) would
+            # point outside this small vocabulary.
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
         )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            sample_size=128,
-            block_out_channels=(8, 16, 32, 32),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=1,
-            norm_num_groups=8,
-            scaling_factor=0.18215,  # SD1.x's, so previews use the SD1.x latent projection
-        )
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=vocab_size,
-                hidden_size=64,
-                intermediate_size=128,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=TOKENIZER_MAX_LENGTH,
-                hidden_act="quick_gelu",
-                projection_dim=64,
-                # The pooled output looks for the eos id; CLIP's defaults (49406/49407) would
-                # point outside this small vocabulary.
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        )
+    )
     scheduler = EulerDiscreteScheduler(  # SD1.5's scheduler configuration
         num_train_timesteps=1000,
         beta_start=0.00085,
@@ -201,7 +226,7 @@ def build_tiny_model(folder: str | Path, seed: int = 0) -> Path:
         steps_offset=1,
         timestep_spacing="leading",
     )
-    pipeline = StableDiffusionPipeline(
+    return StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
         tokenizer=tokenizer,
@@ -212,9 +237,12 @@ def build_tiny_model(folder: str | Path, seed: int = 0) -> Path:
         image_encoder=None,
         requires_safety_checker=False,
     )
+
+
+def save_pipeline(pipeline: Any, folder: Path) -> None:
+    """`save_pretrained` as safetensors, readable by the user the worker runs as."""
     pipeline.save_pretrained(folder, safe_serialization=True)
     _make_readable(folder)
-    return folder
 
 
 def _make_readable(folder: Path) -> None:

@@ -186,7 +186,7 @@ def tiny_model(db, tiny_model_dir):
         slug="tiny",
         source=str(tiny_model_dir),
         family="sd",
-        paints_noise=True,
+        demo="noise",
         limits=MODEL_LIMITS,
         make_default=True,
     )

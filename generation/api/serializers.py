@@ -15,6 +15,10 @@ from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SCHEDULERS
 
 
 class GenerationModelSerializer(serializers.ModelSerializer):
+    paints_noise = serializers.BooleanField(
+        read_only=True, help_text='Random weights: paints abstract shapes (demo is "noise").'
+    )
+
     class Meta:
         model = GenerationModel
         fields = [
@@ -23,6 +27,7 @@ class GenerationModelSerializer(serializers.ModelSerializer):
             "description",
             "family",
             "is_default",
+            "demo",
             "paints_noise",
             "default_steps",
             "max_steps",

@@ -21,7 +21,7 @@ def model_register(
     family: str = "auto",
     revision: str = "",
     description: str = "",
-    paints_noise: bool = False,
+    demo: str = "",
     limits: Mapping[str, Any] | None = None,
     make_default: bool = False,
     make_default_if_none: bool = False,
@@ -47,7 +47,7 @@ def model_register(
         "family": family,
         "revision": revision,
         "description": description,
-        "paints_noise": paints_noise,
+        "demo": demo,
         **(limits or {}),
     }
     with transaction.atomic():

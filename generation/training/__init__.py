@@ -1,6 +1,7 @@
 """Training data for the offline model: portraits drawn by code, with captions.
 
-Pure Python, Pillow and numpy: the training command imports torch; this package never does.
+Pure Python, Pillow and numpy; only ``train`` (the training command's engine) uses torch, and
+imports it inside its functions.
 """
 
 from generation.training.attributes import STYLES, PortraitAttributes, sample_attributes

@@ -40,7 +40,7 @@ def test_newcomer_signs_up_and_watches_a_portrait_paint(embedded_site, browser):
     wait.until(ec.presence_of_element_located((By.LINK_TEXT, "Create")))
 
     browser.find_element(By.LINK_TEXT, "Create").click()
-    assert "paints abstract shapes" in browser.find_element(By.ID, "noise-model-notice").text
+    assert "paints abstract shapes" in browser.find_element(By.ID, "demo-model-notice").text
     fill(browser, "prompt", "an astronomer by candlelight")
     Select(browser.find_element(By.NAME, "style")).select_by_visible_text("Baroque chiaroscuro")
     browser.find_element(By.CSS_SELECTOR, "#advanced > summary").click()  # "More settings"
@@ -143,14 +143,14 @@ def test_picking_another_model_shows_its_defaults_and_paints_with_them(
     steps = browser.find_element(By.NAME, "steps")
     guidance = browser.find_element(By.NAME, "guidance_scale")
     assert (steps.get_attribute("placeholder"), steps.get_attribute("value")) == ("4", "")
-    assert browser.find_element(By.ID, "noise-model-notice").is_displayed()
+    assert browser.find_element(By.ID, "demo-model-notice").is_displayed()
 
     browser.find_element(By.CSS_SELECTOR, "#advanced > summary").click()  # "More settings"
     Select(browser.find_element(By.NAME, "model")).select_by_visible_text("Turbo")
     assert (steps.get_attribute("placeholder"), steps.get_attribute("max")) == ("2", "4")
     assert guidance.get_attribute("placeholder") == "0"
     assert browser.find_element(By.NAME, "width").get_attribute("placeholder") == "96"
-    assert not browser.find_element(By.ID, "noise-model-notice").is_displayed()
+    assert not browser.find_element(By.ID, "demo-model-notice").is_displayed()
     fill(browser, "prompt", "a jockey at full gallop")
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
 

@@ -73,8 +73,8 @@ def test_each_model_option_carries_its_defaults_and_limits_for_the_script(
     assert option["data-default-guidance-scale"] == "0"
     assert option["data-max-guidance-scale"] == "2"
     assert (option["data-default-width"], option["data-default-height"]) == ("96", "64")
-    assert "data-paints-noise" not in option
-    assert form_of(client.get("/create/")).options["tiny"]["data-paints-noise"] == "true"
+    assert "data-demo" not in option
+    assert form_of(client.get("/create/")).options["tiny"]["data-demo"] == "noise"
 
 
 def test_empty_fields_get_the_chosen_model_s_defaults_not_the_default_model_s(

@@ -4,16 +4,18 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from generation import inference
+from generation.models import GenerationModel
 from generation.services import model_register
 from generation.tinymodel import build_tiny_model
 
 
 class Command(BaseCommand):
     help = (
-        "Build the tiny offline Stable Diffusion pipeline (random weights: it paints abstract "
-        "noise) and register it if it is not registered yet, as the default model when no "
-        "model is the default. Run by every `make run`: a registered tiny model is left as "
-        "an administrator left it (disabled, other limits, not the default)."
+        "Build the tiny offline Stable Diffusion pipeline with random weights (it paints "
+        "abstract shapes: for tests and a cold start; `add_demo_model` registers the trained "
+        "one) and register it if it is not registered yet, as the default model when no "
+        "model is the default. A registered tiny model is left as an administrator left it "
+        "(disabled, other limits, not the default)."
     )
 
     def add_arguments(self, parser):
@@ -31,8 +33,11 @@ class Command(BaseCommand):
             slug="likeness-tiny",
             source=str(dir),
             family="sd",
-            paints_noise=True,
-            description="Random weights, built locally: paints abstract noise. Add a real model to paint portraits.",
+            demo=GenerationModel.Demo.NOISE,
+            description=(
+                "Random weights, built locally: paints abstract shapes. For tests and a cold "
+                "start; the shipped demo model (add_demo_model) paints portraits."
+            ),
             limits={
                 "default_steps": 20,
                 "max_steps": 50,

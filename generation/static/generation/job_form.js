@@ -21,7 +21,7 @@
   // --- Model ---------------------------------------------------------------------------
   const FIELDS = ["steps", "guidance_scale", "width", "height"];
   const model = elements.model;
-  const notice = document.getElementById("noise-model-notice");
+  const notice = document.getElementById("demo-model-notice");
 
   function applyModel() {
     const option = model && model.selectedOptions[0];
@@ -35,7 +35,13 @@
       if (fallback !== null) input.placeholder = fallback;
       if (maximum !== null) input.max = maximum;
     }
-    if (notice) notice.hidden = option.dataset.paintsNoise !== "true";
+    if (notice) {
+      const demo = option.dataset.demo || "";
+      notice.hidden = !demo;
+      for (const text of notice.querySelectorAll("[data-demo-text]")) {
+        text.hidden = text.dataset.demoText !== demo;
+      }
+    }
     const sampler = elements.scheduler;
     if (sampler && sampler.options[0] && option.dataset.defaultSampler) {
       sampler.options[0].textContent = option.dataset.defaultSampler;
