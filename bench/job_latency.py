@@ -168,7 +168,8 @@ class Site:
         )
 
     def prepare(self) -> None:
-        """migrate, c2pa_dev_certs and build_tiny_model, as `make setup` does."""
+        """migrate, c2pa_dev_certs and build_tiny_model, as `make setup` did before it
+        registered the trained demo model (the same UNet and text encoder, a narrower VAE)."""
         self.manage("migrate", "--noinput")
         self.manage("c2pa_dev_certs", "--dir", str(self.c2pa))
         self.manage("build_tiny_model")

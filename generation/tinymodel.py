@@ -159,6 +159,7 @@ def tiny_pipeline(
     vae_channels: tuple[int, ...] = (8, 16, 32, 32),
     scaling_factor: float = 0.18215,
     size: int = 128,
+    pooled_text: bool = False,
 ) -> Any:
     """A StableDiffusionPipeline of the tiny architecture, with freshly initialised weights
     (drawn from torch's global RNG): what `build_tiny_model` saves as it is, and what the
@@ -166,7 +167,12 @@ def tiny_pipeline(
 
     The VAE has four levels (x8, as in SD1.x) of `vae_channels`; `scaling_factor` is SD1.x's
     by default, so an untrained model's previews use the SD1.x latent projection. `size` is
-    the picture side the pipeline paints when asked for no size.
+    the picture side the pipeline paints when asked for no size. `pooled_text` adds to the
+    UNet's timestep embedding an attention-pooled summary of the prompt (diffusers'
+    `addition_embed_type="text"`, as DeepFloyd IF has): every ResNet block then hears the
+    prompt, not only the cross-attention layers, which a UNet this small needs to follow
+    words that change the whole picture (a background colour, the time of day, a style).
+    StableDiffusionPipeline runs it unchanged: the pooling reads the same text states.
     """
     from diffusers import (
         AutoencoderKL,
@@ -187,6 +193,11 @@ def tiny_pipeline(
         norm_num_groups=8,
         cross_attention_dim=64,
         attention_head_dim=4,
+        **(
+            {"addition_embed_type": "text", "addition_embed_type_num_heads": 4}
+            if pooled_text
+            else {}
+        ),
     )
     vae = AutoencoderKL(
         in_channels=3,

@@ -45,6 +45,12 @@ from typing import Any
 import numpy as np
 
 from generation.inference import LATENT_RGB_FILE
+from generation.tinymodel import (
+    TOKENIZER_MAX_LENGTH,
+    save_pipeline,
+    tiny_pipeline,
+    write_clip_tokenizer_files,
+)
 from generation.training.attributes import STYLES, PortraitAttributes, sample_attributes
 from generation.training.captions import caption_corpus, caption_for
 from generation.training.drawing import draw_portrait
@@ -55,6 +61,25 @@ VAE_CHECKPOINT = "vae.pt"
 LATENTS_FILE = "latents.pt"
 UNET_CHECKPOINT = "unet.pt"
 TRAINING_RECORD = "training.json"
+
+
+# The settings the VAE stage (and the latents it encodes) depends on.
+VAE_FIELDS = frozenset(
+    {
+        "seed",
+        "size",
+        "images",
+        "tokenizer_merges",
+        "vae_channels",
+        "vae_steps",
+        "vae_batch",
+        "vae_crop",
+        "vae_lr",
+        "vae_kl_weight",
+        "warmup",
+        "grad_clip",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,15 @@ class TrainingConfig:
     caption_dropout: float = 0.1
     negative_caption: float = 0.03
     min_snr_gamma: float = 5.0
+    # Offset noise (per image and channel, as diffusers' train_text_to_image --noise_offset):
+    # SD's schedule leaves 7 % of the picture in the "pure noise" it trains on last, and on a
+    # 16 × 16 latent the noise's mean then gives the background colour away; without this
+    # the seed, not the words, chose the background. Larger than SD's usual 0.1 because a
+    # mean over 256 latent pixels leaks 16 times more than over 4096.
+    noise_offset: float = 0.25
     ema_decay: float = 0.999
+    # The prompt's pooled summary added to the UNet's timestep embedding (tinymodel.tiny_pipeline).
+    pooled_text: bool = True
     checkpoint_every: int = 250
 
     def __post_init__(self):
@@ -162,6 +195,14 @@ class Trainer:
             total=total, initial=initial, desc=desc, disable=not self.progress_bars, smoothing=0.05
         )
 
+    def _stage_config(self, name: str) -> dict[str, Any]:
+        """What a checkpoint depends on: the VAE stage's checkpoints only on the VAE's own
+        settings (so a new UNet recipe resumes from a trained VAE), the UNet's on all."""
+        config = asdict(self.config)
+        if name in (VAE_CHECKPOINT, LATENTS_FILE):
+            return {k: v for k, v in config.items() if k in VAE_FIELDS}
+        return config
+
     def _checkpoint(self, name: str) -> dict[str, Any] | None:
         import torch
 
@@ -169,7 +210,7 @@ class Trainer:
         if not (self.resume and path.exists()):
             return None
         state = torch.load(path, map_location="cpu", weights_only=False)
-        if state.get("config") != asdict(self.config):
+        if state.get("config") != self._stage_config(name):
             raise ValueError(
                 f"{path} was made with another configuration; train without --resume "
                 "or with the configuration it records"
@@ -181,7 +222,7 @@ class Trainer:
 
         path = self.work / name
         tmp = path.with_suffix(".tmp")
-        torch.save({**state, "config": asdict(self.config)}, tmp)
+        torch.save({**state, "config": self._stage_config(name)}, tmp)
         tmp.replace(path)  # a crash mid-write never leaves a half checkpoint
 
     # ------------------------------------------------------------------------------- run
@@ -239,8 +280,6 @@ class Trainer:
     def tokenizer(self):
         from transformers import CLIPTokenizer
 
-        from generation.tinymodel import TOKENIZER_MAX_LENGTH, write_clip_tokenizer_files
-
         folder = self.work / TOKENIZER_DIR
         size = write_clip_tokenizer_files(
             folder,
@@ -250,10 +289,14 @@ class Trainer:
         self.record["vocabulary"] = size
         return CLIPTokenizer.from_pretrained(folder, model_max_length=TOKENIZER_MAX_LENGTH)
 
-    def _fresh_pipeline(self, tokenizer, vocab: int, scaling_factor: float = 0.18215):
+    def _fresh_pipeline(
+        self,
+        tokenizer,
+        vocab: int,
+        scaling_factor: float = 0.18215,
+        pooled_text: bool | None = None,
+    ):
         import torch
-
-        from generation.tinymodel import tiny_pipeline
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
@@ -263,6 +306,7 @@ class Trainer:
                 vae_channels=self.config.vae_channels,
                 scaling_factor=scaling_factor,
                 size=self.config.size,
+                pooled_text=self.config.pooled_text if pooled_text is None else pooled_text,
             )
 
     # ------------------------------------------------------------------------------- VAE
@@ -271,7 +315,11 @@ class Trainer:
         import torch.nn.functional as F
 
         config = self.config
-        vae = self._fresh_pipeline(tokenizer, len(tokenizer)).vae.to(self.device)
+        # The VAE starts from the weights the plain tiny pipeline draws, whatever the UNet's
+        # recipe: the VAE stage depends on VAE_FIELDS alone, so a new UNet recipe can resume
+        # from a trained VAE and a run from scratch still reproduces it.
+        vae = self._fresh_pipeline(tokenizer, len(tokenizer), pooled_text=False).vae
+        vae.to(self.device)
         optimizer = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
         schedule = _warmup_cosine(optimizer, config.warmup, config.vae_steps)
         generator = torch.Generator().manual_seed(config.seed + 1)
@@ -329,12 +377,10 @@ class Trainer:
         """Every portrait's posterior (mean, std), and the latent scaling factor."""
         import torch
 
-        path = self.work / LATENTS_FILE
-        if self.resume and path.exists():
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            if state["config"] == asdict(self.config):
-                self.record["scaling_factor"] = state["scaling_factor"]
-                return (state["mean"], state["std"]), state["scaling_factor"]
+        state = self._checkpoint(LATENTS_FILE)
+        if state is not None:
+            self.record["scaling_factor"] = state["scaling_factor"]
+            return (state["mean"], state["std"]), state["scaling_factor"]
         means, stds = [], []
         with torch.no_grad():
             for start in range(0, len(images), 64):
@@ -414,7 +460,9 @@ class Trainer:
                 truncation=True,
                 return_tensors="pt",
             ).input_ids.to(self.device)
-            noise = torch.randn(x0.shape, generator=generator).to(self.device)
+            noise = torch.randn(x0.shape, generator=generator)
+            noise += config.noise_offset * torch.randn((*x0.shape[:2], 1, 1), generator=generator)
+            noise = noise.to(self.device)
             timesteps = torch.randint(1000, (config.batch,), generator=generator).to(self.device)
             noisy = noise_schedule.add_noise(x0, noise, timesteps)
             predicted = unet(noisy, timesteps, encoder_hidden_states=text_encoder(ids)[0]).sample
@@ -456,11 +504,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ save
     def save(self, vae, unet, text_encoder, tokenizer, scaling_factor: float, images) -> Path:
-        from generation.tinymodel import save_pipeline
-
         vae.register_to_config(scaling_factor=scaling_factor)
         pipeline = self._fresh_pipeline(tokenizer, len(tokenizer), scaling_factor)
-        pipeline.vae, pipeline.unet, pipeline.text_encoder = vae, unet, text_encoder
         pipeline.register_modules(vae=vae, unet=unet, text_encoder=text_encoder)
         pipeline.to("cpu")
         self.out.mkdir(parents=True, exist_ok=True)

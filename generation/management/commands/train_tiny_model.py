@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from generation import inference
+from generation.training.train import Trainer, TrainingConfig, device_for
 
 
 class Command(BaseCommand):
@@ -12,7 +13,7 @@ class Command(BaseCommand):
         "Train the offline portrait model (a tiny Stable Diffusion pipeline) on portraits the "
         "project draws itself, and save it with save_pretrained. The defaults are the recipe "
         "of the shipped weights (generation/weights/likeness-portraits, see its README.md): "
-        "about 45 minutes on a 2-core CPU, a few on a CUDA GPU. Checkpoints are kept in "
+        "about 47 minutes on a 2-core CPU, a few on a CUDA GPU. Checkpoints are kept in "
         "--work; --resume goes on from them after an interruption."
     )
 
@@ -52,8 +53,6 @@ class Command(BaseCommand):
         if not inference.backend_available():
             raise CommandError(inference.backend_missing_reason())
         import torch
-
-        from generation.training.train import Trainer, TrainingConfig, device_for
 
         overrides = {
             f.name: options[f.name]
@@ -95,6 +94,4 @@ class Command(BaseCommand):
 
 
 def _default(name: str):
-    from generation.training.train import TrainingConfig
-
     return getattr(TrainingConfig(), name)
