@@ -6,9 +6,10 @@ Measures, in a fresh temporary data directory (nothing under ./data is touched):
 
 a. the bare pipeline call, ``inference.generate(spec)`` with ``on_step=None``, at ``--size``
    and at ``--big-size`` (median/p90 over ``--jobs`` runs after a warm-up);
-b. what the worker adds per step, in situ: ``generate`` with a no-op ``on_step`` (the live
-   preview JPEG is made inside inference whenever there is a callback), with only the heartbeat
-   ``services.job_progress`` (SQLite), with only the progress event (base64 preview +
+b. what the worker adds per step, in situ: ``generate`` with a no-op ``on_step`` (inference
+   makes the live preview JPEG only when it is read), one that reads every preview, with
+   only the heartbeat ``services.job_progress`` (SQLite), with only the progress event
+   (base64 preview +
    ``events.publish`` on the in-memory layer, one subscriber) and with the worker's whole
    per-step work, interleaved; then each part alone in a quiet loop (preview, base64,
    heartbeat, the hand-off to the events loop, publish on the in-memory layer and, when ``REDIS_URL`` /
@@ -349,7 +350,7 @@ def progress_event(job: Any, preview: bytes, step: int = 10, total: int = 20) ->
     publish, events.publish = events.publish, lambda job_id, event, **_: sent.append(event)
     heartbeat, running.job_progress = running.job_progress, lambda **kw: True
     try:
-        reporter(inference.StepEvent(step=step, total=total, preview=preview))
+        reporter(inference.StepEvent(step=step, total=total, preview_source=lambda: preview))
     finally:
         events.publish, running.job_progress = publish, heartbeat
     (event,) = sent
@@ -413,6 +414,7 @@ def in_process(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     variants: dict[str, Callable[[], Any]] = {
         "on_step_none": lambda: inference.generate(spec),
         "on_step_noop": lambda: inference.generate(spec, on_step=lambda event: None),
+        "on_step_preview": lambda: inference.generate(spec, on_step=lambda event: event.preview),
         "on_step_heartbeat": lambda: inference.generate(spec, on_step=heartbeat_on_step(job)),
         "on_step_publish": lambda: inference.generate(spec, on_step=publish_on_step(job)),
         "on_step_worker": lambda: inference.generate(spec, on_step=worker_on_step(job)),
@@ -726,7 +728,7 @@ def summarize_results(results: dict[str, Any], args: argparse.Namespace) -> dict
     b = ip["b_generate_ms"]
     bare = b["on_step_none"]["median"]
     step = bare / args.steps
-    preview = (b["on_step_noop"]["median"] - bare) / args.steps
+    preview = (b["on_step_preview"]["median"] - bare) / args.steps
     worker = (b["on_step_worker"]["median"] - bare) / args.steps
     summary: dict[str, Any] = {
         "step_ms": round(step, 2),

@@ -291,6 +291,11 @@ GENERATION_DEMO_MODEL_DIR = BASE_DIR / "generation" / "weights" / "likeness-port
 # heartbeat is older than GENERATION_STALE_AFTER back into the queue as a new attempt. So
 # a dead worker's job is reclaimed within STALE_AFTER + SWEEP_INTERVAL of its last beat.
 GENERATION_HEARTBEAT_INTERVAL = env_int("GENERATION_HEARTBEAT_INTERVAL", 10, minimum=1)
+# Live progress: a worker records a job's step and publishes its progress event with the
+# latest preview at most once per interval (and always for the first and the last step), so
+# a fast GPU loop is not slowed by a database write, a JPEG and a message per step per job.
+# A cancel is noticed at the next report. 0 reports every step.
+GENERATION_PROGRESS_INTERVAL = env_int("GENERATION_PROGRESS_INTERVAL_MS", 150, minimum=0) / 1000
 GENERATION_STALE_AFTER = env_int("GENERATION_STALE_AFTER", 60, minimum=1)
 if GENERATION_STALE_AFTER <= 3 * GENERATION_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured(

@@ -11,7 +11,7 @@ What it does
   real model takes seconds to minutes and a GPU holds one big model at a time.
 - `generate(spec, on_step)` paints one spec (a batch of `num_images`) in one pipeline call and
   reports every denoising step with a live preview projected straight from the latents (no VAE
-  per step, under a millisecond). Callers cancel by raising from `on_step`: the exception
+  per step, under a millisecond, and only for the steps whose preview is read). Callers cancel by raising from `on_step`: the exception
   leaves the pipeline at once and nothing is decoded.
 - `download_model()` fetches a hub model into the Hugging Face cache ahead of time, so workers
   can run offline.
@@ -87,6 +87,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,15 +210,24 @@ class GenerationSpec:
 class StepEvent:
     """Progress of one denoising step: `step` counts from 1 to `total`.
 
-    `preview` is a small JPEG (longest side at most 128 px) of the first image of the batch,
+    `preview` is a small JPEG (longest side at most 128 px) of the spec's first image,
     projected from the latents without the VAE; None when no preview could be made for this
     step (latents of a shape the projection does not know): a preview never fails a job.
+    It is made when first read, from a copy of that step's latent taken on the device: a
+    step whose preview nobody reads costs no copy to the host (on a GPU, no synchronisation),
+    no projection and no JPEG.
     """
 
     step: int
     total: int
-    preview: bytes | None = field(repr=False)
+    preview_source: Callable[[], bytes | None] | None = field(
+        default=None, repr=False, compare=False
+    )
     preview_mime: str = PREVIEW_MIME
+
+    @cached_property
+    def preview(self) -> bytes | None:
+        return self.preview_source() if self.preview_source is not None else None
 
 
 @dataclass
@@ -673,8 +683,15 @@ def generate_batch(
             latents = tensors["latents"]
             total = pipe.num_timesteps  # img2img runs int(steps * strength) of them
             for spec_index, row in enumerate(offsets):
-                preview = preview_of(latents[row])
-                on_step(spec_index, StepEvent(step=index + 1, total=total, preview=preview))
+                latent = latents[row].detach().clone()  # the scheduler updates latents in place
+                on_step(
+                    spec_index,
+                    StepEvent(
+                        step=index + 1,
+                        total=total,
+                        preview_source=partial(preview_of, latent),
+                    ),
+                )
         return {}  # diffusers requires a dict: the tensors to replace (none)
 
     with entry.lock:

@@ -69,28 +69,45 @@ def user_message_for(exc: BaseException) -> str:
 
 
 class JobStepReporter:
-    """The worker's work at each denoising step of a job (``inference.generate``'s on_step).
+    """The worker's work at the denoising steps of a job (``inference.generate``'s on_step).
 
-    Records the step as the job's heartbeat (and stops the job if that write finds
-    it cancelled or taken over), enforces the cooperative deadline, and publishes a
-    ``progress`` event with the ETA and the live preview. ``start_clock()`` marks the
-    end of pipeline loading: the ETA is about denoising steps only.
+    At every step it enforces the cooperative deadline. At most once per
+    ``settings.GENERATION_PROGRESS_INTERVAL`` (and always at the first and the last step) it
+    records the step (which stops the job if that write finds it cancelled or taken over)
+    and publishes a ``progress`` event with the ETA and the live preview; the steps between
+    cost nothing, not even the preview, which inference makes only when it is read.
+    ``start_clock()`` marks the end of pipeline loading: the ETA is about denoising steps
+    only. ``clock`` is ``time.monotonic`` (tests pass their own).
     """
 
-    def __init__(self, job: GenerationJob, *, deadline) -> None:
+    def __init__(
+        self, job: GenerationJob, *, deadline, interval: float | None = None, clock=time.monotonic
+    ) -> None:
         self.job = job
         self.deadline = deadline
-        self.painting_since = time.monotonic()
+        self.interval = settings.GENERATION_PROGRESS_INTERVAL if interval is None else interval
+        self.clock = clock
+        self.painting_since = clock()
+        self.reported_at: float | None = None
 
     def start_clock(self) -> None:
-        self.painting_since = time.monotonic()
+        self.painting_since = self.clock()
 
     def __call__(self, event) -> None:
-        if not job_progress(job=self.job, step=event.step, total=event.total):
-            raise inference.GenerationCancelled
         if timezone.now() >= self.deadline:
             raise JobDeadlinePassed(f"past {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
-        elapsed = time.monotonic() - self.painting_since
+        now = self.clock()
+        due = (
+            self.reported_at is None
+            or event.step >= event.total
+            or now - self.reported_at >= self.interval
+        )
+        if not due:
+            return
+        self.reported_at = now
+        if not job_progress(job=self.job, step=event.step, total=event.total):
+            raise inference.GenerationCancelled
+        elapsed = now - self.painting_since
         preview = None
         if event.preview is not None:
             encoded = base64.b64encode(event.preview).decode("ascii")

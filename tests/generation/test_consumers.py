@@ -131,7 +131,8 @@ def _events_until_final(ws):
     return collect()
 
 
-def test_progress_previews_and_done_arrive_live(queued_job, alice):
+def test_progress_previews_and_done_arrive_live(queued_job, alice, settings):
+    settings.GENERATION_PROGRESS_INTERVAL = 0  # every step (the default reports a few a second)
     alice_ws = communicator(queued_job.pk, alice)
 
     async def scenario():
@@ -174,7 +175,7 @@ def test_cancel_stops_a_running_job_at_the_next_step_and_keeps_no_image(
         while True:
             event = await ws.receive_json_from(timeout=TIMEOUT)
             events.append(event)
-            if event["type"] == "progress" and event["step"] == 2:
+            if event["type"] == "progress" and event["step"] == 1:  # always reported
                 fresh = await database_sync_to_async(GenerationJob.objects.get)(pk=job.pk)
                 await database_sync_to_async(services.job_cancel)(job=fresh, by=alice)
             if event["type"] in {"done", "failed", "cancelled"}:

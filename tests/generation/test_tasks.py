@@ -10,7 +10,10 @@ from django.db import connection
 from django.utils import timezone
 from PIL import Image
 
-from generation import services
+from channels.layers import get_channel_layer
+
+from config.broadcast import run_on_layer_loop
+from generation import events, inference, services
 from generation.models import GenerationJob
 from generation.tasks import run_job
 
@@ -298,3 +301,69 @@ def test_the_task_records_the_message_that_claimed_the_job(submit):
     result = run_job.apply(args=[str(job.pk)], task_id="message-1")
     job.refresh_from_db()
     assert result.successful() and job.task_id == "message-1"
+
+
+def _reported(job, steps: list[tuple[int, float]], total: int, *, interval=0.15, also=None):
+    """Feed a JobStepReporter the steps (number, clock time) of a running job; returns the
+    steps it published, those whose preview was made (``also(step)`` is called then), and
+    what stopped it (or None).
+
+    Whatever it published is read back from a channel subscribed to the job's group, up to
+    a marker event sent after it: nothing is waited for by time."""
+    times = iter([0.0, *(at for _, at in steps)])
+    reporter = services.JobStepReporter(
+        job, deadline=timezone.now() + timedelta(hours=1), interval=interval, clock=times.__next__
+    )
+    layer = get_channel_layer()
+    channel = run_on_layer_loop(layer.new_channel())
+    run_on_layer_loop(layer.group_add(events.job_group(job.pk), channel))
+    made, stopped = [], None
+    try:
+        for step, _ in steps:
+            reporter(
+                inference.StepEvent(
+                    step=step,
+                    total=total,
+                    preview_source=lambda step=step: made.append(step) or also and also(step),
+                )
+            )
+    except Exception as exc:
+        stopped = exc
+    events.publish(job.pk, {"type": "marker"})
+    published = []
+    while (event := run_on_layer_loop(layer.receive(channel))["event"])["type"] != "marker":
+        published.append(event)
+    run_on_layer_loop(layer.group_discard(events.job_group(job.pk), channel))
+    return published, made, stopped
+
+
+def test_progress_is_reported_at_most_once_an_interval_and_always_at_the_ends(submit):
+    job = services.job_start(job_id=submit().pk, worker="w")
+    # Seven steps at these clock times; a report is due 0.15 s after the last one.
+    steps = [(1, 0.0), (2, 0.05), (3, 0.10), (4, 0.16), (5, 0.20), (6, 0.31), (7, 0.33)]
+
+    published, made, stopped = _reported(job, steps, total=7, also=lambda step: b"jpeg")
+
+    assert stopped is None
+    assert [e["step"] for e in published] == [1, 4, 6, 7]
+    assert all(e["preview"] == "data:image/jpeg;base64,anBlZw==" for e in published)
+    assert made == [1, 4, 6, 7]  # no preview is made for a step nobody is told about
+    job.refresh_from_db()
+    assert (job.progress_step, job.progress_total) == (7, 7)
+
+
+def test_a_throttled_job_stops_at_its_next_report_after_a_cancel(submit, alice):
+    job = services.job_start(job_id=submit().pk, worker="w")
+
+    def cancel(step):
+        services.job_cancel(job=GenerationJob.objects.get(pk=job.pk), by=alice)
+
+    steps = [(1, 0.0), (2, 0.05), (3, 0.10), (4, 0.16), (5, 0.20)]
+    published, made, stopped = _reported(job, steps, total=9, also=cancel)
+
+    assert isinstance(stopped, inference.GenerationCancelled)
+    assert sorted(e["type"] for e in published) == ["cancelled", "progress"]
+    assert [e.get("step") for e in published if e["type"] == "progress"] == [1]
+    assert made == [1]  # steps 2 and 3 cost nothing
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED and job.progress_step == 1
