@@ -296,6 +296,12 @@ GENERATION_HEARTBEAT_INTERVAL = env_int("GENERATION_HEARTBEAT_INTERVAL", 10, min
 # a fast GPU loop is not slowed by a database write, a JPEG and a message per step per job.
 # A cancel is noticed at the next report. 0 reports every step.
 GENERATION_PROGRESS_INTERVAL = env_int("GENERATION_PROGRESS_INTERVAL_MS", 150, minimum=0) / 1000
+# Cross-member batching: a worker paints compatible queued jobs (same model, size, steps,
+# scheduler, guidance, image-to-image strength) together, up to this many images in one
+# pipeline call (1 turns it off); when it finds some but has room, it waits the window once
+# for more. A lone job never waits.
+GENERATION_BATCH_MAX_IMAGES = env_int("GENERATION_BATCH_MAX_IMAGES", 8, minimum=1)
+GENERATION_BATCH_WINDOW = env_int("GENERATION_BATCH_WINDOW_MS", 30, minimum=0) / 1000
 GENERATION_STALE_AFTER = env_int("GENERATION_STALE_AFTER", 60, minimum=1)
 if GENERATION_STALE_AFTER <= 3 * GENERATION_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured(

@@ -51,12 +51,14 @@ image-to-image, the same strength; prompts, negative prompts, seeds, counts and 
 differ, because diffusers accepts one prompt, negative prompt, generator and init image per row.
 `generate_batch(specs, on_step)` does exactly that and is what `generate` itself uses (a batch of
 one). Two things a queue that uses it must accept:
-- cancelling is per call: an exception from `on_step` stops every spec of the batch, so the
-  worker re-queues the specs whose jobs were not the ones cancelled;
+- cancelling is per call: an exception from `on_step` stops every spec of the batch, so a
+  caller that cancels one spec stops reporting it instead, and drops its images afterwards;
 - pixels depend on batch composition in the last bits (even on CPU, see above), so a job
   replayed alone may differ imperceptibly from the batched original.
-The worker can therefore collect queued jobs with equal `batch_key` up to a size limit (about 8
-for SD1.5 at 512², 4 for SDXL at 1024² on an 80 GB GPU) and hand them to `generate_batch`.
+The worker collects queued jobs with equal `batch_key` up to a size limit (about 8 images for
+SD1.5 at 512², 4 for SDXL at 1024² on an 80 GB GPU) and hands them to `generate_batch`
+(`generation.services.job_claim_batch`); it drops a cancelled job's rows from its reports and
+keeps painting the others, stopping the call only when every job is cancelled.
 
 Configuration (environment)
 ---------------------------

@@ -229,6 +229,12 @@ class GenerationJob(models.Model):
     progress_step = models.PositiveSmallIntegerField(default=0)
     progress_total = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The pipeline call that painted this attempt: the worker paints compatible queued
+    # jobs, of any members, together (services.job_claim_batch). Random, shared by the
+    # jobs of one call; with how many jobs and images that call painted.
+    batch_id = models.UUIDField(null=True, blank=True)
+    batch_jobs = models.PositiveSmallIntegerField(default=0)
+    batch_images = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -297,6 +303,26 @@ class GenerationJob(models.Model):
         what its progress counts to. At least one: a submission refuses a recipe with
         none (``job_validate_spec``)."""
         return max(1, recipes.img2img_steps(self.steps, self.init_strength))
+
+    def batch_mates(self) -> models.QuerySet[GenerationJob]:
+        """Queued jobs that could be painted in one pipeline call with this one (of any
+        member): the same model, size, steps, scheduler, guidance and image-to-image
+        strength (``inference.batch_key`` of their specs), oldest first. Prompts, seeds,
+        image counts and starting images may differ."""
+        return (
+            GenerationJob.objects.filter(
+                status=self.Status.QUEUED,
+                model_id=self.model_id,
+                width=self.width,
+                height=self.height,
+                steps=self.steps,
+                scheduler=self.scheduler,
+                guidance_scale=self.guidance_scale,
+                init_strength=self.init_strength,
+            )
+            .exclude(pk=self.pk)
+            .order_by("created_at")
+        )
 
     @property
     def is_delivery_deferred(self) -> bool:

@@ -69,6 +69,13 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
         "error": job.error,
         "worker": job.worker,
         "attempts": job.attempts,
+        # The pipeline call that painted its latest attempt, shared with other members'
+        # compatible jobs (their ids are not shown: only how many).
+        "batch": (
+            {"id": str(job.batch_id), "jobs": job.batch_jobs, "images": job.batch_images}
+            if job.batch_id
+            else None
+        ),
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),

@@ -3,6 +3,9 @@
 ``run_job`` is routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES); acks
 late and rejection on a lost worker are set once in settings, so a killed
 worker's job is delivered again and taken over (see services.job_start).
+The job it claims brings compatible queued jobs of other members along, painted in
+one pipeline call (services.job_claim_batch says why the database, not the broker,
+gathers them).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
+from django.conf import settings
 
 from generation import services
 
@@ -38,7 +42,12 @@ def run_job(self, job_id: str) -> str | None:
     )
     if job is None:
         return None
-    return services.job_run(job=job)
+    jobs = services.job_claim_batch(
+        leader=job,
+        max_images=settings.GENERATION_BATCH_MAX_IMAGES,
+        window=settings.GENERATION_BATCH_WINDOW,
+    )
+    return services.jobs_run(jobs=jobs)[0]
 
 
 @shared_task(name="generation.tasks.sweep_stale_jobs", ignore_result=True)

@@ -14,6 +14,7 @@ from generation.services.lifecycle import (
     MAX_ATTEMPTS,
     JobHeartbeat,
     job_cancel,
+    job_claim_batch,
     job_fail,
     job_fail_running,
     job_heartbeat,
@@ -28,6 +29,7 @@ from generation.services.running import (
     JobStepReporter,
     job_inference_spec,
     job_run,
+    jobs_run,
     user_message_for,
 )
 from generation.services.submission import (
@@ -54,6 +56,7 @@ __all__ = [
     "JobHeartbeat",
     "JobStepReporter",
     "job_cancel",
+    "job_claim_batch",
     "job_enqueue",
     "job_fail",
     "job_fail_running",
@@ -63,6 +66,7 @@ __all__ = [
     "job_progress",
     "job_remix_errors",
     "job_run",
+    "jobs_run",
     "job_spec_errors",
     "job_start",
     "job_submit",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+import uuid
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -135,6 +137,90 @@ def job_start(
         )
         transaction.on_commit(queue_positions_publisher.request)
     return job
+
+
+def job_claim_batch(
+    *, leader: GenerationJob, max_images: int, window: float, pause=time.sleep
+) -> list[GenerationJob]:
+    """The jobs to paint in one pipeline call with ``leader`` (claimed by ``job_start``):
+    the leader first, then compatible queued jobs of any member (``batch_mates``), oldest
+    first, as many as fit in ``max_images`` images, each claimed for this worker and this
+    message with the same conditional UPDATE as ``job_start``, so two workers never take
+    one job and a mate's own message, when it arrives, finds it running and does nothing.
+
+    ``window`` (seconds): when the first look found mates but room is left, a burst is
+    arriving (a sweep's cells, many members on the defaults), so wait this long once and
+    look again. A lone job (nothing compatible queued) never waits. A reproduction is
+    painted alone, never with others, so its pixels can match the original's exactly.
+
+    Every job of the batch gets the same ``batch_id`` and the batch's size. If the worker
+    dies, the leader's message is redelivered (``job_start`` takes it over) and the mates,
+    whose heartbeats stop, are requeued one by one by the sweeper: none is lost, none is
+    painted twice.
+    """
+    jobs = [leader]
+    room = max_images - leader.num_images
+    if leader.reproduces_id is None and room > 0:
+        mates = _claim_mates(leader, room)
+        room -= sum(job.num_images for job in mates)
+        if mates and room > 0 and window > 0:
+            pause(window)
+            mates += _claim_mates(leader, room)
+        jobs += mates
+    batch = {
+        "batch_id": uuid.uuid4(),
+        "batch_jobs": len(jobs),
+        "batch_images": sum(job.num_images for job in jobs),
+    }
+    GenerationJob.objects.filter(pk__in=[job.pk for job in jobs]).update(**batch)
+    for job in jobs:
+        for name, value in batch.items():
+            setattr(job, name, value)
+    if len(jobs) > 1:
+        logger.info(
+            "Job %s painted with %d other job(s), %d images in all",
+            leader.pk,
+            len(jobs) - 1,
+            batch["batch_images"],
+        )
+    return jobs
+
+
+def _claim_mates(leader: GenerationJob, room: int) -> list[GenerationJob]:
+    now = timezone.now()
+    claimed: list[GenerationJob] = []
+    with transaction.atomic():
+        # Rows another worker is claiming right now are skipped, not waited for.
+        candidates = leader.batch_mates().filter(reproduces__isnull=True)
+        for job in candidates.select_for_update(skip_locked=True)[: room * 2]:
+            if job.num_images > room:
+                continue
+            taken = GenerationJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+                status=Status.RUNNING,
+                worker=leader.worker,
+                task_id=leader.task_id,
+                attempts=F("attempts") + 1,
+                started_at=now,
+                heartbeat_at=now,
+                progress_step=0,
+                progress_total=0,
+                error="",
+            )
+            if not taken:
+                continue
+            job.refresh_from_db()
+            claimed.append(job)
+            room -= job.num_images
+            events.publish_on_commit(
+                job.pk,
+                {"type": "started", "worker": job.worker, "total": job.steps_to_run},
+                user_id=job.user_id,
+            )
+            if room <= 0:
+                break
+        if claimed:
+            transaction.on_commit(queue_positions_publisher.request)
+    return claimed
 
 
 def job_progress(*, job: GenerationJob, step: int, total: int) -> bool:

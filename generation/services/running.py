@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -126,46 +127,124 @@ class JobStepReporter:
 
 
 def job_run(*, job: GenerationJob) -> str:
-    """Paint a claimed (running) job: inference, then portraits, then done.
+    """Paint one claimed (running) job; returns its final status (``jobs_run``)."""
+    return jobs_run(jobs=[job])[0]
 
-    Returns the final status. Any exception on the way — a recipe that cannot be
-    turned into a spec, a parent image gone, the pipeline, the time limit — fails
-    the job at once with a message the user can understand (never leaving it
-    ``running`` for the sweeper); a cancel stops it at the next step without
-    keeping any image.
+
+def jobs_run(*, jobs: list[GenerationJob]) -> list[str]:
+    """Paint claimed (running) jobs, compatible ones in one pipeline call
+    (``job_claim_batch`` gathers them), then store each one's portraits; returns their final
+    statuses, in order.
+
+    Each job is its own: its progress and preview, its cancel (a cancelled job's images
+    are dropped, the others finish), its time limit, its failure message. A recipe that
+    cannot be turned into a spec or a parent image gone fails that job alone; the pipeline
+    failing fails the jobs of that call; a job whose images cannot be stored fails alone.
+    Nothing is left ``running`` for the sweeper. A heartbeat thread per job keeps it alive
+    through loading.
     """
-    started = job.started_at or timezone.now()
-    heartbeat = JobHeartbeat(
-        job,
-        interval=settings.GENERATION_HEARTBEAT_INTERVAL,
-        until=started + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+    with contextlib.ExitStack() as stack:
+        for job in jobs:
+            started = job.started_at or timezone.now()
+            stack.enter_context(
+                JobHeartbeat(
+                    job,
+                    interval=settings.GENERATION_HEARTBEAT_INTERVAL,
+                    until=started + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+                )
+            )
+        statuses: dict = {}
+        specs: dict = {}
+        for job in jobs:
+            try:
+                if not inference.backend_available():
+                    raise DomainError(inference.backend_missing_reason())
+                specs[job.pk] = job_inference_spec(job)
+            except Exception as exc:
+                logger.exception("Job %s failed", job.pk)
+                job_fail(job=job, error=user_message_for(exc))
+                statuses[job.pk] = Status.FAILED
+        # Specs of jobs claimed together share a call unless the model's frozen recipe
+        # differs (an administrator changed its source between their submissions).
+        calls: dict = {}
+        for job in jobs:
+            if job.pk in specs:
+                calls.setdefault(inference.batch_key(specs[job.pk]), []).append(job)
+        for call in calls.values():
+            statuses.update(_paint(call, [specs[job.pk] for job in call]))
+        return [statuses[job.pk] for job in jobs]
+
+
+class _BatchSteps:
+    """Routes ``generate_batch``'s steps to each job's reporter. A job whose reporter stops
+    it (cancelled, past its deadline, its row unwritable) is dropped from the reports and
+    its reason kept; the call goes on for the others, and stops once every job is dropped.
+    """
+
+    def __init__(self, reporters: list[JobStepReporter]) -> None:
+        self.reporters = reporters
+        self.dropped: dict[int, Exception] = {}
+
+    def start_clocks(self) -> None:
+        for reporter in self.reporters:
+            reporter.start_clock()
+
+    def __call__(self, index: int, event) -> None:
+        if index in self.dropped:
+            return
+        try:
+            self.reporters[index](event)
+        except Exception as exc:
+            self.dropped[index] = exc
+            if len(self.dropped) == len(self.reporters):
+                raise inference.GenerationCancelled from exc
+
+
+def _paint(jobs: list[GenerationJob], specs: list) -> dict:
+    steps = _BatchSteps(
+        [
+            JobStepReporter(
+                job,
+                deadline=job.started_at + timedelta(seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT),
+            )
+            for job in jobs
+        ]
     )
-    with heartbeat:
-        return _paint(
-            job, deadline=started + timedelta(seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT)
-        )
-
-
-def _paint(job: GenerationJob, *, deadline) -> str:
-    on_step = JobStepReporter(job, deadline=deadline)
-
     try:
-        if not inference.backend_available():
-            raise DomainError(inference.backend_missing_reason())
-        spec = job_inference_spec(job)
-        # Load (or find in the cache) before the clock starts: the ETA is about the
+        # Load (or find in the cache) before the clocks start: the ETA is about the
         # denoising steps, and a cold load of a real model takes longer than all of them.
-        inference.load_pipeline(spec.model)
-        on_step.start_clock()
-        result = inference.generate(spec, on_step=on_step)
+        inference.load_pipeline(specs[0].model)
+        steps.start_clocks()
+        results = inference.generate_batch(specs, on_step=steps)
     except inference.GenerationCancelled:
-        job.refresh_from_db(fields=["status"])
-        logger.info("Job %s stopped: %s", job.pk, job.status)
-        return job.status
+        results = None  # every job was dropped: each says why below
     except Exception as exc:
-        logger.exception("Job %s failed", job.pk)
-        job_fail(job=job, error=user_message_for(exc))
+        logger.exception("Jobs %s failed", ", ".join(str(job.pk) for job in jobs))
+        error = user_message_for(exc)
+        return {job.pk: _failed(job, error) for job in jobs}
+    statuses = {}
+    for index, job in enumerate(jobs):
+        stopped = steps.dropped.get(index)
+        if isinstance(stopped, inference.GenerationCancelled):
+            job.refresh_from_db(fields=["status"])
+            logger.info("Job %s stopped: %s", job.pk, job.status)
+            statuses[job.pk] = job.status
+        elif stopped is not None:
+            logger.error("Job %s failed", job.pk, exc_info=stopped)
+            statuses[job.pk] = _failed(job, user_message_for(stopped))
+        else:
+            statuses[job.pk] = _store(job, results[index])
+    return statuses
+
+
+def _failed(job: GenerationJob, error: str) -> str:
+    if job_fail(job=job, error=error):
         return Status.FAILED
+    job.refresh_from_db(fields=["status"])  # cancelled or taken over meanwhile
+    return job.status
+
+
+def _store(job: GenerationJob, result) -> str:
     try:
         if job_succeed(job=job, result=result):
             return Status.SUCCEEDED
@@ -176,8 +255,7 @@ def _paint(job: GenerationJob, *, deadline) -> str:
             if _is_time_limit(exc)
             else f"The images could not be stored: {exc}"
         )
-        job_fail(job=job, error=error)
-        return Status.FAILED
+        return _failed(job, error)
     job.refresh_from_db(fields=["status"])
     return job.status
 
