@@ -6,11 +6,10 @@ import threading
 from datetime import timedelta
 
 import pytest
+from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
 from PIL import Image
-
-from channels.layers import get_channel_layer
 
 from config.broadcast import run_on_layer_loop
 from generation import events, inference, services
