@@ -319,6 +319,88 @@ def test_a_killed_main_process_s_job_is_reclaimed_by_the_sweeper_and_painted_by_
     assert job.portraits.count() == 1
 
 
+@pytest.mark.parametrize(
+    "broker",
+    [
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+    ],
+)
+def test_a_worker_killed_mid_batch_leaves_every_job_of_it_painted_exactly_once(
+    alice, bob, tiny_model, tmp_path, settings, django_capture_on_commit_callbacks, broker
+):
+    """Two members' compatible jobs painted in one call; the worker is SIGKILLed mid-call.
+    The leader's message comes back from the broker (RabbitMQ at once, Redis after its
+    visibility timeout), the mate's was already used up: the sweeper, driven here as beat
+    would drive it, requeues both once their heartbeats stop, and another worker paints
+    each once. Late messages find them taken or finished and do nothing."""
+    from celery import Celery
+
+    url = (
+        os.environ["RABBITMQ_URL"]
+        if broker == "rabbitmq"
+        else celery_broker_url_for_redis(settings.REDIS_URL)
+    )
+    tiny_model.max_steps = 1000
+    tiny_model.save()
+    stale_after = 6
+    env = support.process_env(
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=url,
+        CELERY_INPROCESS_WORKER="false",
+        GENERATION_STALE_AFTER=str(stale_after),
+        GENERATION_HEARTBEAT_INTERVAL="1",
+    )
+    sender = Celery(broker=url, set_as_current=False)
+    sender.control.purge()
+    spec = {"steps": 400, "width": 128, "height": 128}
+    with django_capture_on_commit_callbacks(execute=False):  # sent below, by `sender`
+        jobs = [
+            services.job_submit(user=alice, spec={"prompt": "a long sitting", **spec}),
+            services.job_submit(user=bob, spec={"prompt": "a longer sitting", **spec}),
+        ]
+    ids = [job.pk for job in jobs]
+
+    def batched_and_painting() -> bool:
+        rows = list(GenerationJob.objects.filter(pk__in=ids))
+        return (
+            all(row.status == GenerationJob.Status.RUNNING for row in rows)
+            and len({row.batch_id for row in rows}) == 1
+            and all(row.progress_step >= 2 for row in rows)
+        )
+
+    first = support.celery_worker(env, tmp_path / "first.log", "doomed")
+    with support.running(first):
+        for job_id in ids:
+            sender.send_task("generation.tasks.run_job", args=[str(job_id)], queue="gpu")
+        support.wait_until(
+            batched_and_painting, timeout=120, what="one worker to paint both jobs together"
+        )
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+
+    def swept() -> bool:
+        services.jobs_sweep(stale_after=stale_after)
+        queued = GenerationJob.objects.filter(pk__in=ids, status=GenerationJob.Status.QUEUED)
+        return queued.count() == 2
+
+    with celery_broker(url):
+        support.wait_until(
+            swept, timeout=60, interval=0.5, what="the sweeper to requeue both silent jobs"
+        )
+    second = support.celery_worker(env, tmp_path / "second.log", "rescuer")
+    with support.running(second):
+        support.wait_until(
+            lambda: all(j.is_final for j in GenerationJob.objects.filter(pk__in=ids)),
+            timeout=240,
+            what="both jobs to finish on the other worker",
+        )
+    for job in GenerationJob.objects.filter(pk__in=ids):
+        assert job.status == GenerationJob.Status.SUCCEEDED, support.read_log(second)
+        assert job.attempts == 2 and job.worker.startswith("rescuer@")
+        assert job.portraits.count() == 1
+
+
 @pytest.mark.rabbitmq
 def test_a_job_submitted_while_the_broker_was_down_is_painted_once_it_is_back(
     alice_api, tiny_model, tmp_path
