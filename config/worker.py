@@ -20,7 +20,7 @@ from celery.worker import WorkController
 from django.conf import settings
 
 from config.celery import app
-from generation.services import jobs_sweep
+from generation.services import jobs_sweep, worker_presence_beat
 from moderation.tasks import expire_suspensions
 
 logger = logging.getLogger(__name__)
@@ -33,13 +33,17 @@ def start_inprocess_worker() -> threading.Thread | None:
         return None
     _started.set()
 
+    queues = ["gpu", "celery"]
+    hostname = "embedded@localhost"
+
     def run() -> None:
+        worker_presence_beat.start(hostname=hostname, queues=queues)
         worker = WorkController(
             app=app,
             pool_cls="solo",
             concurrency=1,
-            queues=["gpu", "celery"],
-            hostname="embedded@localhost",
+            queues=queues,
+            hostname=hostname,
             beat=False,
             without_heartbeat=True,
             without_mingle=True,

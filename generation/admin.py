@@ -6,14 +6,23 @@ from django.utils.text import Truncator
 from accounts.admin import user_admin_link
 from config.errors import DomainError
 from generation import services
-from generation.models import GenerationJob, GenerationModel, StylePreset
+from generation.models import GenerationJob, GenerationModel, StylePreset, WorkerPresence
 from portraits.admin import portrait_link, raw_json, recipe_readable, remix_of
 
 
 @admin.register(GenerationModel)
 class GenerationModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "source", "family", "is_enabled", "is_default", "demo"]
-    list_filter = ["is_enabled", "family", "demo"]
+    list_display = [
+        "name",
+        "slug",
+        "source",
+        "family",
+        "queue",
+        "is_enabled",
+        "is_default",
+        "demo",
+    ]
+    list_filter = ["is_enabled", "family", "demo", "queue"]
     search_fields = ["name", "slug", "source"]
     prepopulated_fields = {"slug": ["name"]}
     actions = ["make_default", "enable", "disable"]
@@ -23,6 +32,7 @@ class GenerationModelAdmin(admin.ModelAdmin):
             {"fields": ["name", "slug", "description", "is_enabled", "is_default", "demo"]},
         ),
         ("Weights", {"fields": ["source", "revision", "family"]}),
+        ("Workers", {"fields": ["queue"]}),
         (
             "Defaults and limits",
             {
@@ -199,3 +209,18 @@ class GenerationJobAdmin(admin.ModelAdmin):
             except DomainError:
                 pass
         self.message_user(request, f"Cancelled {cancelled} job(s).")
+
+
+@admin.register(WorkerPresence)
+class WorkerPresenceAdmin(admin.ModelAdmin):
+    """The workers that announced themselves, and the queues they consume (read-only: the
+    workers write it). One not seen for GENERATION_STALE_AFTER is gone."""
+
+    list_display = ["hostname", "queues", "started_at", "seen_at"]
+    readonly_fields = ["hostname", "queues", "started_at", "seen_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

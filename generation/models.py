@@ -59,6 +59,13 @@ class GenerationModel(models.Model):
         blank=True,
         help_text="A diffusers scheduler class name; empty: the model's own.",
     )
+    queue = models.SlugField(
+        max_length=100,
+        default="gpu",
+        help_text="The broker queue its jobs are sent to. Start the workers that should keep "
+        'this model loaded with `-Q <queue>` (README, "Keeping models hot"); a job waits, '
+        "and says so, while no worker consumes its queue.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -361,3 +368,28 @@ class SubmissionKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.job_id}"
+
+
+class WorkerPresence(models.Model):
+    """A Celery worker that is up, and the queues it consumes: written when it starts and
+    every GENERATION_HEARTBEAT_INTERVAL while it runs, deleted when it stops
+    (``services.WorkerPresenceBeat``). A row older than GENERATION_STALE_AFTER belongs to a
+    worker that died; a queued job whose queue no fresh row lists is told it waits for one.
+    """
+
+    hostname = models.CharField(max_length=200, unique=True)
+    # ",gpu,celery,": one lookup (``contains=",gpu,"``) on every database tells whether a
+    # queue is served, in a subquery of the job listing.
+    queues = models.CharField(max_length=1000, default=",")
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "worker presences"
+
+    def __str__(self) -> str:
+        return self.hostname
+
+    @staticmethod
+    def queues_field(queues) -> str:
+        return "," + "".join(f"{queue}," for queue in sorted(queues))

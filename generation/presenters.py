@@ -11,11 +11,16 @@ from typing import Any
 from django.urls import reverse
 
 from generation.models import GenerationJob
-from generation.selectors import job_queue_position
+from generation.selectors import job_queue_position, job_waits_for_a_worker
 from portraits.links import portrait_url
 from portraits.presenters import portrait_summary
 from portraits.recipe import recipe_for_viewer
 from portraits.selectors import portrait_list_for_job, portrait_parent_for
+
+WAITING_FOR_A_WORKER = (
+    "No worker is serving this model at the moment: the job waits in the queue and starts "
+    "as soon as one is started."
+)
 
 
 def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
@@ -49,6 +54,8 @@ def job_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
         "id": str(job.pk),
         "status": job.status,
         "queue_position": job_queue_position(job=job),
+        # Queued for a model that no running worker serves: it waits, and says so.
+        "queue_note": (WAITING_FOR_A_WORKER if job_waits_for_a_worker(job=job) else None),
         # Image-to-image runs fewer steps than the recipe's (``steps_to_run``): the
         # progress counts those, from the start.
         "progress": {"step": job.progress_step, "total": job.progress_total or job.steps_to_run},

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Concat
+from django.utils import timezone
 
 from accounts.permissions import is_moderator
 from config.errors import NotFound
-from generation.models import GenerationJob, GenerationModel, StylePreset
+from generation.models import GenerationJob, GenerationModel, StylePreset, WorkerPresence
 from portraits.lineage import compute_changes
 from portraits.recipe import PARENT_KEY, WITHHOLDABLE
 from portraits.selectors import portrait_queryset_for_jobs, portrait_remix_withheld
@@ -30,7 +34,7 @@ def _for_display(qs: QuerySet[GenerationJob], *, viewer) -> QuerySet[GenerationJ
         qs.select_related(
             "model", "style", "user", "parent", "parent__author", "reproduces", "reproduces__author"
         )
-        .annotate(queue_ahead=Coalesce(Subquery(ahead), 0))
+        .annotate(queue_ahead=Coalesce(Subquery(ahead), 0), queue_served=_queue_served())
         .prefetch_related(
             Prefetch(
                 "portraits",
@@ -120,6 +124,29 @@ def job_list_changed_since(*, user, since) -> QuerySet[GenerationJob]:
     if since is not None:
         changed |= Q(finished_at__gte=since)
     return job_list_owned(user=user).filter(changed)[:JOBS_CHANGED_LIMIT]
+
+
+def _queue_served(queue=None) -> Exists:
+    """Whether a worker that is up (announced within GENERATION_STALE_AFTER) consumes
+    ``queue``, by default the queue of the job's model (a subquery of a job listing)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.GENERATION_STALE_AFTER)
+    name = OuterRef("model__queue") if queue is None else Value(queue)
+    return Exists(
+        WorkerPresence.objects.filter(
+            seen_at__gte=cutoff, queues__contains=Concat(Value(","), name, Value(","))
+        )
+    )
+
+
+def job_waits_for_a_worker(*, job: GenerationJob) -> bool:
+    """A queued job whose model's queue no running worker consumes: it waits until an
+    administrator starts one (README, "Keeping models hot")."""
+    if job.status != GenerationJob.Status.QUEUED:
+        return False
+    served = getattr(job, "queue_served", None)  # annotated by _for_display
+    if served is None:
+        served = GenerationJob.objects.filter(pk=job.pk).filter(_queue_served()).exists()
+    return not served
 
 
 def job_queue_position(*, job: GenerationJob) -> int | None:

@@ -14,6 +14,7 @@ import logging
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
+from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 
 from generation import services
@@ -53,3 +54,16 @@ def run_job(self, job_id: str) -> str | None:
 @shared_task(name="generation.tasks.sweep_stale_jobs", ignore_result=True)
 def sweep_stale_jobs() -> dict:
     return services.jobs_sweep()
+
+
+@worker_ready.connect
+def announce_worker(sender, **kwargs) -> None:
+    """A worker started from the command line announces itself and its queues until it
+    stops (the embedded default's worker thread does it in ``config.worker``)."""
+    queues = [queue.name for queue in sender.task_consumer.queues]
+    services.worker_presence_beat.start(hostname=sender.hostname, queues=queues)
+
+
+@worker_shutdown.connect
+def withdraw_worker(sender, **kwargs) -> None:
+    services.worker_presence_beat.stop()

@@ -246,6 +246,11 @@ class JobDocSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=GenerationJob.Status.choices)
     queue_position = serializers.IntegerField(allow_null=True)
+    queue_note = serializers.CharField(
+        allow_null=True,
+        help_text="Why a queued job may wait longer than its position says (no worker serves "
+        "its model at the moment); null otherwise.",
+    )
     progress = _Dict()
     recipe = _Dict()
     model = _Dict()
@@ -264,6 +269,11 @@ class JobDocSerializer(serializers.Serializer):
     error = serializers.CharField()
     worker = serializers.CharField()
     attempts = serializers.IntegerField()
+    batch = _Dict(
+        allow_null=True,
+        help_text="The pipeline call that painted its latest attempt: `id`, and how many "
+        "`jobs` (of any members) and `images` it painted together; null before it starts.",
+    )
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)

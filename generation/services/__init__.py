@@ -6,7 +6,8 @@
 * ``sweeper``: the sweeper that keeps the queue honest (stale workers, lost messages);
 * ``running``: painting a claimed job (the step reporter, the messages a failure shows);
 * ``registry``: the models workers may load;
-* ``curation``: publishing some of a finished job's portraits, keeping others private.
+* ``curation``: publishing some of a finished job's portraits, keeping others private;
+* ``workers``: which workers are up and the queues they consume.
 """
 
 from generation.services.curation import job_portraits_visibility_set
@@ -47,6 +48,12 @@ from generation.services.submission import (
     submission_keys_expire,
 )
 from generation.services.sweeper import jobs_sweep
+from generation.services.workers import (
+    WorkerPresenceBeat,
+    worker_gone,
+    worker_presence_beat,
+    worker_present,
+)
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -55,6 +62,7 @@ __all__ = [
     "JobDeadlinePassed",
     "JobHeartbeat",
     "JobStepReporter",
+    "WorkerPresenceBeat",
     "job_cancel",
     "job_claim_batch",
     "job_enqueue",
@@ -82,4 +90,7 @@ __all__ = [
     "publish_queue_positions",
     "submission_keys_expire",
     "user_message_for",
+    "worker_gone",
+    "worker_presence_beat",
+    "worker_present",
 ]

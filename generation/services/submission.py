@@ -226,9 +226,13 @@ def job_enqueue(job_id) -> bool:
     CELERY_TASK_PUBLISH_RETRY_POLICY bound how long a down broker holds it up.
     """
     try:
-        # By name, not through the task object: tasks call services, never the other way.
-        # CELERY_TASK_ROUTES sends it to the "gpu" queue.
-        celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)])
+        # The model's queue, so the workers started for it (and keeping it loaded) take
+        # it. By name, not through the task object: tasks call services, never the
+        # other way.
+        queue = (
+            GenerationJob.objects.filter(pk=job_id).values_list("model__queue", flat=True).first()
+        )
+        celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)], queue=queue or "gpu")
     except Exception:
         logger.warning(
             "Could not send job %s to the broker; the sweeper will send it", job_id, exc_info=True

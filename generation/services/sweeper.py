@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from generation.models import GenerationJob
+from generation.models import GenerationJob, WorkerPresence
 from generation.services.lifecycle import MAX_ATTEMPTS, job_fail_locked
 from generation.services.submission import job_enqueue, submission_keys_expire
 
@@ -38,7 +38,8 @@ def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | Non
       so a job waiting behind a long queue gets one extra message per threshold, not
       one per sweep. A send that fails ends the sweep's sending (the broker is down):
       the job is marked again, for the next sweep;
-    * and Idempotency-Keys older than a day are forgotten.
+    * and Idempotency-Keys, and announcements of workers gone, older than a day are
+      forgotten.
 
     Run by Celery beat every GENERATION_SWEEP_INTERVAL in production and by a timer
     thread in the embedded default (which also runs it with 0 at start-up: a restarted
@@ -84,6 +85,8 @@ def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | Non
                     break
                 resent += 1
     keys_expired = submission_keys_expire()
+    # Workers stopped cleanly withdraw themselves; a killed one's row is forgotten a day on.
+    WorkerPresence.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
     if requeued or failed or resent:
         logger.warning("Sweeper: requeued %d, failed %d, re-sent %d jobs", requeued, failed, resent)
     return {"requeued": requeued, "failed": failed, "resent": resent, "keys_expired": keys_expired}
