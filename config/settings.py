@@ -302,6 +302,12 @@ GENERATION_PROGRESS_INTERVAL = env_int("GENERATION_PROGRESS_INTERVAL_MS", 150, m
 # for more. A lone job never waits.
 GENERATION_BATCH_MAX_IMAGES = env_int("GENERATION_BATCH_MAX_IMAGES", 8, minimum=1)
 GENERATION_BATCH_WINDOW = env_int("GENERATION_BATCH_WINDOW_MS", 30, minimum=0) / 1000
+# Storing a painted job's portraits (PNG, thumbnail, C2PA signature, storage writes) on a
+# thread of the worker, while its next pipeline call paints: "auto" when painted on an
+# accelerator (services.running.store_in_background), "true" or "false" always.
+GENERATION_STORE_IN_BACKGROUND = env_choice(
+    "GENERATION_STORE_IN_BACKGROUND", "auto", choices={"auto", "true", "false"}
+)
 GENERATION_STALE_AFTER = env_int("GENERATION_STALE_AFTER", 60, minimum=1)
 if GENERATION_STALE_AFTER <= 3 * GENERATION_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured(

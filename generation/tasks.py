@@ -14,7 +14,7 @@ import logging
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 from django.conf import settings
 
 from generation import services
@@ -66,4 +66,14 @@ def announce_worker(sender, **kwargs) -> None:
 
 @worker_shutdown.connect
 def withdraw_worker(sender, **kwargs) -> None:
+    finish_storing()
     services.worker_presence_beat.stop()
+
+
+@worker_process_shutdown.connect
+def finish_storing(**kwargs) -> None:
+    """A worker (or a prefork pool process) going away first stores what it painted: a job
+    is only over once its portraits are stored (``services.running.Finisher``). Whatever a
+    killed one leaves, the sweeper takes back when its heartbeat stops."""
+    if not services.finisher.wait_idle(timeout=settings.CELERY_TASK_TIME_LIMIT):
+        logger.warning("Stopped before every painted job was stored; the sweeper will requeue")

@@ -28,6 +28,7 @@ from generation.services.registry import model_make_default, model_register
 from generation.services.running import (
     JobDeadlinePassed,
     JobStepReporter,
+    finisher,
     job_inference_spec,
     job_run,
     jobs_run,
@@ -63,6 +64,7 @@ __all__ = [
     "JobHeartbeat",
     "JobStepReporter",
     "WorkerPresenceBeat",
+    "finisher",
     "job_cancel",
     "job_claim_batch",
     "job_enqueue",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from config.errors import DomainError, NotFound
@@ -133,26 +136,27 @@ def job_run(*, job: GenerationJob) -> str:
 
 def jobs_run(*, jobs: list[GenerationJob]) -> list[str]:
     """Paint claimed (running) jobs, compatible ones in one pipeline call
-    (``job_claim_batch`` gathers them), then store each one's portraits; returns their final
-    statuses, in order.
+    (``job_claim_batch`` gathers them), then store each one's portraits; returns their
+    statuses, in order: final, or ``running`` for a job whose storing was handed to the
+    ``finisher`` (GPU workers: see ``store_in_background``).
 
     Each job is its own: its progress and preview, its cancel (a cancelled job's images
     are dropped, the others finish), its time limit, its failure message. A recipe that
     cannot be turned into a spec or a parent image gone fails that job alone; the pipeline
     failing fails the jobs of that call; a job whose images cannot be stored fails alone.
     Nothing is left ``running`` for the sweeper. A heartbeat thread per job keeps it alive
-    through loading.
+    through loading, painting and storing.
     """
-    with contextlib.ExitStack() as stack:
-        for job in jobs:
-            started = job.started_at or timezone.now()
-            stack.enter_context(
-                JobHeartbeat(
-                    job,
-                    interval=settings.GENERATION_HEARTBEAT_INTERVAL,
-                    until=started + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
-                )
-            )
+    heartbeats = {}
+    for job in jobs:
+        started = job.started_at or timezone.now()
+        heartbeats[job.pk] = JobHeartbeat(
+            job,
+            interval=settings.GENERATION_HEARTBEAT_INTERVAL,
+            until=started + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+        ).__enter__()
+    handed_over: set = set()
+    try:
         statuses: dict = {}
         specs: dict = {}
         for job in jobs:
@@ -171,8 +175,80 @@ def jobs_run(*, jobs: list[GenerationJob]) -> list[str]:
             if job.pk in specs:
                 calls.setdefault(inference.batch_key(specs[job.pk]), []).append(job)
         for call in calls.values():
-            statuses.update(_paint(call, [specs[job.pk] for job in call]))
+            painted = _paint(call, [specs[job.pk] for job in call])
+            for job in call:
+                outcome = painted[job.pk]
+                if isinstance(outcome, str):
+                    statuses[job.pk] = outcome
+                elif store_in_background(outcome):
+                    finisher.submit(job, outcome, heartbeats[job.pk])
+                    handed_over.add(job.pk)
+                    statuses[job.pk] = Status.RUNNING
+                else:
+                    statuses[job.pk] = _store(job, outcome)
         return [statuses[job.pk] for job in jobs]
+    finally:
+        for job_id, heartbeat in heartbeats.items():
+            if job_id not in handed_over:
+                heartbeat.__exit__(None, None, None)
+
+
+def store_in_background(result) -> bool:
+    """Whether to store a painted job's portraits on the ``finisher``'s thread:
+    GENERATION_STORE_IN_BACKGROUND, ``auto`` meaning when it was painted on an accelerator
+    (there the next call paints meanwhile; on a CPU the painting and the PNG, thumbnail and
+    signature would share the same cores, and storing inline keeps a job's end simple)."""
+    mode = settings.GENERATION_STORE_IN_BACKGROUND
+    return result.device != "cpu" if mode == "auto" else mode == "true"
+
+
+class Finisher:
+    """Stores painted jobs' portraits — the PNG with its metadata, the thumbnail, the C2PA
+    signature, the storage writes — on a thread of its own, in the order they were painted,
+    while the worker's next pipeline call paints. A job stays ``running``, its heartbeat
+    beating, until its files are stored and signed; only then does it succeed (or fail,
+    alone, with the reason). ``wait_idle`` waits for what was handed over (a worker
+    shutting down calls it, ``generation.tasks``). One per process, started afresh in a
+    forked child."""
+
+    def __init__(self) -> None:
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def submit(self, job: GenerationJob, result, heartbeat: JobHeartbeat) -> None:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="likeness-store")
+            self._pending += 1
+            self._idle.clear()
+        self._executor.submit(self._finish, job, result, heartbeat)
+
+    def _finish(self, job: GenerationJob, result, heartbeat: JobHeartbeat) -> None:
+        try:
+            _store(job, result)
+        except Exception:  # _store fails the job itself; this is a failure to do even that
+            logger.exception("Job %s: storing its portraits failed", job.pk)
+        finally:
+            heartbeat.__exit__(None, None, None)
+            connection.close()  # this thread's own
+            with self._lock:
+                self._pending -= 1
+                if not self._pending:
+                    self._idle.set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every job handed over is stored; False if ``timeout`` ran out first."""
+        return self._idle.wait(timeout)
+
+
+finisher = Finisher()
 
 
 class _BatchSteps:
@@ -201,6 +277,7 @@ class _BatchSteps:
 
 
 def _paint(jobs: list[GenerationJob], specs: list) -> dict:
+    """Paint ``jobs`` in one call: each job's final status, or its result to store."""
     steps = _BatchSteps(
         [
             JobStepReporter(
@@ -233,7 +310,7 @@ def _paint(jobs: list[GenerationJob], specs: list) -> dict:
             logger.error("Job %s failed", job.pk, exc_info=stopped)
             statuses[job.pk] = _failed(job, user_message_for(stopped))
         else:
-            statuses[job.pk] = _store(job, results[index])
+            statuses[job.pk] = results[index]  # painted: the caller stores it
     return statuses
 
 

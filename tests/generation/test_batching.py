@@ -6,6 +6,8 @@ cancel and failure stay its own.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,6 +15,7 @@ from PIL import Image
 import portraits.services
 from generation import inference, services
 from generation.models import GenerationJob
+from generation.services import running
 from generation.tasks import run_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.inference]
@@ -212,3 +215,49 @@ def test_a_job_that_cannot_be_painted_fails_alone(submit, alice, bob):
     broken.refresh_from_db()
     assert first.status == Status.SUCCEEDED
     assert broken.status == Status.FAILED and "recipe is incomplete" in broken.error
+
+
+def test_storing_runs_off_the_painting_loop_and_a_job_succeeds_only_once_stored(
+    submit, alice, settings, monkeypatch
+):
+    """As on a GPU worker: the finisher thread stores a painted job while the worker paints
+    the next one. The first job's storing is held at a gate to look at it meanwhile."""
+    from tests.support import wait_until
+
+    settings.GENERATION_STORE_IN_BACKGROUND = "true"
+    settings.GENERATION_HEARTBEAT_INTERVAL = 0.1
+    storing, release = threading.Event(), threading.Event()
+    real = running.job_succeed
+
+    def job_succeed(**kwargs):
+        storing.set()
+        release.wait(120)  # a safety net: the test releases it below
+        return real(**kwargs)
+
+    monkeypatch.setattr(running, "job_succeed", job_succeed)
+    first = submit(alice, steps=2)
+    second = submit(alice, steps=3)  # another recipe: painted by its own call
+
+    try:
+        assert run_job.apply(args=[str(first.pk)]).get() == Status.RUNNING
+        assert storing.wait(60)
+        stored_since = GenerationJob.objects.get(pk=first.pk).heartbeat_at
+        # The worker paints the next job while the first is being stored...
+        assert run_job.apply(args=[str(second.pk)]).get() == Status.RUNNING
+        second.refresh_from_db()
+        assert second.progress_step == 3 and second.status == Status.RUNNING
+        # ...and the first, not yet stored, is still running and alive for the sweeper.
+        wait_until(
+            lambda: GenerationJob.objects.get(pk=first.pk).heartbeat_at > stored_since,
+            timeout=30,
+            what="a heartbeat while storing",
+        )
+        assert GenerationJob.objects.get(pk=first.pk).status == Status.RUNNING
+        assert not first.portraits.exists()
+    finally:
+        release.set()
+        assert services.finisher.wait_idle(120)
+
+    for job in (first, second):
+        job.refresh_from_db()
+        assert job.status == Status.SUCCEEDED and job.portraits.count() == 1
