@@ -305,6 +305,9 @@ GENERATION_BATCH_WINDOW = env_int("GENERATION_BATCH_WINDOW_MS", 30, minimum=0) /
 # Storing a painted job's portraits (PNG, thumbnail, C2PA signature, storage writes) on a
 # thread of the worker, while its next pipeline call paints: "auto" when painted on an
 # accelerator (services.running.store_in_background), "true" or "false" always.
+# A worker starting loads (and, with LIKENESS_COMPILE, compiles) the models of its queues
+# before taking a job: "auto" when compiling, "true", "false".
+GENERATION_WARM_UP = env_choice("GENERATION_WARM_UP", "auto", choices={"auto", "true", "false"})
 GENERATION_STORE_IN_BACKGROUND = env_choice(
     "GENERATION_STORE_IN_BACKGROUND", "auto", choices={"auto", "true", "false"}
 )

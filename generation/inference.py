@@ -67,6 +67,12 @@ Configuration (environment)
 - `LIKENESS_TORCH_THREADS`: torch's intra-op thread count, set once (default `os.cpu_count()`);
   also part of what makes CPU results reproducible.
 - `LIKENESS_PIPELINE_CACHE_SIZE`: how many loaded pipelines to keep (default 1).
+- `LIKENESS_DTYPE`: `auto` (float16 on accelerators, float32 on CPU), `float16`, `bfloat16`,
+  `float32`.
+- Speed-ups, read when a pipeline is loaded (`SpeedUps`; each `auto` is on for CUDA only):
+  `LIKENESS_CHANNELS_LAST`, `LIKENESS_FUSE_QKV`, `LIKENESS_VAE_SLICING`,
+  `LIKENESS_VAE_TILING_ABOVE` (pixels, default 1536²), and the opt-in `LIKENESS_COMPILE=1`
+  with `LIKENESS_BATCH_BUCKETS` (default `1,2,4,8` when compiling), warmed by `warm_up`.
 - A process that loads a local model folder first sets `HF_HUB_OFFLINE=1` (unless it is set
   already) before diffusers is imported, so nothing ever reaches the hub; such a process cannot
   later download a hub model. Workers serve a configured model, and `download_model` (a
@@ -101,6 +107,14 @@ logger = logging.getLogger(__name__)
 ENV_DEVICE = "LIKENESS_DEVICE"
 ENV_TORCH_THREADS = "LIKENESS_TORCH_THREADS"
 ENV_CACHE_SIZE = "LIKENESS_PIPELINE_CACHE_SIZE"
+ENV_DTYPE = "LIKENESS_DTYPE"
+ENV_CHANNELS_LAST = "LIKENESS_CHANNELS_LAST"
+ENV_FUSE_QKV = "LIKENESS_FUSE_QKV"
+ENV_COMPILE = "LIKENESS_COMPILE"
+ENV_BATCH_BUCKETS = "LIKENESS_BATCH_BUCKETS"
+ENV_VAE_SLICING = "LIKENESS_VAE_SLICING"
+ENV_VAE_TILING_ABOVE = "LIKENESS_VAE_TILING_ABOVE"
+DTYPES = ("auto", "float16", "bfloat16", "float32")
 
 FAMILIES = ("auto", "sd", "sdxl")
 DEVICES = ("auto", "cuda", "cpu", "mps")
@@ -244,6 +258,8 @@ class GenerationResult:
     diffusers_version: str
     torch_version: str
     model_revision: str
+    # Rows the pipeline call painted: this spec's, its batch-mates' and any padding.
+    rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -331,8 +347,62 @@ def select_device() -> DeviceChoice:
     elif requested == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError(f"{ENV_DEVICE}=mps but torch sees no MPS device")
     # Half precision on accelerators (the speed and memory they are built for); CPUs have no
-    # fast float16 path, so they stay in float32.
-    return DeviceChoice(requested, "float32" if requested == "cpu" else "float16")
+    # fast float16 path, so they stay in float32. LIKENESS_DTYPE overrides (bfloat16: the
+    # range of float32, for models whose activations overflow float16).
+    dtype = os.environ.get(ENV_DTYPE, "").strip().lower() or "auto"
+    if dtype not in DTYPES:
+        raise ValueError(f"{ENV_DTYPE} must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype == "auto":
+        dtype = "float32" if requested == "cpu" else "float16"
+    return DeviceChoice(requested, dtype)
+
+
+@dataclass(frozen=True)
+class SpeedUps:
+    """The fast-path switches a pipeline is loaded with (environment, read at load time;
+    README, "GPU speed-ups", gives each one's measured effect)."""
+
+    channels_last: bool  # LIKENESS_CHANNELS_LAST: UNet and VAE in NHWC memory layout
+    fuse_qkv: bool  # LIKENESS_FUSE_QKV: one matmul for Q, K and V (diffusers' fusion)
+    compile: bool  # LIKENESS_COMPILE: torch.compile of the UNet and the VAE decoder
+    # LIKENESS_BATCH_BUCKETS: a call's rows are padded up to the next of these sizes, so a
+    # compiled model sees a few static shapes (compiled once each, at warm-up) instead of one
+    # per batch size; the padding rows' pictures are dropped.
+    buckets: tuple[int, ...]
+    vae_slicing: bool  # LIKENESS_VAE_SLICING: decode a batch one picture at a time
+    # LIKENESS_VAE_TILING_ABOVE: decode in overlapping tiles above this many pixels (memory)
+    vae_tiling_above: int
+
+
+def select_speedups(choice: DeviceChoice) -> SpeedUps:
+    """Each switch `auto` (the default) is on for CUDA and off elsewhere, except compile,
+    which is opt-in (its first calls compile for minutes): `1`/`0` force it."""
+    cuda = choice.device == "cuda"
+
+    def switch(name: str, default: bool) -> bool:
+        raw = os.environ.get(name, "").strip().lower() or "auto"
+        if raw not in ("auto", "1", "0", "true", "false"):
+            raise ValueError(f"{name} must be auto, 1 or 0, got {raw!r}")
+        return default if raw == "auto" else raw in ("1", "true")
+
+    compiled = switch(ENV_COMPILE, False)
+    raw_buckets = os.environ.get(ENV_BATCH_BUCKETS, "").strip()
+    try:
+        buckets = tuple(sorted({int(b) for b in raw_buckets.split(",") if b.strip()}))
+    except ValueError:
+        raise ValueError(
+            f"{ENV_BATCH_BUCKETS} must be sizes like 1,2,4,8, got {raw_buckets!r}"
+        ) from None
+    if any(b < 1 for b in buckets):
+        raise ValueError(f"{ENV_BATCH_BUCKETS} sizes must be at least 1, got {raw_buckets!r}")
+    return SpeedUps(
+        channels_last=switch(ENV_CHANNELS_LAST, cuda),
+        fuse_qkv=switch(ENV_FUSE_QKV, cuda),
+        compile=compiled,
+        buckets=buckets or ((1, 2, 4, 8) if compiled else ()),
+        vae_slicing=switch(ENV_VAE_SLICING, cuda),
+        vae_tiling_above=_env_int(ENV_VAE_TILING_ABOVE, 1536 * 1536, 1),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,6 +414,7 @@ class _LoadedModel:
 
     text2img: Any
     choice: DeviceChoice
+    speedups: SpeedUps
     revision: str
     latent_rgb: _Projection | None
     scheduler_class: type
@@ -363,7 +434,7 @@ class _LoadedModel:
         return self.img2img
 
 
-_CacheKey = tuple[str, str, str, str, str]
+_CacheKey = tuple[str, str, str, str, str, "SpeedUps"]
 _cache: OrderedDict[_CacheKey, _LoadedModel] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -388,6 +459,12 @@ def load_pipeline(model: ModelRef) -> Any:
     return _loaded(model).text2img
 
 
+def loaded_sources() -> list[str]:
+    """The sources of the pipelines loaded in this process, most recently used last."""
+    with _cache_lock:
+        return [key[0] for key in _cache]
+
+
 def clear_pipeline_cache() -> None:
     """Drop every cached pipeline and give its memory back (tests; model switches)."""
     with _cache_lock:
@@ -397,7 +474,15 @@ def clear_pipeline_cache() -> None:
 
 def _loaded(model: ModelRef) -> _LoadedModel:
     choice = select_device()
-    key: _CacheKey = (model.source, model.revision, model.family, choice.device, choice.dtype)
+    speedups = select_speedups(choice)
+    key: _CacheKey = (
+        model.source,
+        model.revision,
+        model.family,
+        choice.device,
+        choice.dtype,
+        speedups,
+    )
     with _cache_lock:
         entry = _cache.get(key)
         if entry is not None:
@@ -410,7 +495,7 @@ def _loaded(model: ModelRef) -> _LoadedModel:
             # Frees the memory now unless a generation still holds the evicted pipeline.
             _release_memory()
         with _out_of_memory_translated():
-            entry = _load(model, choice)
+            entry = _load(model, choice, speedups)
         _cache[key] = entry
         return entry
 
@@ -445,7 +530,7 @@ def _release_memory() -> None:
             torch.cuda.empty_cache()
 
 
-def _load(model: ModelRef, choice: DeviceChoice) -> _LoadedModel:
+def _load(model: ModelRef, choice: DeviceChoice, speedups: SpeedUps) -> _LoadedModel:
     local = _is_local(model.source)
     if not local and _looks_like_path(model.source):
         raise ModelUnavailableError(f"model folder {model.source!r} does not exist")
@@ -494,16 +579,59 @@ def _load(model: ModelRef, choice: DeviceChoice) -> _LoadedModel:
         raise ModelUnavailableError(f"cannot load the weights of {model.source!r}: {exc}") from exc
     pipe.to(choice.device)
     pipe.set_progress_bar_config(disable=True)
+    _speed_up(pipe, speedups, torch)
 
     return _LoadedModel(
         text2img=pipe,
         choice=choice,
+        speedups=speedups,
         revision=_local_revision(Path(source)) if local else _hub_revision(source, model.revision),
         latent_rgb=_latent_projection(pipe, Path(source) if local else None),
         scheduler_class=type(pipe.scheduler),
         scheduler_config=dict(pipe.scheduler.config),
         compatible_schedulers={cls.__name__: cls for cls in pipe.scheduler.compatibles},
     )
+
+
+def _speed_up(pipe: Any, speedups: SpeedUps, torch: Any) -> None:
+    """Apply the load-time switches to a freshly loaded pipeline (see `SpeedUps`)."""
+    unet, vae = getattr(pipe, "unet", None), getattr(pipe, "vae", None)
+    if speedups.fuse_qkv:
+        for part in (unet, vae):
+            if part is not None and hasattr(part, "fuse_qkv_projections"):
+                part.fuse_qkv_projections()
+    if speedups.channels_last:
+        for part in (unet, vae):
+            if part is not None:
+                part.to(memory_format=torch.channels_last)
+    if speedups.vae_slicing and vae is not None and hasattr(vae, "enable_slicing"):
+        vae.enable_slicing()
+    if speedups.compile:
+        if unet is not None:
+            pipe.unet = torch.compile(unet, fullgraph=True)
+        if vae is not None:
+            vae.decoder = torch.compile(vae.decoder, fullgraph=True)
+
+
+def warm_up(model: ModelRef, width: int, height: int, steps: int = 2) -> int:
+    """Paint once at every batch bucket (`SpeedUps.buckets`, or one row) so a compiled
+    model's shapes are compiled before the first job, not during it; returns the calls
+    made. A worker calls it at start for the models it serves (`generation.tasks`)."""
+    entry = _loaded(model)
+    sizes = entry.speedups.buckets or (1,)
+    for rows in sizes:
+        spec = GenerationSpec(
+            model=model,
+            prompt="warm-up",
+            seed=0,
+            steps=steps,
+            guidance_scale=7.0,
+            width=width,
+            height=height,
+            num_images=rows,
+        )
+        generate_batch([spec])
+    return len(sizes)
 
 
 def _latent_projection(pipe: Any, folder: Path | None = None) -> _Projection | None:
@@ -678,6 +806,16 @@ def generate_batch(
             image = _decode_init_image(spec.init_image, spec.width, spec.height)
             init_images += [image] * spec.num_images
 
+    # Padding rows up to the next bucket: copies of the last row, dropped afterwards.
+    rows = len(prompts)
+    padded = next((b for b in entry.speedups.buckets if b >= rows), rows)
+    for _ in range(padded - rows):
+        prompts.append(prompts[-1])
+        negatives.append(negatives[-1])
+        generators.append(torch.Generator(generator_device).manual_seed(0))
+        if init_images:
+            init_images.append(init_images[-1])
+
     preview_of = _Previewer(entry.latent_rgb, _preview_size(first.width, first.height))
 
     def on_step_end(pipe: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
@@ -713,6 +851,12 @@ def generate_batch(
             call.update(image=init_images, strength=first.init_strength)
         else:
             call.update(width=first.width, height=first.height)
+        vae = getattr(pipe, "vae", None)
+        if vae is not None and hasattr(vae, "enable_tiling"):
+            if first.width * first.height > entry.speedups.vae_tiling_above:
+                vae.enable_tiling()
+            else:
+                vae.disable_tiling()
         with _out_of_memory_translated():
             images = pipe(**call).images
         scheduler_name = type(pipe.scheduler).__name__
@@ -729,6 +873,7 @@ def generate_batch(
                 diffusers_version=diffusers.__version__,
                 torch_version=torch.__version__,
                 model_revision=entry.revision,
+                rows=padded,
             )
         )
     return results

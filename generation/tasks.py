@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import logging
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from celery.exceptions import TimeLimitExceeded
-from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from django.conf import settings
 
 from generation import services
@@ -77,3 +82,11 @@ def finish_storing(**kwargs) -> None:
     killed one leaves, the sweeper takes back when its heartbeat stops."""
     if not services.finisher.wait_idle(timeout=settings.CELERY_TASK_TIME_LIMIT):
         logger.warning("Stopped before every painted job was stored; the sweeper will requeue")
+
+
+@worker_process_init.connect
+def warm_up_models(**kwargs) -> None:
+    """Each process that paints (the worker's own with ``--pool solo``, each pool process
+    with prefork) warms the models of the worker's queues before its first job."""
+    queues = current_app.amqp.queues.consume_from or {}
+    services.models_warm_up(queues=list(queues))

@@ -24,7 +24,7 @@ from generation.services.lifecycle import (
     job_succeed,
     publish_queue_positions,
 )
-from generation.services.registry import model_make_default, model_register
+from generation.services.registry import model_make_default, model_register, models_warm_up
 from generation.services.running import (
     JobDeadlinePassed,
     JobStepReporter,
@@ -89,6 +89,7 @@ __all__ = [
     "jobs_sweep",
     "model_make_default",
     "model_register",
+    "models_warm_up",
     "publish_queue_positions",
     "submission_keys_expire",
     "user_message_for",

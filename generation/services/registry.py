@@ -6,8 +6,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
+from generation import inference
 from generation.models import GenerationModel
 
 logger = logging.getLogger(__name__)
@@ -81,3 +83,38 @@ def model_make_default(*, model: GenerationModel) -> GenerationModel:
     model.is_default = model.is_enabled = True
     logger.info("Model %s is now the default", model.slug)
     return model
+
+
+def models_warm_up(*, queues) -> list[str]:
+    """Load, and paint once at every batch bucket, each enabled model whose jobs go to one
+    of ``queues`` (a worker starting: ``generation.tasks``), so its first job finds the
+    model loaded and, with ``LIKENESS_COMPILE``, compiled. GENERATION_WARM_UP: ``auto``
+    (when compiling), ``true``, ``false``. Returns the slugs warmed; a model that cannot
+    be loaded is logged and left for its jobs to fail with the reason."""
+    mode = settings.GENERATION_WARM_UP
+    if mode == "false" or not inference.backend_available():
+        return []
+    if mode == "auto":
+        try:
+            compiling = inference.select_speedups(inference.select_device()).compile
+        except (RuntimeError, ValueError):  # misconfigured: the first job says how
+            return []
+        if not compiling:
+            return []
+    warmed = []
+    models = GenerationModel.objects.filter(is_enabled=True, queue__in=list(queues))
+    for model in models.order_by("-is_default", "name"):
+        try:
+            inference.warm_up(
+                inference.ModelRef(
+                    source=model.source, revision=model.revision, family=model.family
+                ),
+                model.default_width,
+                model.default_height,
+            )
+        except Exception:
+            logger.exception("Could not warm up model %s", model.slug)
+            continue
+        warmed.append(model.slug)
+    logger.info("Warmed up %s", ", ".join(warmed) or "no model")
+    return warmed

@@ -481,3 +481,72 @@ def test_model_revision_of_a_local_folder_follows_its_content(tiny_model, tmp_pa
     config = copy / "scheduler" / "scheduler_config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "steps_offset": 0}))
     assert inference._local_revision(copy) != original
+
+
+# --- GPU speed-ups, checked on CPU ---------------------------------------------------------
+
+
+@pytest.fixture
+def speedups(monkeypatch):
+    """Set speed-up variables for one test; pipelines loaded meanwhile are dropped after."""
+
+    def set_env(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        inference.clear_pipeline_cache()
+
+    yield set_env
+    inference.clear_pipeline_cache()
+
+
+def _largest_difference(first, second) -> int:
+    import numpy as np
+
+    return max(
+        int(np.abs(pixels(a).astype(int) - pixels(b).astype(int)).max())
+        for one, other in zip(first, second, strict=True)
+        for a, b in zip(one.images, other.images, strict=True)
+    )
+
+
+def test_the_speed_ups_are_applied_and_keep_the_picture(tiny_model, speedups):
+    specs = [spec_for(tiny_model, seed=s, prompt=p) for s, p in ((1, "a sailor"), (2, "a nun"))]
+    plain = generate_batch(specs)
+
+    speedups(LIKENESS_CHANNELS_LAST="1", LIKENESS_FUSE_QKV="1", LIKENESS_VAE_SLICING="1")
+    fast = generate_batch(specs)
+
+    pipe = inference.load_pipeline(tiny_model)
+    processors = {type(p).__name__ for p in pipe.unet.attn_processors.values()}
+    assert processors == {"FusedAttnProcessor2_0"}
+    import torch
+
+    weight = next(w for w in pipe.unet.parameters() if w.dim() == 4)
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert pipe.vae.use_slicing
+    assert _largest_difference(plain, fast) <= 2  # float rounding: measured 0–1 of 255
+
+
+def test_a_call_is_padded_to_its_bucket_and_the_padding_dropped(tiny_model, speedups):
+    specs = [spec_for(tiny_model, seed=s) for s in (1, 2, 3)]
+    plain = generate_batch(specs)
+
+    speedups(LIKENESS_BATCH_BUCKETS="2,4")
+    padded = generate_batch(specs)
+    beyond = generate_batch([spec_for(tiny_model, seed=9, num_images=4), specs[0]])
+
+    assert [len(result.images) for result in padded] == [1, 1, 1]
+    assert {result.rows for result in padded} == {4}
+    assert {result.rows for result in beyond} == {5}  # above the largest bucket: as it is
+    assert _largest_difference(plain, padded) <= 2
+    assert inference.warm_up(tiny_model, 64, 64, steps=1) == 2  # one call per bucket
+
+
+def test_the_precision_can_be_chosen(tiny_model, speedups):
+    speedups(LIKENESS_DTYPE="bfloat16")
+    result = generate(spec_for(tiny_model))
+    assert result.dtype == "bfloat16" and pixels(result.images[0]).std() > 0
+
+    speedups(LIKENESS_DTYPE="float8")
+    with pytest.raises(ValueError, match="LIKENESS_DTYPE must be one of"):
+        generate(spec_for(tiny_model))

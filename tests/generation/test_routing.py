@@ -106,3 +106,20 @@ def test_a_worker_announces_its_queues_while_it_runs_and_withdraws_when_it_stops
     assert not WorkerPresence.objects.filter(hostname__startswith="gpu7@").exists(), (
         support.read_log(worker)
     )
+
+
+@pytest.mark.inference
+def test_a_worker_warms_up_the_models_of_its_queues(tiny_model, sdxl_model, settings):
+    from generation import inference
+
+    inference.clear_pipeline_cache()
+    assert services.models_warm_up(queues=["gpu"]) == []  # auto: only when compiling
+
+    assert inference.loaded_sources() == []
+
+    settings.GENERATION_WARM_UP = "true"
+    assert services.models_warm_up(queues=["gpu", "celery"]) == ["tiny"]
+    assert inference.loaded_sources() == [tiny_model.source]
+    assert services.models_warm_up(queues=["gpu-big"]) == ["big"]
+    assert services.models_warm_up(queues=["celery"]) == []
+    inference.clear_pipeline_cache()
