@@ -23,8 +23,9 @@ pytest.importorskip("diffusers", reason="needs the inference extra")
 from generation import inference
 from generation.inference import GenerationSpec, ModelRef, generate
 from generation.models import GenerationModel
-from generation.training.drawing import BACKGROUND
-from generation.training.train import Trainer, TrainingConfig
+from generation.training.attributes import FACE_SHAPES, sample_attributes
+from generation.training.drawing import BACKGROUND, portrait_regions
+from generation.training.train import Trainer, TrainingConfig, head_weights
 
 pytestmark = pytest.mark.inference
 
@@ -42,6 +43,7 @@ SHORT = TrainingConfig(
     batch=4,
     warmup=1,
     checkpoint_every=2,
+    face_weight=2.0,  # the weighted loss's path (the shipped recipe has an even loss)
 )
 
 
@@ -177,13 +179,34 @@ def test_resuming_refuses_checkpoints_of_another_configuration(trained):
         Trainer(other, trained.work, trained.out, resume=True, progress_bars=False).run()
 
 
+@pytest.mark.parametrize("face_shape", FACE_SHAPES)
+def test_the_loss_weighs_every_drawn_head_part_more_than_the_corners(face_shape):
+    import random
+
+    weights = head_weights(16, 2.0).numpy()
+    sitter = sample_attributes(random.Random(0)).but(
+        gender="man", face_shape=face_shape, beard=True, hat=True, glasses=True
+    )
+    regions = portrait_regions(sitter, 128)
+    head = np.zeros((128, 128), bool)
+    for part in ("face", "eyes", "mouth", "chin", "hair", "above_head"):
+        head |= regions[part]
+    # The latent cells (8 × 8 pixels each) any part of the head falls in.
+    cells = head.reshape(16, 8, 16, 8).any(axis=(1, 3))
+
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[cells].min() == pytest.approx(3 * weights.min())
+    assert weights[0, 0] == weights[-1, -1] == weights.min()
+
+
 def test_a_configuration_that_cannot_train_is_refused_with_every_reason():
     with pytest.raises(ValueError) as refused:
-        TrainingConfig(size=100, images=0, vae_crop=20)
+        TrainingConfig(size=100, images=0, vae_crop=20, face_weight=-1)
 
     assert "size must be a multiple of 8" in str(refused.value)
     assert "images must be at least 1" in str(refused.value)
     assert "vae_crop must be a multiple of 8" in str(refused.value)
+    assert "face_weight must not be negative" in str(refused.value)
 
 
 def test_the_command_reports_a_bad_configuration_as_a_command_error(tmp_path):

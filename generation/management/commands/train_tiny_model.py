@@ -47,6 +47,13 @@ class Command(BaseCommand):
             ("checkpoint_every", "--checkpoint-every"),
         ):
             parser.add_argument(flag, dest=name, type=int, help=f"(default: {_default(name)})")
+        parser.add_argument(
+            "--face-weight",
+            dest="face_weight",
+            type=float,
+            help="How much more the error on the head counts in the UNet's loss "
+            f"(default: {_default('face_weight')}, an even loss)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
 
     def handle(self, *args, out: Path, work: Path, resume: bool, device, threads, **options):
