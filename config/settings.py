@@ -258,8 +258,10 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
     CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] = 5
     CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 3
 if CELERY_BROKER_URL.startswith("memory"):
-    # kombu's memory transport polls once a second by default.
-    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
+    # kombu's memory transport, woken by every send (config/broker.py) rather than polling;
+    # the interval is only a fallback.
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 1.0
 # The embedded default runs the worker as a thread of the web process.
 CELERY_INPROCESS_WORKER = env_bool(
     "CELERY_INPROCESS_WORKER", CELERY_BROKER_URL.startswith("memory")
