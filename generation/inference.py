@@ -374,18 +374,25 @@ class SpeedUps:
     vae_tiling_above: int
 
 
+def _env_switch(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower() or "auto"
+    if raw not in ("auto", "1", "0", "true", "false"):
+        raise ValueError(f"{name} must be auto, 1 or 0, got {raw!r}")
+    return default if raw == "auto" else raw in ("1", "true")
+
+
+def compiling() -> bool:
+    """Whether pipelines are loaded with `torch.compile` (`LIKENESS_COMPILE`; opt-in).
+    Reads the environment only: torch is not imported."""
+    return _env_switch(ENV_COMPILE, False)
+
+
 def select_speedups(choice: DeviceChoice) -> SpeedUps:
     """Each switch `auto` (the default) is on for CUDA and off elsewhere, except compile,
     which is opt-in (its first calls compile for minutes): `1`/`0` force it."""
     cuda = choice.device == "cuda"
-
-    def switch(name: str, default: bool) -> bool:
-        raw = os.environ.get(name, "").strip().lower() or "auto"
-        if raw not in ("auto", "1", "0", "true", "false"):
-            raise ValueError(f"{name} must be auto, 1 or 0, got {raw!r}")
-        return default if raw == "auto" else raw in ("1", "true")
-
-    compiled = switch(ENV_COMPILE, False)
+    switch = _env_switch
+    compiled = compiling()
     raw_buckets = os.environ.get(ENV_BATCH_BUCKETS, "").strip()
     try:
         buckets = tuple(sorted({int(b) for b in raw_buckets.split(",") if b.strip()}))

@@ -72,4 +72,7 @@ def test_importing_the_asgi_app_leaves_torch_unloaded(tmp_path, inprocess_worker
     assert result.returncode == 0, result.stdout + result.stderr
     assert "loaded: []" in result.stdout
     if inprocess_worker == "true":
-        assert "threads: ['likeness-sweeper', 'likeness-worker']" in result.stdout
+        assert (
+            "threads: ['likeness-sweeper', 'likeness-worker', 'likeness-worker-presence']"
+            in result.stdout
+        )

@@ -96,10 +96,9 @@ def models_warm_up(*, queues) -> list[str]:
         return []
     if mode == "auto":
         try:
-            compiling = inference.select_speedups(inference.select_device()).compile
-        except (RuntimeError, ValueError):  # misconfigured: the first job says how
-            return []
-        if not compiling:
+            if not inference.compiling():  # read before anything imports torch
+                return []
+        except ValueError:  # misconfigured: the first job says how
             return []
     warmed = []
     models = GenerationModel.objects.filter(is_enabled=True, queue__in=list(queues))

@@ -53,9 +53,11 @@ async def _position(ws) -> int:
             return event["position"]
 
 
-def _submit(user, prompt, capture):
+def _submit(user, prompt, capture, steps=2):
+    """Each job a different number of steps: none can be painted in another's call, so
+    the jobs behind the one started stay in the queue (``job_claim_batch``)."""
     with capture(execute=False):  # queued, never sent: the test runs them
-        return services.job_submit(user=user, spec={"prompt": prompt, "steps": 2})
+        return services.job_submit(user=user, spec={"prompt": prompt, "steps": steps})
 
 
 def test_a_start_whose_queue_positions_stall_still_paints_and_followers_get_them(
@@ -71,7 +73,7 @@ def test_a_start_whose_queue_positions_stall_still_paints_and_followers_get_them
         broadcast, "run_on_layer_loop", lambda coroutine, timeout=None: send(coroutine, 3600)
     )
     first = _submit(alice, "first in line", django_capture_on_commit_callbacks)
-    second = _submit(alice, "second in line", django_capture_on_commit_callbacks)
+    second = _submit(alice, "second in line", django_capture_on_commit_callbacks, steps=3)
     follower = _follow(second, alice)
 
     async def scenario():
@@ -109,8 +111,8 @@ def test_a_cancel_tells_every_job_behind_it_its_new_position(
     alice, tiny_model, django_capture_on_commit_callbacks
 ):
     first = _submit(alice, "first", django_capture_on_commit_callbacks)
-    second = _submit(alice, "second", django_capture_on_commit_callbacks)
-    third = _submit(alice, "third", django_capture_on_commit_callbacks)
+    second = _submit(alice, "second", django_capture_on_commit_callbacks, steps=3)
+    third = _submit(alice, "third", django_capture_on_commit_callbacks, steps=4)
     followers = [_follow(second, alice), _follow(third, alice)]
 
     async def scenario():
