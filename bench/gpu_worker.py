@@ -19,6 +19,18 @@ this process, with the same torch settings:
 The progress callback does what the worker does per step apart from the database and the
 channel layer (measured by ``job_latency.py``): base64 of the preview and a JSON event. Prints a
 table, ``RESULT {json}`` and writes ``bench/results/gpu_worker-<date>.json``.
+
+``--stream`` adds, in the same run, a stream through the real worker: ``--members`` members
+(16) submit ``--jobs`` jobs (64, one image each, the same recipe but prompt and seed) with
+``services.job_submit`` on a site of its own (the embedded default: its Celery worker thread,
+the ``memory://`` broker, SQLite, local storage, C2PA signing, the in-memory channel layer),
+once with cross-member batching (``GENERATION_BATCH_MAX_IMAGES`` 8) and once without (1). It
+reports images/s from the first submission to the last job stored and signed, p50/p99 submit
+→ done (the jobs' ``created_at`` → ``finished_at``), how the jobs were batched, peak GPU memory
+and the GPU's utilisation sampled every 100 ms (``torch.cuda.utilization``, where pynvml is
+installed). ``--stream-arch sd15,sdxl`` streams both architectures (1024² for SDXL);
+``--stream-model FOLDER`` streams a model folder of one's own instead (the demo model on CPU:
+``--smoke --stream --stream-model generation/weights/likeness-portraits --size 128 --steps 20``).
 """
 
 from __future__ import annotations
@@ -237,6 +249,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="runs per figure (3; smoke 1)")
     parser.add_argument("--reference-process", action="store_true", help="also run it alone")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--stream", action="store_true", help="also the stream (docstring)")
+    parser.add_argument("--stream-arch", default="sd15", help="sd15, sdxl or sd15,sdxl")
+    parser.add_argument("--stream-model", type=Path, help="stream this SD1.x model folder instead")
+    parser.add_argument("--members", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=None, help="stream jobs (64; smoke 8)")
     args = parser.parse_args()
     args.batch = BATCH
 
@@ -245,12 +262,12 @@ def main() -> None:
 
     if args.smoke:
         args.device, dtype = "cpu", torch.float32
-        defaults = {"steps": 2, "size": 64, "seq_n": 2, "repeats": 1}
+        defaults = {"steps": 2, "size": 64, "seq_n": 2, "repeats": 1, "jobs": 8}
     else:
         if not torch.cuda.is_available():
             raise SystemExit("CUDA is not available (use --smoke for the CPU check)")
         args.device, dtype = "cuda", torch.float16
-        defaults = {"steps": 25, "size": 512, "seq_n": 8, "repeats": 3}
+        defaults = {"steps": 25, "size": 512, "seq_n": 8, "repeats": 3, "jobs": 64}
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -306,6 +323,25 @@ def main() -> None:
         results["reference_time_variant"] = reference_own_timing(reference, pipe, args)
         del pipe
         bench.inference.clear_pipeline_cache()
+        if args.stream:
+            StreamSite(Path(tmp) / "site", args.device)
+            results["stream"] = []
+            archs = args.stream_arch.split(",") if not args.stream_model else ["model"]
+            for arch in archs:
+                if arch == "model":  # a model folder of one's own (the demo model on CPU)
+                    arch_folder, size = args.stream_model.resolve(), args.size
+                elif arch == "sd15":
+                    arch_folder, size = folder, args.size
+                else:
+                    log(f"building the reference {arch} pipeline (random weights)")
+                    other, _ = reference.build(arch, args.smoke, args.device, dtype)
+                    arch_folder = Path(tmp) / arch
+                    other.save_pretrained(arch_folder)
+                    del other
+                    size = 64 if args.smoke else 1024
+                log(f"stream {arch}: {args.jobs} jobs from {args.members} members")
+                results["stream"].append(stream(args, arch_folder, arch, size))
+                log(f"stream {arch}: {results['stream'][-1]}")
     if args.reference_process:
         log("the reference script as its own process")
         results["reference_process"] = reference_process(args.reference.resolve(), args.smoke)
@@ -318,6 +354,159 @@ def main() -> None:
     path.write_text(json.dumps(results, indent=2) + "\n")
     print("RESULT " + json.dumps(results, separators=(",", ":")))
     log(f"written {path}")
+
+
+class StreamSite:
+    """A Likeness site of its own for the stream: migrated, with development signing keys,
+    Django set up in this process and its embedded worker thread started."""
+
+    def __init__(self, root: Path, device: str) -> None:
+        self.root = root
+        env = {
+            "LIKENESS_DATA_DIR": str(root / "data"),
+            "C2PA_SIGNING_KEY": str(root / "c2pa" / "signer.key"),
+            "C2PA_SIGNING_CERTS": str(root / "c2pa" / "chain.pem"),
+            "GENERATION_SUBMIT_RATE": "1000000/hour",
+            "LIKENESS_DEVICE": device,
+        }
+        for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"):
+            os.environ.pop(name, None)
+        os.environ.update(env, DJANGO_SETTINGS_MODULE="config.settings")
+        for command in (["migrate", "--noinput"], ["c2pa_dev_certs", "--dir", str(root / "c2pa")]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        import django
+
+        django.setup()
+        from django.conf import settings
+
+        from config.worker import start_inprocess_worker
+
+        settings.GENERATION_MAX_ACTIVE_JOBS = 1_000_000
+        start_inprocess_worker()
+
+
+class GpuSampler:
+    """The GPU's utilisation (%), sampled every 100 ms from a thread while it runs."""
+
+    def __init__(self, device: str) -> None:
+        import threading
+
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(device,), daemon=True)
+
+    def _run(self, device: str) -> None:
+        import torch
+
+        if not device.startswith("cuda"):
+            return
+        while not self._stop.wait(0.1):
+            try:
+                self.samples.append(int(torch.cuda.utilization()))
+            except Exception:  # no pynvml: utilisation is not reported
+                return
+
+    def __enter__(self) -> GpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, Any] | None:
+        if not self.samples:
+            return None
+        return {
+            "mean_percent": round(statistics.mean(self.samples), 1),
+            "samples": len(self.samples),
+        }
+
+
+def stream(args: argparse.Namespace, folder: Path, arch: str, size: int) -> dict[str, Any]:
+    """The stream through the real worker, batching on then off (see the module docstring)."""
+    import torch
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from generation import inference, services
+    from generation.models import GenerationJob
+
+    slug = f"bench-{arch}"
+    services.model_register(
+        name=f"Bench {arch}",
+        slug=slug,
+        source=str(folder),
+        family="sdxl" if arch == "sdxl" else "sd",
+        limits={
+            "default_steps": args.steps,
+            "max_steps": max(args.steps, 50),
+            "default_width": size,
+            "default_height": size,
+            "max_width": max(size, 1024),
+            "max_height": max(size, 1024),
+        },
+        keep_existing=False,
+    )
+    members = [
+        get_user_model().objects.get_or_create(username=f"member{i}")[0]
+        for i in range(args.members)
+    ]
+    out: dict[str, Any] = {"arch": arch, "size": size, "steps": args.steps, "jobs": args.jobs}
+
+    def run(max_images: int) -> dict[str, Any]:
+        settings.GENERATION_BATCH_MAX_IMAGES = max_images
+        if args.device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        spec = {"model": slug, "steps": args.steps, "width": size, "height": size}
+        spec["guidance_scale"] = GUIDANCE
+        start = time.time()
+        with GpuSampler(args.device) as sampler:
+            ids = [
+                services.job_submit(
+                    user=members[i % len(members)],
+                    spec={**spec, "prompt": f"portrait {i} of a sailor", "seed": SEED + i},
+                ).pk
+                for i in range(args.jobs)
+            ]
+            jobs = GenerationJob.objects.filter(pk__in=ids)
+            while jobs.filter(status__in=GenerationJob.ACTIVE_STATUSES).exists():
+                time.sleep(0.05)
+        rows = list(jobs.values("status", "created_at", "finished_at", "batch_id", "batch_jobs"))
+        last = max(row["finished_at"] for row in rows).timestamp()
+        latencies = sorted((r["finished_at"] - r["created_at"]).total_seconds() for r in rows)
+        result = {
+            "max_images_per_call": max_images,
+            "succeeded": sum(row["status"] == "succeeded" for row in rows),
+            "seconds": round(last - start, 3),
+            "images_per_s": round(len(rows) / (last - start), 3),
+            "p50_s": round(latencies[len(latencies) // 2], 3),
+            "p99_s": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3),
+            "pipeline_calls": len({row["batch_id"] for row in rows}),
+            "gpu_utilisation": sampler.summary(),
+        }
+        if args.device.startswith("cuda"):
+            result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        return result
+
+    # One job first: the worker loads (and, with LIKENESS_COMPILE, compiles) the pipeline.
+    warm = args.jobs
+    args.jobs = 1
+    run(1)
+    args.jobs = warm
+    out["batched"] = run(BATCH)
+    out["one_per_call"] = run(1)
+    out["ratio_batched_over_one_per_call"] = round(
+        out["batched"]["images_per_s"] / out["one_per_call"]["images_per_s"], 3
+    )
+    inference.clear_pipeline_cache()
+    return out
 
 
 def report(results: dict[str, Any]) -> None:
@@ -334,6 +523,18 @@ def report(results: dict[str, Any]) -> None:
                 f"{label:<44} {row['images']:>6} {row['total_s']:>9.3f} {row['images_per_s']:>8.3f}"
             )
     lines.append("ours / reference (images/s): " + json.dumps(results["ratio_ours_over_reference"]))
+    for result in results.get("stream", []):
+        for mode in ("batched", "one_per_call"):
+            row = result[mode]
+            lines.append(
+                f"stream {result['arch']} {result['size']}² {mode:<13} {row['succeeded']:>3} jobs "
+                f"{row['images_per_s']:>8.3f} img/s  p50 {row['p50_s']} s  p99 {row['p99_s']} s  "
+                f"{row['pipeline_calls']} calls  GPU {row['gpu_utilisation']}"
+            )
+        lines.append(
+            f"stream {result['arch']}: batched / one per call = "
+            f"{result['ratio_batched_over_one_per_call']}"
+        )
     print("\n".join(lines))
 
 
