@@ -157,6 +157,14 @@ def job_claim_batch(
     dies, the leader's message is redelivered (``job_start`` takes it over) and the mates,
     whose heartbeats stop, are requeued one by one by the sweeper: none is lost, none is
     painted twice.
+
+    Why the database gathers the batch, not the broker (``celery-batches``, say): such a
+    library buffers messages in the worker and acknowledges them as a group, so it can only
+    combine what one worker happens to have prefetched. It would not know which messages are
+    compatible: the recipe is in the database. And it would bypass what keeps a job honest
+    today: the conditional claim, the redelivery of a lost worker's message, and the
+    sweeper. Here each message still claims its own job, and the queue in the database, which
+    every worker sees, says what can share a call. The cost is one indexed query per call.
     """
     jobs = [leader]
     room = max_images - leader.num_images
