@@ -391,7 +391,6 @@ def select_speedups(choice: DeviceChoice) -> SpeedUps:
     """Each switch `auto` (the default) is on for CUDA and off elsewhere, except compile,
     which is opt-in (its first calls compile for minutes): `1`/`0` force it."""
     cuda = choice.device == "cuda"
-    switch = _env_switch
     compiled = compiling()
     raw_buckets = os.environ.get(ENV_BATCH_BUCKETS, "").strip()
     try:
@@ -403,11 +402,11 @@ def select_speedups(choice: DeviceChoice) -> SpeedUps:
     if any(b < 1 for b in buckets):
         raise ValueError(f"{ENV_BATCH_BUCKETS} sizes must be at least 1, got {raw_buckets!r}")
     return SpeedUps(
-        channels_last=switch(ENV_CHANNELS_LAST, cuda),
-        fuse_qkv=switch(ENV_FUSE_QKV, cuda),
+        channels_last=_env_switch(ENV_CHANNELS_LAST, cuda),
+        fuse_qkv=_env_switch(ENV_FUSE_QKV, cuda),
         compile=compiled,
         buckets=buckets or ((1, 2, 4, 8) if compiled else ()),
-        vae_slicing=switch(ENV_VAE_SLICING, cuda),
+        vae_slicing=_env_switch(ENV_VAE_SLICING, cuda),
         vae_tiling_above=_env_int(ENV_VAE_TILING_ABOVE, 1536 * 1536, 1),
     )
 

@@ -126,11 +126,11 @@ def job_list_changed_since(*, user, since) -> QuerySet[GenerationJob]:
     return job_list_owned(user=user).filter(changed)[:JOBS_CHANGED_LIMIT]
 
 
-def _queue_served(queue=None) -> Exists:
-    """Whether a worker that is up (announced within GENERATION_STALE_AFTER) consumes
-    ``queue``, by default the queue of the job's model (a subquery of a job listing)."""
+def _queue_served() -> Exists:
+    """Whether a worker that is up (announced within GENERATION_STALE_AFTER) consumes the
+    queue of the job's model (a subquery of a job listing)."""
     cutoff = timezone.now() - timedelta(seconds=settings.GENERATION_STALE_AFTER)
-    name = OuterRef("model__queue") if queue is None else Value(queue)
+    name = OuterRef("model__queue")
     return Exists(
         WorkerPresence.objects.filter(
             seen_at__gte=cutoff, queues__contains=Concat(Value(","), name, Value(","))

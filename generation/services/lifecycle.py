@@ -107,36 +107,38 @@ def job_start(
         runnable = job.status == Status.QUEUED or (job.status == Status.RUNNING and redelivered)
         if not runnable:
             return None
-        job.status = Status.RUNNING
-        job.worker = worker[:200]
-        job.task_id = task_id[:255]
-        job.attempts = F("attempts") + 1
-        job.started_at = now
-        job.heartbeat_at = now
-        job.progress_step = 0
-        job.progress_total = 0
-        job.error = ""
-        job.save(
-            update_fields=[
-                "status",
-                "worker",
-                "task_id",
-                "attempts",
-                "started_at",
-                "heartbeat_at",
-                "progress_step",
-                "progress_total",
-                "error",
-            ]
-        )
+        attempt = _new_attempt(worker=worker, task_id=task_id, now=now)
+        for name, value in attempt.items():
+            setattr(job, name, value)
+        job.save(update_fields=list(attempt))
         job.refresh_from_db(fields=["attempts"])
-        events.publish_on_commit(
-            job.pk,
-            {"type": "started", "worker": job.worker, "total": job.steps_to_run},
-            user_id=job.user_id,
-        )
+        _publish_started(job)
         transaction.on_commit(queue_positions_publisher.request)
     return job
+
+
+def _new_attempt(*, worker: str, task_id: str, now) -> dict:
+    """The fields a claim writes: the job is running, as a new attempt, for this worker
+    and this message (``job_start`` for one job, ``job_claim_batch`` for its mates)."""
+    return {
+        "status": Status.RUNNING,
+        "worker": worker[:200],
+        "task_id": task_id[:255],
+        "attempts": F("attempts") + 1,
+        "started_at": now,
+        "heartbeat_at": now,
+        "progress_step": 0,
+        "progress_total": 0,
+        "error": "",
+    }
+
+
+def _publish_started(job: GenerationJob) -> None:
+    events.publish_on_commit(
+        job.pk,
+        {"type": "started", "worker": job.worker, "total": job.steps_to_run},
+        user_id=job.user_id,
+    )
 
 
 def job_claim_batch(
@@ -195,37 +197,26 @@ def job_claim_batch(
 
 
 def _claim_mates(leader: GenerationJob, room: int) -> list[GenerationJob]:
-    now = timezone.now()
-    claimed: list[GenerationJob] = []
+    attempt = _new_attempt(worker=leader.worker, task_id=leader.task_id, now=timezone.now())
+    taken: list = []
     with transaction.atomic():
         # Rows another worker is claiming right now are skipped, not waited for.
         candidates = leader.batch_mates().filter(reproduces__isnull=True)
-        for job in candidates.select_for_update(skip_locked=True)[: room * 2]:
-            if job.num_images > room:
+        for pk, num_images in candidates.select_for_update(skip_locked=True).values_list(
+            "pk", "num_images"
+        )[: room * 2]:
+            if num_images > room:
                 continue
-            taken = GenerationJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
-                status=Status.RUNNING,
-                worker=leader.worker,
-                task_id=leader.task_id,
-                attempts=F("attempts") + 1,
-                started_at=now,
-                heartbeat_at=now,
-                progress_step=0,
-                progress_total=0,
-                error="",
-            )
-            if not taken:
-                continue
-            job.refresh_from_db()
-            claimed.append(job)
-            room -= job.num_images
-            events.publish_on_commit(
-                job.pk,
-                {"type": "started", "worker": job.worker, "total": job.steps_to_run},
-                user_id=job.user_id,
-            )
-            if room <= 0:
-                break
+            if GenerationJob.objects.filter(pk=pk, status=Status.QUEUED).update(**attempt):
+                taken.append(pk)
+                room -= num_images
+                if room <= 0:
+                    break
+        claimed = sorted(
+            GenerationJob.objects.filter(pk__in=taken), key=lambda job: taken.index(job.pk)
+        )
+        for job in claimed:
+            _publish_started(job)
         if claimed:
             transaction.on_commit(queue_positions_publisher.request)
     return claimed
