@@ -4,7 +4,8 @@ Channels' stock ``InMemoryChannelLayer`` keeps an ``asyncio.Queue`` per channel.
 When the embedded worker thread (its own event loop, via ``async_to_sync``) puts
 into a queue that a consumer awaits on the server's loop, the waiting consumer is
 never woken: measured, 0 of 3 messages arrived. Here every put is handed to the
-loop that receives on that channel with ``call_soon_threadsafe``.
+loop that receives on that channel with ``call_soon_threadsafe``, and the queue is
+looked up there (``_put_on_owner_loop``).
 
 Only for the single-process embedded default; production uses channels_redis.
 """
@@ -33,23 +34,31 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
         assert "__asgi_channel__" not in message
         item = (time.time() + self.expiry, deepcopy(message))
         with self._lock:
-            queue = self.channels.setdefault(
-                channel, asyncio.Queue(maxsize=self.get_capacity(channel))
-            )
             owner = self._loops.get(channel)
-        if owner is None or owner is asyncio.get_running_loop() or owner.is_closed():
-            try:
-                queue.put_nowait(item)
-            except asyncio.QueueFull:
-                raise ChannelFull(channel) from None
-            return
+            if owner is None or owner is asyncio.get_running_loop() or owner.is_closed():
+                # Nobody waits on another loop: the item goes in now, under the lock that
+                # receive() takes to start waiting, so it is either seen or handed over.
+                if not self._put(channel, item):
+                    raise ChannelFull(channel)
+                return
+        owner.call_soon_threadsafe(self._put_on_owner_loop, channel, item)
 
-        def put() -> None:
-            # Same as a full channel: progress events may be dropped.
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(item)
+    def _put(self, channel, item) -> bool:
+        """Put ``item`` in ``channel``'s queue as it is now; False if full. Hold the lock."""
+        queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
+        try:
+            queue.put_nowait(item)
+        except asyncio.QueueFull:
+            return False
+        return True
 
-        owner.call_soon_threadsafe(put)
+    def _put_on_owner_loop(self, channel, item) -> None:
+        # The queue is looked up here, on the loop that receives, and not by the sending
+        # thread: receive() drops a queue it has emptied, so a queue looked up before
+        # may be gone by now, and the item with it (measured: 120 of 20,000 lost). A
+        # full channel drops the item, as a full channel does: progress events may be.
+        with self._lock:
+            self._put(channel, item)
 
     async def receive(self, channel):
         self.require_valid_channel_name(channel)
