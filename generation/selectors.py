@@ -6,7 +6,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
@@ -18,9 +28,12 @@ from portraits.recipe import PARENT_KEY, WITHHOLDABLE
 from portraits.selectors import portrait_queryset_for_jobs, portrait_remix_withheld
 
 
-def _for_display(qs: QuerySet[GenerationJob], *, viewer) -> QuerySet[GenerationJob]:
+def _for_display(
+    qs: QuerySet[GenerationJob], *, viewer, portraits: bool = True
+) -> QuerySet[GenerationJob]:
     """Everything a job's representation reads, in a fixed number of queries for any page size:
-    its queue position (one subquery) and its live portraits (one prefetch)."""
+    its queue position (one subquery) and, unless ``portraits`` is False, its live
+    portraits (one prefetch)."""
     ahead = (
         GenerationJob.objects.filter(
             status=GenerationJob.Status.QUEUED, created_at__lt=OuterRef("created_at")
@@ -30,18 +43,15 @@ def _for_display(qs: QuerySet[GenerationJob], *, viewer) -> QuerySet[GenerationJ
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return (
-        qs.select_related(
-            "model", "style", "user", "parent", "parent__author", "reproduces", "reproduces__author"
-        )
-        .annotate(queue_ahead=Coalesce(Subquery(ahead), 0), queue_served=_queue_served())
-        .prefetch_related(
-            Prefetch(
-                "portraits",
-                queryset=portrait_queryset_for_jobs(viewer=viewer),
-                to_attr="live_portraits",
-            )
-        )
+    qs = qs.select_related(
+        "model", "style", "user", "parent", "parent__author", "reproduces", "reproduces__author"
+    ).annotate(queue_ahead=Coalesce(Subquery(ahead), 0), queue_served=_queue_served())
+    return qs.prefetch_related(_live_portraits(viewer)) if portraits else qs
+
+
+def _live_portraits(viewer) -> Prefetch:
+    return Prefetch(
+        "portraits", queryset=portrait_queryset_for_jobs(viewer=viewer), to_attr="live_portraits"
     )
 
 
@@ -60,13 +70,19 @@ def job_queryset_for(*, viewer) -> QuerySet[GenerationJob]:
 
 
 def job_get_for_viewer(*, viewer, job_id) -> GenerationJob:
-    """The job, or NotFound — a stranger cannot even learn that an id exists."""
+    """The job, or NotFound — a stranger cannot even learn that an id exists.
+
+    Read for every WebSocket event that carries the job (the state on connect, ``done``),
+    so it is kept cheap: no ordering, and its portraits are fetched only once it has
+    any (a job has portraits exactly when it succeeded)."""
     try:
-        job = job_queryset_for(viewer=viewer).filter(pk=job_id).first()
-    except (ValueError, TypeError, ValidationError):  # a malformed UUID
-        job = None
-    if job is None:
-        raise NotFound("No such job.")
+        job = _for_display(_visible_to(viewer), viewer=viewer, portraits=False).get(pk=job_id)
+    except (GenerationJob.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise NotFound("No such job.") from None  # a malformed UUID too
+    if job.status == GenerationJob.Status.SUCCEEDED:
+        prefetch_related_objects([job], _live_portraits(viewer))
+    else:
+        job.live_portraits = []
     return job
 
 

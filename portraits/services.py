@@ -8,6 +8,7 @@ check.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
@@ -46,7 +47,10 @@ EDITABLE_FIELDS = ("title", "description", "visibility", "rating", "tags")
 PROVENANCE_SCHEMA = "likeness.provenance.v1"  # bump when the shape changes
 
 
+@functools.cache
 def software_version() -> str:
+    """Likeness's installed version (read once: importlib.metadata parses the package's
+    metadata file on every call, 1.7 ms, three times a portrait)."""
     try:
         return metadata.version("likeness")
     except metadata.PackageNotFoundError:  # a checkout that was never pip-installed

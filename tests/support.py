@@ -176,12 +176,19 @@ def paint_job(job_id, *, worker: str = "painter@test") -> list:
     """Finish a queued job the way the worker does (``job_start``, then ``job_succeed``), with
     hand-made pictures instead of the pipeline: one per image, from the job's seeds. Returns
     its portraits in image order."""
-    from generation.inference import GenerationResult
-    from generation.services import job_start, job_succeed
-    from portraits.models import Portrait
+    from generation.services import job_start
 
     running = job_start(job_id=job_id, worker=worker)
     assert running is not None, f"job {job_id} could not start"
+    return finish_job(running)
+
+
+def finish_job(running) -> list:
+    """``job_succeed`` for a job a worker claimed, with hand-made pictures (``paint_job``)."""
+    from generation.inference import GenerationResult
+    from generation.services import job_succeed
+    from portraits.models import Portrait
+
     seeds = [running.seed + index for index in range(running.num_images)]
     result = GenerationResult(
         images=[fake_image(seed, running.width, running.height) for seed in seeds],
@@ -194,4 +201,4 @@ def paint_job(job_id, *, worker: str = "painter@test") -> list:
         model_revision="sha256:00c0ffee00c0ffee",
     )
     assert job_succeed(job=running, result=result)
-    return list(Portrait.objects.filter(job_id=job_id).order_by("index_in_job"))
+    return list(Portrait.objects.filter(job_id=running.pk).order_by("index_in_job"))

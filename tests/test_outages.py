@@ -47,18 +47,20 @@ def celery_broker(url: str, transport_options: dict | None = None):
         app._pool = None
         app.amqp._producer_pool = None
 
-    saved = app.conf.broker_url, app.conf.broker_transport_options
+    saved = app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options
     previous = _state.get_current_app()
     app.set_current()
     forget_connections()
-    app.conf.broker_url = url
+    # The transport is the URL's: the embedded default names its own memory transport
+    # (config.broker), which would otherwise carry the messages whatever the URL says.
+    app.conf.broker_url, app.conf.broker_transport = url, None
     if transport_options is not None:
         app.conf.broker_transport_options = transport_options
     try:
         yield app
     finally:
         forget_connections()
-        app.conf.broker_url, app.conf.broker_transport_options = saved
+        app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options = saved
         previous.set_current()
 
 

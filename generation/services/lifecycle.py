@@ -108,6 +108,8 @@ def job_start(
         if not runnable:
             return None
         attempt = _new_attempt(worker=worker, task_id=task_id, now=now)
+        # Painted alone until job_claim_batch finds it company: one write, not two.
+        attempt.update(batch_id=uuid.uuid4(), batch_jobs=1, batch_images=job.num_images)
         for name, value in attempt.items():
             setattr(job, name, value)
         job.save(update_fields=list(attempt))
@@ -177,16 +179,16 @@ def job_claim_batch(
             pause(window)
             mates += _claim_mates(leader, room)
         jobs += mates
-    batch = {
-        "batch_id": uuid.uuid4(),
-        "batch_jobs": len(jobs),
-        "batch_images": sum(job.num_images for job in jobs),
-    }
-    GenerationJob.objects.filter(pk__in=[job.pk for job in jobs]).update(**batch)
-    for job in jobs:
-        for name, value in batch.items():
-            setattr(job, name, value)
-    if len(jobs) > 1:
+    if len(jobs) > 1:  # job_start wrote the leader's batch as a batch of one
+        batch = {
+            "batch_id": leader.batch_id or uuid.uuid4(),
+            "batch_jobs": len(jobs),
+            "batch_images": sum(job.num_images for job in jobs),
+        }
+        GenerationJob.objects.filter(pk__in=[job.pk for job in jobs]).update(**batch)
+        for job in jobs:
+            for name, value in batch.items():
+                setattr(job, name, value)
         logger.info(
             "Job %s painted with %d other job(s), %d images in all",
             leader.pk,

@@ -16,11 +16,11 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from generation import services
-from generation.models import GenerationJob
+from generation.models import GenerationJob, GenerationModel
 from portraits.services import portrait_delete, portrait_update
 from tests.browser.actions import fill, log_in, submit_form_of, view_at_width
 from tests.browser.test_pages import check_page
-from tests.support import paint_job
+from tests.support import finish_job, paint_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.inference]
 
@@ -86,6 +86,46 @@ def test_a_queued_remix_waits_visibly_and_once_cancelled_offers_the_way_forward(
     wait.until(ec.presence_of_element_located((By.NAME, "prompt")))
     assert browser.find_element(By.NAME, "prompt").get_attribute("value") == "a potter"
     assert "remix=" not in browser.current_url  # its parent is gone: a new portrait
+
+
+def test_the_page_says_why_a_job_waits_and_which_batch_painted_it(
+    embedded_site, browser, alice, bob, tiny_model, tmp_path
+):
+    """Drawn by job.js from the job the server sends (as it is on every ``state`` and
+    ``done``): the note of a queue no worker serves, and the batch a job shared."""
+    big = GenerationModel.objects.get(pk=tiny_model.pk)
+    big.pk, big.slug, big.name, big.queue, big.is_default = None, "big", "Big", "gpu-big", False
+    big.save()  # no worker of the site serves "gpu-big"
+    waiting = services.job_submit(user=alice, spec={"prompt": "a sailor", "model": "big"})
+    first = services.job_submit(user=alice, spec={"prompt": "a lighthouse keeper"})
+    services.job_submit(user=bob, spec={"prompt": "a violinist", "num_images": 2})
+    leader = services.job_start(job_id=first.pk, worker="gpu1@test")
+    batch = services.job_claim_batch(leader=leader, max_images=8, window=0)
+    assert len(batch) == 2
+    for job in batch:
+        finish_job(job)
+    alone = services.job_submit(user=alice, spec={"prompt": "a cooper"})
+    paint_job(alone.pk)
+    log_in(browser, embedded_site, "alice")
+
+    browser.get(f"{embedded_site.url}/jobs/{waiting.pk}/")
+    note = browser.find_element(By.ID, "job-queue-note")
+    assert note.is_displayed() and "No worker is serving this model" in note.text
+    assert not shown(browser, "job-batch")
+    problems = check_page(browser, "h13-job-waiting-for-a-worker", shots_dir(tmp_path))
+
+    browser.get(f"{embedded_site.url}/jobs/{first.pk}/")
+    WebDriverWait(browser, 20).until(ec.visibility_of_element_located((By.ID, "job-results")))
+    line = browser.find_element(By.ID, "job-batch")
+    assert line.is_displayed()
+    assert line.text == "Painted together with 1 other job: 3 images in one pipeline call."
+    assert not shown(browser, "job-queue-note")
+    problems.update(check_page(browser, "h13-job-painted-in-a-batch", shots_dir(tmp_path)))
+
+    browser.get(f"{embedded_site.url}/jobs/{alone.pk}/")
+    WebDriverWait(browser, 20).until(ec.visibility_of_element_located((By.ID, "job-results")))
+    assert not shown(browser, "job-batch") and not shown(browser, "job-queue-note")
+    assert not problems, problems
 
 
 def test_my_jobs_follows_its_rows_live_over_one_socket(

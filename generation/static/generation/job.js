@@ -121,11 +121,22 @@
     }
   }
 
+  // The batch line, as job_detail.html words it: only for a job painted with others.
+  function jobBatchText(batch) {
+    const others = batch.jobs - 1;
+    return `Painted together with ${others} other job${others === 1 ? "" : "s"}: ${batch.images} images in one pipeline call.`;
+  }
+
   // The job as the server has it (REST resource / `state` / `done`): always applied.
   function renderJob(job) {
     setStatus(job.status);
     setProgress(job.progress.step, job.progress.total);
     if (job.queue_position) { $("job-queue-position").textContent = job.queue_position; }
+    const note = $("job-queue-note");
+    note.hidden = !job.queue_note; note.textContent = job.queue_note || "";
+    const batch = $("job-batch");
+    const together = job.batch && job.batch.jobs > 1 && job.status !== "queued";
+    batch.hidden = !together; batch.textContent = together ? jobBatchText(job.batch) : "";
     const error = $("job-error");
     error.hidden = !job.error; error.textContent = job.error || "";
     renderParent(job);
@@ -137,7 +148,8 @@
   const handlers = {
     state: (e) => renderJob(e.job),
     queued: (e) => { if (status === "queued") $("job-queue-position").textContent = e.position; },
-    started: (e) => { if (!isFinal()) { setStatus("running"); setProgress(0, e.total); } },
+    // A worker took it: whatever the queue note said, it no longer waits.
+    started: (e) => { if (!isFinal()) { setStatus("running"); setProgress(0, e.total); $("job-queue-note").hidden = true; } },
     progress: (e) => {
       if (isFinal()) return; // a step that arrives after the end changes nothing
       if (status !== "running") setStatus("running");
