@@ -246,11 +246,14 @@ def spec_for(size: int, steps: int) -> Any:
     )
 
 
-def worker_on_step(job: Any) -> Callable[[Any], None]:
-    """The worker's own per-step work (`services.JobStepReporter`, as `job_run` uses it)."""
+def worker_on_step(job: Any, interval: float | None = None) -> Callable[[Any], None]:
+    """The worker's own per-step work (`services.JobStepReporter`, as `job_run` uses it;
+    `interval` 0 reports every step)."""
     from generation import services
 
-    reporter = services.JobStepReporter(job, deadline=datetime.max.replace(tzinfo=UTC))
+    reporter = services.JobStepReporter(
+        job, deadline=datetime.max.replace(tzinfo=UTC), interval=interval
+    )
     reporter.start_clock()
     return reporter
 
@@ -346,7 +349,7 @@ def progress_event(job: Any, preview: bytes, step: int = 10, total: int = 20) ->
     from generation.services import running
 
     sent: list[dict[str, Any]] = []
-    reporter = worker_on_step(job)
+    reporter = worker_on_step(job, interval=0)  # this very step is reported
     publish, events.publish = events.publish, lambda job_id, event, **_: sent.append(event)
     heartbeat, running.job_progress = running.job_progress, lambda **kw: True
     try:
@@ -584,6 +587,10 @@ def follow_job(port: int, token: str, size: int, steps: int) -> dict[str, Any]:
         header=[f"Authorization: Token {token}"],
         suppress_origin=True,
         timeout=120,
+        # websocket-client checks each text frame's UTF-8 in pure Python (1.0 ms for a 6 KB
+        # progress event, measured), on the cores the site paints with: a browser does it
+        # natively. The text is still decoded, and checked, by bytes.decode.
+        skip_utf8_validation=True,
     )
     progress = 0
     final: dict[str, Any] = {}
@@ -696,6 +703,15 @@ def end_to_end(
             runs.append(follow_job(port, token, args.size, args.steps))
             bare.append(bare_calls.call())
         result["bare_call_fresh_process_ms"] = summarize(bare)
+        # Each job against the bare call made right after it: the machine's speed drifts
+        # from minute to minute, and a pair shares its minute.
+        result["overhead_paired_ms"] = summarize(
+            [run["marks"]["done"] - call for run, call in zip(runs, bare, strict=True)]
+        )
+        result["paired_within_target"] = sum(
+            run["marks"]["done"] <= call * 1.05 + 0.050
+            for run, call in zip(runs, bare, strict=True)
+        )
         result["first_job_submit_to_done_s"] = round(first["marks"]["done"], 3)
         result["progress_events_received"] = summarize(
             [float(r["progress_events"]) for r in runs], scale=1, digits=1
@@ -775,7 +791,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         lines.append(row(f"{deployment} bare call, fresh process", c["bare_call_fresh_process_ms"]))
         lines.append(
             f"{deployment}: overhead {summary[f'{deployment}_overhead_ms']} ms over the bare "
-            f"call; within 5 % + 50 ms: {summary[f'{deployment}_within_target']}"
+            f"call (medians; {summary[f'{deployment}_overhead_paired_ms']} ms, median of each "
+            f"job against the bare call after it); within 5 % + 50 ms: "
+            f"{summary[f'{deployment}_within_target']}, jobs within it: "
+            f"{summary[f'{deployment}_jobs_within_target']}"
         )
         lines.append(
             f"{deployment}: `started` event seen in {c['started_event_seen']} of {args.jobs} jobs; "
@@ -813,8 +832,13 @@ def summarize_results(results: dict[str, Any], args: argparse.Namespace) -> dict
             summary[f"{deployment}_done_ms"] = done
             summary[f"{deployment}_bare_call_ms"] = reference
             summary[f"{deployment}_overhead_ms"] = round(done - reference, 1)
-            # Issue 13's target: submit → done within 5 % + 50 ms of the bare call.
+            summary[f"{deployment}_overhead_paired_ms"] = c["overhead_paired_ms"]["median"]
+            # Issue 13's target: submit → done within 5 % + 50 ms of the bare call, for the
+            # median job, and how many jobs were (each against its own bare call).
             summary[f"{deployment}_within_target"] = done <= reference * 1.05 + 50
+            summary[f"{deployment}_jobs_within_target"] = (
+                f"{c['paired_within_target']} of {c['overhead_paired_ms']['n']}"
+            )
     return summary
 
 

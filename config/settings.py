@@ -298,9 +298,9 @@ GENERATION_DEMO_MODEL_DIR = BASE_DIR / "generation" / "weights" / "likeness-port
 # a dead worker's job is reclaimed within STALE_AFTER + SWEEP_INTERVAL of its last beat.
 GENERATION_HEARTBEAT_INTERVAL = env_int("GENERATION_HEARTBEAT_INTERVAL", 10, minimum=1)
 # Live progress: a worker records a job's step and publishes its progress event with the
-# latest preview at most once per interval (and always for the first and the last step), so
-# a fast GPU loop is not slowed by a database write, a JPEG and a message per step per job.
-# A cancel is noticed at the next report. 0 reports every step.
+# latest preview at most once per interval from when painting starts (and always for the
+# last step), so a fast GPU loop is not slowed by a database write, a JPEG and a message
+# per step per job. A cancel is noticed at the next report. 0 reports every step.
 GENERATION_PROGRESS_INTERVAL = env_int("GENERATION_PROGRESS_INTERVAL_MS", 150, minimum=0) / 1000
 # Cross-member batching: a worker paints compatible queued jobs (same model, size, steps,
 # scheduler, guidance, image-to-image strength) together, up to this many images in one

@@ -108,12 +108,17 @@ def job_start(
         if not runnable:
             return None
         attempt = _new_attempt(worker=worker, task_id=task_id, now=now)
-        # Painted alone until job_claim_batch finds it company: one write, not two.
-        attempt.update(batch_id=uuid.uuid4(), batch_jobs=1, batch_images=job.num_images)
+        # The row is locked: its count is read here, not again after the write. And it is
+        # painted alone until job_claim_batch finds it company: one write, not two.
+        attempt.update(
+            attempts=job.attempts + 1,
+            batch_id=uuid.uuid4(),
+            batch_jobs=1,
+            batch_images=job.num_images,
+        )
         for name, value in attempt.items():
             setattr(job, name, value)
         job.save(update_fields=list(attempt))
-        job.refresh_from_db(fields=["attempts"])
         _publish_started(job)
         transaction.on_commit(queue_positions_publisher.request)
     return job

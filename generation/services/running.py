@@ -76,12 +76,14 @@ class JobStepReporter:
     """The worker's work at the denoising steps of a job (``inference.generate``'s on_step).
 
     At every step it enforces the cooperative deadline. At most once per
-    ``settings.GENERATION_PROGRESS_INTERVAL`` (and always at the first and the last step) it
-    records the step (which stops the job if that write finds it cancelled or taken over)
-    and publishes a ``progress`` event with the ETA and the live preview; the steps between
-    cost nothing, not even the preview, which inference makes only when it is read.
-    ``start_clock()`` marks the end of pipeline loading: the ETA is about denoising steps
-    only. ``clock`` is ``time.monotonic`` (tests pass their own).
+    ``settings.GENERATION_PROGRESS_INTERVAL``, counted from when painting started, and
+    always at the last step, it records the step (which stops the job if that write finds
+    it cancelled or taken over) and publishes a ``progress`` event with the ETA and the live
+    preview; the steps between cost nothing, not even the preview, which inference makes
+    only when it is read. The first steps are not reported at once: ``started`` has just
+    said the job is painting, and their preview is noise. ``start_clock()`` marks the end
+    of pipeline loading: the ETA is about denoising steps only. ``clock`` is
+    ``time.monotonic`` (tests pass their own).
     """
 
     def __init__(
@@ -91,21 +93,16 @@ class JobStepReporter:
         self.deadline = deadline
         self.interval = settings.GENERATION_PROGRESS_INTERVAL if interval is None else interval
         self.clock = clock
-        self.painting_since = clock()
-        self.reported_at: float | None = None
+        self.painting_since = self.reported_at = clock()
 
     def start_clock(self) -> None:
-        self.painting_since = self.clock()
+        self.painting_since = self.reported_at = self.clock()
 
     def __call__(self, event) -> None:
         if timezone.now() >= self.deadline:
             raise JobDeadlinePassed(f"past {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
         now = self.clock()
-        due = (
-            self.reported_at is None
-            or event.step >= event.total
-            or now - self.reported_at >= self.interval
-        )
+        due = event.step >= event.total or now - self.reported_at >= self.interval
         if not due:
             return
         self.reported_at = now

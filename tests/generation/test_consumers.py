@@ -160,8 +160,11 @@ def test_progress_previews_and_done_arrive_live(queued_job, alice, settings):
 
 
 def test_cancel_stops_a_running_job_at_the_next_step_and_keeps_no_image(
-    alice, tiny_model, django_capture_on_commit_callbacks
+    alice, tiny_model, django_capture_on_commit_callbacks, settings
 ):
+    # Every step reported, so the next one sees the cancel (throttled reports see it at the
+    # next report: tests/generation/test_tasks.py).
+    settings.GENERATION_PROGRESS_INTERVAL = 0
     with django_capture_on_commit_callbacks(execute=False):
         job = services.job_submit(user=alice, spec={"prompt": "slow", "steps": 40})
     alice_ws = communicator(job.pk, alice)
@@ -175,7 +178,7 @@ def test_cancel_stops_a_running_job_at_the_next_step_and_keeps_no_image(
         while True:
             event = await ws.receive_json_from(timeout=TIMEOUT)
             events.append(event)
-            if event["type"] == "progress" and event["step"] == 1:  # always reported
+            if event["type"] == "progress" and event["step"] == 1:
                 fresh = await database_sync_to_async(GenerationJob.objects.get)(pk=job.pk)
                 await database_sync_to_async(services.job_cancel)(job=fresh, by=alice)
             if event["type"] in {"done", "failed", "cancelled"}:

@@ -336,17 +336,18 @@ def _reported(job, steps: list[tuple[int, float]], total: int, *, interval=0.15,
     return published, made, stopped
 
 
-def test_progress_is_reported_at_most_once_an_interval_and_always_at_the_ends(submit):
+def test_progress_is_reported_at_most_once_an_interval_and_always_at_the_end(submit):
     job = services.job_start(job_id=submit().pk, worker="w")
-    # Seven steps at these clock times; a report is due 0.15 s after the last one.
-    steps = [(1, 0.0), (2, 0.05), (3, 0.10), (4, 0.16), (5, 0.20), (6, 0.31), (7, 0.33)]
+    # Seven steps at these clock times (painting starts at 0); a report is due 0.15 s
+    # after the start, then 0.15 s after the last report.
+    steps = [(1, 0.01), (2, 0.05), (3, 0.10), (4, 0.16), (5, 0.20), (6, 0.31), (7, 0.33)]
 
     published, made, stopped = _reported(job, steps, total=7, also=lambda step: b"jpeg")
 
     assert stopped is None
-    assert [e["step"] for e in published] == [1, 4, 6, 7]
+    assert [e["step"] for e in published] == [4, 6, 7]
     assert all(e["preview"] == "data:image/jpeg;base64,anBlZw==" for e in published)
-    assert made == [1, 4, 6, 7]  # no preview is made for a step nobody is told about
+    assert made == [4, 6, 7]  # no preview is made for a step nobody is told about
     job.refresh_from_db()
     assert (job.progress_step, job.progress_total) == (7, 7)
 
@@ -357,12 +358,12 @@ def test_a_throttled_job_stops_at_its_next_report_after_a_cancel(submit, alice):
     def cancel(step):
         services.job_cancel(job=GenerationJob.objects.get(pk=job.pk), by=alice)
 
-    steps = [(1, 0.0), (2, 0.05), (3, 0.10), (4, 0.16), (5, 0.20)]
+    steps = [(1, 0.01), (2, 0.05), (3, 0.16), (4, 0.20), (5, 0.25), (6, 0.31), (7, 0.33)]
     published, made, stopped = _reported(job, steps, total=9, also=cancel)
 
     assert isinstance(stopped, inference.GenerationCancelled)
     assert sorted(e["type"] for e in published) == ["cancelled", "progress"]
-    assert [e.get("step") for e in published if e["type"] == "progress"] == [1]
-    assert made == [1]  # steps 2 and 3 cost nothing
+    assert [e.get("step") for e in published if e["type"] == "progress"] == [3]
+    assert made == [3]  # steps 4 and 5 cost nothing; step 6 finds the job cancelled
     job.refresh_from_db()
-    assert job.status == Status.CANCELLED and job.progress_step == 1
+    assert job.status == Status.CANCELLED and job.progress_step == 3
