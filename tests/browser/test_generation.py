@@ -109,7 +109,8 @@ def test_job_page_rides_out_a_server_restart_without_a_reload(
 
     wait.until(ec.text_to_be_present_in_element((By.ID, "job-status"), "Succeeded"))
     assert browser.find_element(By.ID, "job-connection").text == ""
-    assert browser.find_elements(By.CSS_SELECTOR, "#job-portraits figure img")
+    # The status changes with `done`; the portraits follow once the page has fetched them.
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#job-portraits figure img")))
     job = GenerationJob.objects.get(user=alice)
     assert job.status == GenerationJob.Status.SUCCEEDED, embedded_site.log()
     assert job.attempts == 2  # the restarted process painted it again from the start
