@@ -757,26 +757,10 @@ def row(name: str, stats: Stats | dict, unit: str = "ms") -> str:
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
-    ip = results["in_process"]
-    steps = args.steps
     lines = [f"{'measurement':<58} {'median':>10} {'p90':>10}", "-" * 90]
-    lines.append(f"a. pipeline load + first call: {ip['first_call_with_pipeline_load_s']} s")
-    for size, stats in ip["a_bare_generate_ms"].items():
-        lines.append(row(f"a. generate(on_step=None) {size}² {steps} steps", stats))
-    for name, stats in ip["b_generate_ms"].items():
-        lines.append(row(f"b. generate {name} {args.size}²", stats))
-    for name, stats in ip["b_parts_ms"].items():
-        lines.append(row(f"b. per step: {name}", stats))
-    for name, stats in ip["b_job_run_ms"].items():
-        lines.append(row(f"b. job_run: {name}", stats))
     summary = results["summary"]
-    lines.append(
-        f"b. per-step overhead: preview {summary['preview_ms_per_step']} ms, worker total "
-        f"{summary['worker_overhead_ms_per_step']} ms = "
-        f"{summary['worker_overhead_pct_of_step']} % of a step "
-        f"({summary['step_ms']} ms = bare generate / steps)"
-    )
-    lines.append(f"b. in situ, ms per step over on_step=None: {summary['in_situ_ms_per_step']}")
+    if "in_process" in results:
+        lines += report_in_process(results["in_process"], summary, args)
     for deployment in ("c_embedded", "c_redis_celery"):
         c = results.get(deployment)
         if not c:
@@ -804,26 +788,51 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+def report_in_process(
+    ip: dict[str, Any], summary: dict[str, Any], args: argparse.Namespace
+) -> list[str]:
+    """Parts a and b, as lines of the table."""
+    lines = [f"a. pipeline load + first call: {ip['first_call_with_pipeline_load_s']} s"]
+    for size, stats in ip["a_bare_generate_ms"].items():
+        lines.append(row(f"a. generate(on_step=None) {size}² {args.steps} steps", stats))
+    for name, stats in ip["b_generate_ms"].items():
+        lines.append(row(f"b. generate {name} {args.size}²", stats))
+    for name, stats in ip["b_parts_ms"].items():
+        lines.append(row(f"b. per step: {name}", stats))
+    for name, stats in ip["b_job_run_ms"].items():
+        lines.append(row(f"b. job_run: {name}", stats))
+    lines.append(
+        f"b. per-step overhead: preview {summary['preview_ms_per_step']} ms, worker total "
+        f"{summary['worker_overhead_ms_per_step']} ms = "
+        f"{summary['worker_overhead_pct_of_step']} % of a step "
+        f"({summary['step_ms']} ms = bare generate / steps)"
+    )
+    lines.append(f"b. in situ, ms per step over on_step=None: {summary['in_situ_ms_per_step']}")
+    return lines
+
+
 def summarize_results(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The few derived figures the README quotes."""
-    ip = results["in_process"]
-    b = ip["b_generate_ms"]
-    bare = b["on_step_none"]["median"]
-    step = bare / args.steps
-    preview = (b["on_step_preview"]["median"] - bare) / args.steps
-    worker = (b["on_step_worker"]["median"] - bare) / args.steps
-    summary: dict[str, Any] = {
-        "step_ms": round(step, 2),
-        "preview_ms_per_step": round(preview, 3),
-        "worker_overhead_ms_per_step": round(worker, 3),
-        "worker_overhead_pct_of_step": round(worker / step * 100, 1),
-        # Each on_step variant minus on_step=None, per step: the cost in situ, between steps.
-        "in_situ_ms_per_step": {
-            name.removeprefix("on_step_"): round((stats["median"] - bare) / args.steps, 3)
-            for name, stats in b.items()
-            if name != "on_step_none"
-        },
-    }
+    summary: dict[str, Any] = {}
+    if "in_process" in results:
+        b = results["in_process"]["b_generate_ms"]
+        bare = b["on_step_none"]["median"]
+        step = bare / args.steps
+        preview = (b["on_step_preview"]["median"] - bare) / args.steps
+        worker = (b["on_step_worker"]["median"] - bare) / args.steps
+        summary |= {
+            "step_ms": round(step, 2),
+            "preview_ms_per_step": round(preview, 3),
+            "worker_overhead_ms_per_step": round(worker, 3),
+            "worker_overhead_pct_of_step": round(worker / step * 100, 1),
+            # Each on_step variant minus on_step=None, per step: the cost in situ, between
+            # steps.
+            "in_situ_ms_per_step": {
+                name.removeprefix("on_step_"): round((stats["median"] - bare) / args.steps, 3)
+                for name, stats in b.items()
+                if name != "on_step_none"
+            },
+        }
     for deployment in ("c_embedded", "c_redis_celery"):
         c = results.get(deployment)
         if c:
@@ -870,6 +879,9 @@ def main() -> None:
     parser.add_argument("--micro-rounds", type=int, default=200, help="samples per part in (b)")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
     parser.add_argument("--skip-e2e", action="store_true", help="only parts a and b")
+    parser.add_argument(
+        "--only-e2e", action="store_true", help="only part c (repeated runs of the overhead)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--bare-calls", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -891,7 +903,8 @@ def main() -> None:
             site.prepare()
             setup_django(site)
             results["machine"] = machine()
-            results["in_process"] = in_process(args, args.redis_url)
+            if not args.only_e2e:
+                results["in_process"] = in_process(args, args.redis_url)
             if not args.skip_e2e:
                 log("c: embedded default (daphne + in-process worker, in-memory layer)")
                 results["c_embedded"] = end_to_end(site, args, site.env(), worker=False)

@@ -31,22 +31,24 @@ from gallery.notify import notifications_group, notifications_unread_count
 
 
 class NotificationConsumer(MemberRelayConsumer):
-    async def member_connect(self, user) -> None:
-        # Join first, then count: a notification made in between is counted twice (the
-        # count is re-read), never missed.
-        self.group = notifications_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        await self._send_count("unread")
+    # Join first, then count: a notification made in between is counted twice (the count
+    # is re-read), never missed.
+    def member_group(self, user) -> str:
+        return notifications_group(user.pk)
+
+    def member_state(self, user) -> dict:
+        return {"type": "unread", "unread_count": notifications_unread_count(user=user)}
 
     async def _send_count(self, type_: str, **extra) -> None:
         count = await database_sync_to_async(notifications_unread_count)(user=self.scope["user"])
         await self.send_json({"type": type_, **extra, "unread_count": count})
 
     async def receive_json(self, content, **kwargs):
-        wants_count = isinstance(content, dict) and content.get("type") == "refresh"
-        if wants_count and self.group and await self.credentials_current(final=True):
-            await self._send_count("unread")
+        if not (isinstance(content, dict) and content.get("type") == "refresh" and self.group):
+            return
+        current, state = await self.credentials_then(lambda: self.member_state(self.scope["user"]))
+        if current:
+            await self.send_json(state)
 
     async def notifications_event(self, message):
         if not await self.credentials_current():

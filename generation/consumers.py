@@ -26,7 +26,6 @@ import datetime as dt
 import uuid
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -34,12 +33,7 @@ from accounts.connections import CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN_LATER, Member
 from config.errors import NotFound
 from generation import events
 from generation.presenters import job_list_row, job_present
-from generation.selectors import (
-    job_get_for_viewer,
-    job_is_visible,
-    job_list_changed_since,
-    job_list_owned,
-)
+from generation.selectors import job_get_for_viewer, job_list_changed_since, job_list_owned
 
 __all__ = [
     "CLOSE_NOT_FOUND",
@@ -54,7 +48,6 @@ CLOSE_NOT_FOUND = 4404
 FINAL_EVENTS = frozenset({"done", "failed", "cancelled"})
 
 
-@database_sync_to_async
 def _job_for(user, job_id) -> dict | None:
     """The job as ``user`` may see it now (``generation.presenters``); None once they may not."""
     try:
@@ -74,61 +67,62 @@ def _job_id(raw: str) -> uuid.UUID | None:
 
 
 class JobConsumer(MemberRelayConsumer):
+    GONE_CODE = CLOSE_NOT_FOUND
     job_id: uuid.UUID | None = None
 
-    async def member_connect(self, user) -> None:
+    def member_group(self, user) -> str | None:
         self.job_id = _job_id(self.scope["url_route"]["kwargs"]["job_id"])
-        if self.job_id is None or not await database_sync_to_async(job_is_visible)(
-            viewer=user, job_id=self.job_id
-        ):
-            await self.refuse(CLOSE_NOT_FOUND)
-            return
-        # Join first, then read: an event published in between is sent twice
-        # rather than lost, and clients treat events as idempotent state.
-        self.group = events.job_group(self.job_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        job = await _job_for(user, self.job_id)
-        if job is None:  # deleted between the check and the read
-            await self.refuse(CLOSE_NOT_FOUND)
-            return
-        await self.accept()
-        await self.send_json({"type": "state", "job": job})
+        return events.job_group(self.job_id) if self.job_id is not None else None
+
+    def member_state(self, user) -> dict | None:
+        # Not theirs, or no such job: refused alike, after the same work (the group joined
+        # and left), so a stranger cannot tell the two apart.
+        job = _job_for(user, self.job_id)
+        return {"type": "state", "job": job} if job is not None else None
 
     async def receive_json(self, content, **kwargs):
         # Clients may ask for the state again (e.g. after a tab wakes up): the full
         # resource, so the credential is re-read first, as for a final event.
-        if content.get("type") == "refresh" and self.job_id is not None:
-            if not await self.credentials_current(final=True):
-                return
-            job = await _job_for(self.scope["user"], self.job_id)
-            if job is not None:
+        if content.get("type") == "refresh" and self.group is not None:
+            current, job = await self.credentials_then(
+                lambda: _job_for(self.scope["user"], self.job_id)
+            )
+            if current and job is not None:
                 await self.send_json({"type": "state", "job": job})
 
     async def job_event(self, message):
-        event = message["event"]
-        if not await self.credentials_current(final=event.get("type") in FINAL_EVENTS):
+        if self.group is None:  # refused: an event queued before the group was left
             return
+        event = message["event"]
         if event.get("type") == "done":
             # The event says only what happened; the finished job is read for this
             # subscriber, as they may see it now (a moderator and the owner see different
-            # parents), never one rendered for someone else.
-            job = await _job_for(self.scope["user"], self.job_id)
+            # parents), never one rendered for someone else: with the credential, in one
+            # trip to the database.
+            current, job = await self.credentials_then(
+                lambda: _job_for(self.scope["user"], self.job_id)
+            )
+            if not current:
+                return
             if job is None:  # deleted meanwhile, or no longer theirs to follow
                 await self.leave_groups()
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
             event = {"type": "done", "job": job}
+        elif not await self.credentials_current(final=event.get("type") in FINAL_EVENTS):
+            return
         await self.send_json(event)
 
 
-@database_sync_to_async
-def _rows_changed_since(user, since) -> list[dict]:
-    return [
+def _state(user, since) -> dict:
+    """``ws/jobs/``'s state: the rows of ``user``'s jobs changed since ``since``."""
+    at = timezone.now()
+    rows = [
         job_list_row(job, viewer=user) for job in job_list_changed_since(user=user, since=since)
     ]
+    return {"type": "state", "at": at.isoformat(), "jobs": rows}
 
 
-@database_sync_to_async
 def _row_for(user, job_id) -> dict | None:
     """One of ``user``'s own jobs as their list shows it; None once it is gone."""
     job = job_list_owned(user=user).filter(pk=job_id).first()
@@ -175,35 +169,29 @@ class JobListConsumer(MemberRelayConsumer):
                                          read for this member, with its thumbnail
     """
 
-    async def member_connect(self, user) -> None:
-        # Join first, then read: an event in between is sent twice, never lost.
-        self.group = events.user_jobs_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        await self._send_state(_since(self.scope))
+    def member_group(self, user) -> str:
+        return events.user_jobs_group(user.pk)
 
-    async def _send_state(self, since) -> None:
-        at = timezone.now()
-        rows = await _rows_changed_since(self.scope["user"], since)
-        await self.send_json({"type": "state", "at": at.isoformat(), "jobs": rows})
+    def member_state(self, user) -> dict:
+        return _state(user, _since(self.scope))
 
     async def receive_json(self, content, **kwargs):
         if not (isinstance(content, dict) and content.get("type") == "refresh" and self.group):
             return
-        if not await self.credentials_current(final=True):
-            return
-        await self._send_state(_time(str(content.get("since") or "")))
+        since = _time(str(content.get("since") or ""))
+        current, state = await self.credentials_then(lambda: _state(self.scope["user"], since))
+        if current:
+            await self.send_json(state)
 
     async def jobs_event(self, message):
         event = message.get("event") or {}
-        final = event.get("type") in FINAL_EVENTS
-        if not await self.credentials_current(final=final):
-            return
-        if final:
+        if event.get("type") in FINAL_EVENTS:
             # As for one job: the event says what happened; the row is read for this
-            # member (its thumbnail as they may see it).
-            row = await _row_for(self.scope["user"], message.get("job_id"))
-            if row is not None:
+            # member (its thumbnail as they may see it), with the credential.
+            current, row = await self.credentials_then(
+                lambda: _row_for(self.scope["user"], message.get("job_id"))
+            )
+            if current and row is not None:
                 await self.send_json({"type": "job", "job": row})
-            return
-        await self.send_json({**event, "job_id": message.get("job_id")})
+        elif await self.credentials_current():
+            await self.send_json({**event, "job_id": message.get("job_id")})

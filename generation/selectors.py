@@ -72,26 +72,30 @@ def job_queryset_for(*, viewer) -> QuerySet[GenerationJob]:
 def job_get_for_viewer(*, viewer, job_id) -> GenerationJob:
     """The job, or NotFound — a stranger cannot even learn that an id exists.
 
-    Read for every WebSocket event that carries the job (the state on connect, ``done``),
-    so it is kept cheap: no ordering, and its portraits are fetched only once it has
-    any (a job has portraits exactly when it succeeded)."""
+    Read for every WebSocket message that carries the job (the state on connect, ``done``),
+    so it is kept cheap, one query for most jobs: no ordering; the queue's subqueries
+    only for a queued job (``job_queue_position`` and ``job_waits_for_a_worker`` read them
+    for it); the parent and the reproduced portrait only for a remix or a reproduction;
+    the portraits only once it has any (a job has portraits exactly when it succeeded)."""
     try:
-        job = _for_display(_visible_to(viewer), viewer=viewer, portraits=False).get(pk=job_id)
+        job = _visible_to(viewer).select_related("model", "style", "user").get(pk=job_id)
     except (GenerationJob.DoesNotExist, ValueError, TypeError, ValidationError):
         raise NotFound("No such job.") from None  # a malformed UUID too
+    related = [
+        lookup
+        for lookup, present in (
+            ("parent__author", job.parent_id),
+            ("reproduces__author", job.reproduces_id),
+        )
+        if present is not None
+    ]
     if job.status == GenerationJob.Status.SUCCEEDED:
-        prefetch_related_objects([job], _live_portraits(viewer))
+        related.append(_live_portraits(viewer))
     else:
         job.live_portraits = []
+    if related:
+        prefetch_related_objects([job], *related)
     return job
-
-
-def job_is_visible(*, viewer, job_id) -> bool:
-    """Whether ``viewer`` may follow the job: one cheap query, no representation."""
-    try:
-        return _visible_to(viewer).filter(pk=job_id).exists()
-    except (ValueError, TypeError, ValidationError):  # a malformed UUID
-        return False
 
 
 def job_withheld(*, job: GenerationJob, viewer) -> frozenset[str]:

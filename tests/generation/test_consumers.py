@@ -400,6 +400,48 @@ def test_a_stale_credential_is_re_read_on_any_event(queued_job, alice, monkeypat
     assert async_to_sync(scenario)() == 4401
 
 
+def test_following_a_job_costs_one_trip_to_the_database_to_connect_and_one_for_done(
+    queued_job, alice, monkeypatch
+):
+    """The web's share of a followed job (issue 13): the token's lookup, then the credential
+    and the state in one trip; progress relayed without any (channels' own dispatch would
+    close old connections on the database thread before every message); ``done`` re-reads
+    the credential and the job in one trip."""
+    from asgiref.sync import SyncToAsync
+    from channels.layers import get_channel_layer
+
+    trips = []
+    handler = SyncToAsync.thread_handler
+
+    def counted(self, loop, *args, **kwargs):
+        trips.append(getattr(self.func, "__name__", repr(self.func)))
+        return handler(self, loop, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "thread_handler", counted)
+    group = events.job_group(queued_job.pk)
+    alice_ws = communicator(queued_job.pk, alice)
+
+    async def relay(event):
+        await get_channel_layer().group_send(group, {"type": "job.event", "event": event})
+
+    async def scenario():
+        ws = await _open(alice_ws)
+        connected = len(trips)
+        for step in (1, 2, 3):
+            await relay({"type": "progress", "step": step, "total": 3})
+            assert (await ws.receive_json_from(timeout=TIMEOUT))["step"] == step
+        relayed = len(trips)
+        await relay({"type": "done"})
+        done = await ws.receive_json_from(timeout=TIMEOUT)
+        finished = len(trips)
+        await ws.disconnect()
+        return connected, relayed, finished, done
+
+    connected, relayed, finished, done = async_to_sync(scenario)()
+    assert done["type"] == "done" and done["job"]["id"] == str(queued_job.pk)
+    assert (connected, relayed, finished) == (2, 2, 3), trips
+
+
 # --- Each subscriber gets the job as they may see it ---------------------------------------------
 
 
