@@ -335,13 +335,29 @@ def search_documents_refresh(*, portrait_ids: Iterable[int]) -> None:
     if not ids:
         return
     rows = list(Portrait.objects.filter(pk__in=ids).prefetch_related("tags"))
+    _search_documents_write(
+        [(row, [tag.slug for tag in row.tags.all()]) for row in rows],
+    )
+
+
+def search_documents_write_new(*, portraits: Sequence[Portrait]) -> None:
+    """``search_documents_refresh`` for portraits just created, from the rows in hand:
+    they have no tags yet, so nothing needs reading again (a job's storing)."""
+    _search_documents_write([(portrait, []) for portrait in portraits])
+
+
+def _search_documents_write(documents: list[tuple[Portrait, list[str]]]) -> None:
+    """Write the search documents of ``(portrait, its tags' slugs)`` pairs."""
+    if not documents:
+        return
+    rows = [row for row, _ in documents]
     portraits_withheld(portraits=rows, viewer=_ANONYMOUS)  # one query for the lot
     vectors = []
-    for row in rows:
+    for row, slugs in documents:
         withheld = portrait_withheld(portrait=row, viewer=_ANONYMOUS)
         title = portrait_title_for(portrait=row, viewer=_ANONYMOUS)
         prompt = "" if "prompt" in withheld else str((row.recipe or {}).get("prompt", ""))
-        tags = " ".join(tag.slug.replace("-", " ") for tag in row.tags.all())
+        tags = " ".join(slug.replace("-", " ") for slug in slugs)
         row.search_text = " ".join(part for part in (title, tags, prompt) if part).lower()
         vectors.append((title, tags, prompt, row.pk))
     Portrait.objects.bulk_update(rows, ["search_text"], batch_size=500)

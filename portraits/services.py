@@ -252,7 +252,7 @@ def portrait_create_from_job(
                     community.portrait_activity_record(
                         portrait_id=parent.pk, kind="remix", at=portrait.created_at, delta=1
                     )
-            community.search_documents_refresh(portrait_ids=[p.pk for p in created])
+            community.search_documents_write_new(portraits=created)
             if held_for_review:
                 portrait_held_for_review.send(sender=Portrait, portraits=created)
     except BaseException:

@@ -308,9 +308,11 @@ class JobHeartbeat:
 
 
 def _lock_attempt(job: GenerationJob) -> GenerationJob | None:
-    """The job row, locked, if it is still running as this attempt (else None)."""
+    """The job row, locked, if it is still running as this attempt (else None); with its
+    member, whom storing names as the author (only the job's own row is locked)."""
     return (
-        GenerationJob.objects.select_for_update()
+        GenerationJob.objects.select_for_update(of=("self",))
+        .select_related("user")
         .filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts)
         .first()
     )
