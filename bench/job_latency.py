@@ -20,6 +20,8 @@ c. end to end: a site started like ``make run`` (migrate, c2pa_dev_certs, build_
    other and follows each over its WebSocket until ``done``; optionally the same with
    channels_redis, a Redis broker and a separate ``celery worker --pool solo`` process.
 
+``--only-e2e`` runs part c alone, to repeat the overhead figure (a minute for 40 jobs).
+
 Prints a table and a ``RESULT {json}`` line and writes ``bench/results/job_latency-<date>.json``.
 Numbers are written down, never asserted.
 """
