@@ -101,6 +101,14 @@ class RedisCacheWithLocalFallback(RedisCache):
                 return result
         return getattr(self._local, name)(*args, **kwargs)
 
+    def reachable(self) -> bool:
+        """Whether Redis answers a PING now (one call, bounded by the socket timeouts),
+        whatever the breaker says: for ``/healthz`` (config.health)."""
+        try:
+            return bool(self._cache.get_client(write=True).ping())
+        except RedisError:
+            return False
+
     # Every operation RedisCache implements; BaseCache builds the rest (get_or_set, decr,
     # the async variants, ...) on these.
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):

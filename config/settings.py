@@ -231,6 +231,13 @@ CELERY_TASK_ROUTES = {
     "moderation.tasks.expire_suspensions": {"queue": "celery"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task events (sent, received, started, succeeded, failed, each with its job id as the
+# argument) for Flower, the standard Celery monitor, and `celery events`: on with a real
+# broker; off with the embedded default's in-process one, where nothing could listen.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool(
+    "CELERY_EVENTS", not CELERY_BROKER_URL.startswith("memory")
+)
+CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web process sends each job to the broker after its row is committed. With the broker
 # down, that send must give up within seconds (kombu's defaults wait 4 s per try, and
@@ -513,11 +520,24 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 BEHIND_PROXY = env_bool("BEHIND_PROXY", TRUSTED_PROXY_COUNT > 0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 
+# One line per record on stderr, with the job it is about (config.logs); LOG_FORMAT=json
+# writes one JSON object per line instead, for a log collector.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", choices={"plain", "json"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"job": {"()": "config.logs.JobContextFilter"}},
+    "formatters": {
+        "plain": {"()": "config.logs.PlainFormatter"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["job"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_log_level("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "celery": {"level": "WARNING"}},
 }

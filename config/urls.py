@@ -3,6 +3,7 @@ from django.urls import include, path
 
 import accounts.converters  # noqa: F401 - registers <username:…>
 from config.api.docs import SchemaView, SwaggerView
+from config.health import healthz
 from config.pagecache import cache_public
 from gallery.feeds import MemberPortraitsFeed
 from gallery.views.social import profile
@@ -11,6 +12,7 @@ admin.site.site_header = "Likeness moderation"
 admin.site.site_title = "Likeness admin"
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("config.api.urls")),

@@ -158,6 +158,12 @@ def _queue_served() -> Exists:
     )
 
 
+def workers_up() -> int:
+    """How many workers announced themselves within GENERATION_STALE_AFTER (``/healthz``)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.GENERATION_STALE_AFTER)
+    return WorkerPresence.objects.filter(seen_at__gte=cutoff).count()
+
+
 def job_waits_for_a_worker(*, job: GenerationJob) -> bool:
     """A queued job whose model's queue no running worker consumes: it waits until an
     administrator starts one (README, "Keeping models hot")."""

@@ -22,6 +22,7 @@ from celery.signals import (
 )
 from django.conf import settings
 
+from config.logs import job_logging
 from generation import services
 
 logger = logging.getLogger(__name__)
@@ -40,20 +41,23 @@ class PaintTask(Task):
 @shared_task(bind=True, base=PaintTask, name=services.RUN_JOB_TASK, ignore_result=True)
 def run_job(self, job_id: str) -> str | None:
     delivery = self.request.delivery_info or {}
-    job = services.job_start(
-        job_id=job_id,
-        worker=self.request.hostname or "worker",
-        redelivered=bool(delivery.get("redelivered")),
-        task_id=self.request.id or "",
-    )
-    if job is None:
-        return None
-    jobs = services.job_claim_batch(
-        leader=job,
-        max_images=settings.GENERATION_BATCH_MAX_IMAGES,
-        window=settings.GENERATION_BATCH_WINDOW,
-    )
-    return services.jobs_run(jobs=jobs)[0]
+    with job_logging(job_id):
+        job = services.job_start(
+            job_id=job_id,
+            worker=self.request.hostname or "worker",
+            redelivered=bool(delivery.get("redelivered")),
+            task_id=self.request.id or "",
+        )
+        if job is None:
+            return None
+        jobs = services.job_claim_batch(
+            leader=job,
+            max_images=settings.GENERATION_BATCH_MAX_IMAGES,
+            window=settings.GENERATION_BATCH_WINDOW,
+        )
+    # The batch's lines name all its jobs; storing each one, its own (services.running).
+    with job_logging(*(batched.pk for batched in jobs)):
+        return services.jobs_run(jobs=jobs)[0]
 
 
 @shared_task(name="generation.tasks.sweep_stale_jobs", ignore_result=True)

@@ -324,6 +324,29 @@ def test_a_job_the_broker_cannot_take_is_accepted_and_sent_by_the_next_sweep(
     assert GenerationJob.objects.count() == 1
 
 
+def test_with_redis_down_the_health_check_says_degraded_not_unavailable(
+    redis_down, client, settings
+):
+    """The site carries on without Redis (config.health says why a load balancer must not
+    take every web process out for it); the check says what is down, and not where."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["database"]["ok"]
+    assert body["checks"]["cache"]["ok"] is False
+    assert body["checks"]["broker"]["ok"] is False
+    address = settings.CACHES["default"]["LOCATION"].split("//", 1)[1].split("/")[0]
+    assert address not in response.content.decode()
+
+
+def test_with_rabbitmq_down_the_health_check_names_the_broker(client):
+    with celery_broker(f"amqp://guest:guest@{dead_address()}//"):
+        body = client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["broker"]["ok"] is False and body["checks"]["database"]["ok"]
+
+
 # --- Settings --------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import Conflict
+from config.logs import job_logging
 from generation import events
 from generation.models import GenerationJob
 from portraits import recipe as recipes
@@ -53,7 +54,8 @@ def job_cancel(*, job: GenerationJob, by) -> GenerationJob:
         raise Conflict(
             f"This job is already {job.get_status_display().lower()}; it cannot be cancelled."
         )
-    logger.info("Job %s cancelled by %s", job.pk, by)
+    with job_logging(job.pk):
+        logger.info("Job %s cancelled by %s", job.pk, by)
     events.publish_on_commit(job.pk, {"type": "cancelled"}, user_id=job.user_id)
     transaction.on_commit(queue_positions_publisher.request)
     return job
@@ -119,6 +121,7 @@ def job_start(
         for name, value in attempt.items():
             setattr(job, name, value)
         job.save(update_fields=list(attempt))
+        logger.info("Job %s started on %s, attempt %d", job.pk, job.worker, job.attempts)
         _publish_started(job)
         transaction.on_commit(queue_positions_publisher.request)
     return job
@@ -288,6 +291,10 @@ class JobHeartbeat:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        with job_logging(self.job.pk):  # a new thread starts outside the job's context
+            self._beat()
+
+    def _beat(self) -> None:
         try:
             while not self._stop.wait(self.interval):
                 if timezone.now() >= self.until:

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.errors import DomainError, NotFound
+from config.logs import job_logging
 from generation import events, inference
 from generation.models import GenerationJob
 from generation.services.lifecycle import JobHeartbeat, job_fail, job_progress, job_succeed
@@ -319,19 +320,20 @@ def _failed(job: GenerationJob, error: str) -> str:
 
 
 def _store(job: GenerationJob, result) -> str:
-    try:
-        if job_succeed(job=job, result=result):
-            return Status.SUCCEEDED
-    except Exception as exc:
-        logger.exception("Job %s could not be stored", job.pk)
-        error = (
-            user_message_for(exc)
-            if _is_time_limit(exc)
-            else f"The images could not be stored: {exc}"
-        )
-        return _failed(job, error)
-    job.refresh_from_db(fields=["status"])
-    return job.status
+    with job_logging(job.pk):  # on the worker's thread or the finisher's
+        try:
+            if job_succeed(job=job, result=result):
+                return Status.SUCCEEDED
+        except Exception as exc:
+            logger.exception("Job %s could not be stored", job.pk)
+            error = (
+                user_message_for(exc)
+                if _is_time_limit(exc)
+                else f"The images could not be stored: {exc}"
+            )
+            return _failed(job, error)
+        job.refresh_from_db(fields=["status"])
+        return job.status
 
 
 def job_inference_spec(job: GenerationJob):

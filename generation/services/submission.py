@@ -32,6 +32,7 @@ from config.errors import (
     QuotaExceeded,
 )
 from config.gates import TextRefused, atomic_keeping_refusals, text_gate_check
+from config.logs import job_logging
 from generation.models import GenerationJob, GenerationModel, StylePreset, SubmissionKey
 from generation.selectors import model_get_default
 from portraits import recipe as recipes
@@ -225,23 +226,28 @@ def job_enqueue(job_id) -> bool:
     clients submit it again. CELERY_BROKER_CONNECTION_TIMEOUT and
     CELERY_TASK_PUBLISH_RETRY_POLICY bound how long a down broker holds it up.
     """
-    try:
-        # The model's queue, so the workers started for it (and keeping it loaded) take
-        # it. By name, not through the task object: tasks call services, never the
-        # other way.
-        queue = (
-            GenerationJob.objects.filter(pk=job_id).values_list("model__queue", flat=True).first()
-        )
-        celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)], queue=queue or "gpu")
-    except Exception:
-        logger.warning(
-            "Could not send job %s to the broker; the sweeper will send it", job_id, exc_info=True
-        )
-        GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).update(
-            enqueued_at=None
-        )
-        return False
-    return True
+    with job_logging(job_id):
+        try:
+            # The model's queue, so the workers started for it (and keeping it loaded)
+            # take it. By name, not through the task object: tasks call services, never
+            # the other way.
+            queue = (
+                GenerationJob.objects.filter(pk=job_id)
+                .values_list("model__queue", flat=True)
+                .first()
+            )
+            celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)], queue=queue or "gpu")
+        except Exception:
+            logger.warning(
+                "Could not send job %s to the broker; the sweeper will send it",
+                job_id,
+                exc_info=True,
+            )
+            GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).update(
+                enqueued_at=None
+            )
+            return False
+        return True
 
 
 # --- Remixing and reproducing a portrait ----------------------------------------------------

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.logs import job_logging
 from generation.models import GenerationJob, WorkerPresence
 from generation.services.lifecycle import MAX_ATTEMPTS, job_fail_locked
 from generation.services.submission import job_enqueue, submission_keys_expire
@@ -57,15 +58,17 @@ def jobs_sweep(*, stale_after: int | None = None, resend_queued_after: int | Non
     stale = GenerationJob.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_cutoff)
     sends: list[bool] = []
     for job_id in list(stale.values_list("pk", flat=True)):
-        with transaction.atomic():
+        with job_logging(job_id), transaction.atomic():
             # Checked again under the lock: a heartbeat may have landed since the listing.
             job = stale.select_for_update().filter(pk=job_id).first()
             if job is None:
                 continue
             if job.attempts >= MAX_ATTEMPTS:
+                logger.warning("Job %s: its worker stopped responding; failed", job_id)
                 job_fail_locked(job, "The worker painting this job stopped responding; giving up.")
                 failed += 1
                 continue
+            logger.warning("Job %s: its worker stopped responding; queued again", job_id)
             job.status = Status.QUEUED
             job.worker = ""
             job.task_id = ""
