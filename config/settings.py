@@ -349,6 +349,14 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
     AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600, minimum=60)
+    # Signature Version 4: botocore would presign S3 URLs with version 2, which AWS regions
+    # opened since 2014 and most S3-compatible services refuse.
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
+    # "path" for services that serve buckets only under the endpoint's path (MinIO without
+    # bucket DNS names); unset, botocore chooses (virtual hosts where it can).
+    AWS_S3_ADDRESSING_STYLE = env_choice(
+        "AWS_S3_ADDRESSING_STYLE", "auto", choices={"auto", "path", "virtual"}
+    )
     _media_backend = "storages.backends.s3.S3Storage"
 else:
     _media_backend = "django.core.files.storage.FileSystemStorage"
