@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast setup lint format browser clean worker demo
+.PHONY: run test test-fast setup lint format browser clean worker demo scale-out
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ demo: setup
 # A separate GPU worker (production / scale-out): one per GPU.
 worker: $(VENV)/.installed
 	$(BIN)/celery -A config worker -Q gpu,celery --concurrency 1 --loglevel INFO
+
+# The production shape on this machine: two daphne processes and two workers on the
+# PostgreSQL and Redis of DATABASE_URL and REDIS_URL, media on an S3 API server (moto's),
+# DEBUG=false (tests/cluster.py; tests/test_scale_out.py runs the same in CI).
+scale-out: $(VENV)/.installed
+	$(BIN)/python -m tests.cluster
 
 # CHROMIUM_BINARY + CHROMEDRIVER (a browser and its driver) skip the apt install.
 browser:
