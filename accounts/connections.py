@@ -292,7 +292,10 @@ class MemberRelayConsumer(CredentialsWatchMixin, AsyncJsonWebsocketConsumer):
                 await self.refuse(CLOSE_SIGNED_OUT if not current else self.GONE_CODE)
                 return
         except Exception:
-            logger.warning("WebSocket refused: the channel layer is unreachable", exc_info=True)
+            logger.warning(
+                "WebSocket refused: the channel layer (or the database) is unreachable",
+                exc_info=True,
+            )
             self.group = None
             self._credentials_group = None
             await self.accept()
