@@ -7,7 +7,8 @@ never woken: measured, 0 of 3 messages arrived. Here every put is handed to the
 loop that receives on that channel with ``call_soon_threadsafe``, and the queue is
 looked up there (``_put_on_owner_loop``).
 
-Only for the single-process embedded default; production uses channels_redis.
+Only for the single-process embedded default; production uses channels_redis, through
+``RedisChannelLayer`` below.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from copy import deepcopy
 
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from redis.asyncio import BlockingConnectionPool
 
 
 class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
@@ -100,3 +103,28 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
             self.channels = {}
             self.groups = {}
             self._loops = {}
+
+
+class RedisChannelLayer(StockRedisChannelLayer):
+    """channels_redis' layer, whose pool of connections to Redis waits for a free one
+    instead of failing.
+
+    redis-py's asyncio pool refuses a command outright ("Too many connections") once all of
+    its connections (``max_connections``, 100 by default) are in use. A burst of WebSocket
+    connects, each joining two groups, used them all: 1 or 2 of 1,000 sockets opened at once
+    were refused with 4503 (bench/ws_watchers.py). This pool makes a command wait up to
+    ``pool_timeout`` seconds for a connection (then it fails as before); a Redis that cannot
+    be reached still fails at once. Configured like the stock layer (``hosts`` entries with
+    an ``address``; a host entry's ``max_connections`` and ``pool_timeout`` are honoured);
+    Sentinel hosts keep the stock pool.
+    """
+
+    POOL_TIMEOUT = 5.0
+
+    def create_pool(self, index):
+        host = dict(self.hosts[index])
+        if "address" not in host:
+            return super().create_pool(index)
+        address = host.pop("address")
+        timeout = host.pop("pool_timeout", self.POOL_TIMEOUT)
+        return BlockingConnectionPool.from_url(address, timeout=timeout, **host)

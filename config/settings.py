@@ -185,7 +185,8 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, with a pool that waits for a free connection (config.channel_layers)
+            "BACKEND": "config.channel_layers.RedisChannelLayer",
             "CONFIG": {
                 # channels_redis waits for a message with a 5 s blocking pop; redis-py 8's
                 # default 5 s socket timeout cut that short and closed every WebSocket idle
