@@ -285,6 +285,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument(
+        "--worker-threads",
+        default="",
+        help="LIKENESS_TORCH_THREADS for the worker (default: every core, as the site's)",
+    )
+    parser.add_argument(
         "--no-paint",
         action="store_true",
         help="no worker: the probes alone, what the web process relays without painting "
@@ -314,7 +319,12 @@ def main() -> None:
             setup_django(env)
             port = support.free_port()
             daphne = site.daphne(port, env)
-            results = asyncio.run(run(args, port, daphne.pid, lambda: site.celery_worker(env)))
+            worker_env = dict(env)
+            if args.worker_threads:
+                worker_env["LIKENESS_TORCH_THREADS"] = args.worker_threads
+            results = asyncio.run(
+                run(args, port, daphne.pid, lambda: site.celery_worker(worker_env))
+            )
         finally:
             site.stop_all()
             logs = "".join(path.read_text() for path in Path(tmp).glob("*.log"))
