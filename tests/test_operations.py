@@ -134,6 +134,8 @@ def test_a_worker_sends_the_task_events_flower_reads(tmp_path, settings):
 
 # --- Logs: every line of a job's life names the job ---------------------------------------
 
+PROJECT_APPS = ("config", "accounts", "portraits", "generation", "gallery", "moderation")
+
 
 @pytest.fixture
 def json_lines():
@@ -144,14 +146,33 @@ def json_lines():
     handler.addFilter(JobContextFilter())
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    level = root.level
+    # Whatever earlier tests in this process did to logging (a Celery worker started in
+    # it configures its own), the project's loggers speak at INFO for this test.
+    ours = [
+        logger
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger) and name.split(".")[0] in PROJECT_APPS
+    ]
+    saved = (
+        root.level,
+        logging.root.manager.disable,
+        [(each.level, each.disabled) for each in ours],
+    )
+    logging.disable(logging.NOTSET)
+    for logger in ours:
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
         yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        root.setLevel(saved[0])
+        logging.disable(saved[1])
+        for logger, (level, disabled) in zip(ours, saved[2], strict=True):
+            logger.setLevel(level)
+            logger.disabled = disabled
 
 
 def test_settings_send_every_line_through_the_job_filter(settings):

@@ -95,47 +95,54 @@ class Command(BaseCommand):
                 dynamic_ncols=True,
             )
 
+        quieted = {name: logging.getLogger(name).level for name in ("portraits", "generation")}
         if verbosity <= 1:
             # The worker's per-job lines and the tokenizer's truncation warnings would
-            # scroll the progress bar away; errors still show.
-            for name in ("portraits", "generation"):
+            # scroll the progress bar away; errors still show. Until the command ends: it
+            # may run inside another process (a test's), whose logs it must leave as found.
+            for name in quieted:
                 logging.getLogger(name).setLevel(logging.ERROR)
             # The libraries set their own loggers' levels from these when first imported.
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
         try:
-            if fast:
-                portraits = 100_000 if portraits is None else portraits
-                summary = demo.demo_seed_fast(
-                    users=1000 if users is None else users,
-                    portraits=portraits,
-                    likes=10 * portraits if likes is None else likes,
-                    tree=tree,
-                    seed=seed,
-                    progress=progress,
-                    log=(lambda line: self.stdout.write(f"  {line}"))
-                    if verbosity > 1
-                    else print_nothing,
+            try:
+                if fast:
+                    portraits = 100_000 if portraits is None else portraits
+                    summary = demo.demo_seed_fast(
+                        users=1000 if users is None else users,
+                        portraits=portraits,
+                        likes=10 * portraits if likes is None else likes,
+                        tree=tree,
+                        seed=seed,
+                        progress=progress,
+                        log=(lambda line: self.stdout.write(f"  {line}"))
+                        if verbosity > 1
+                        else print_nothing,
+                    )
+                else:
+                    if likes is not None:
+                        raise CommandError("--likes goes with --fast; members like what they like.")
+                    summary = demo.demo_seed(
+                        users=12 if users is None else users,
+                        portraits=60 if portraits is None else portraits,
+                        seed=seed,
+                        password=password,
+                        progress=progress,
+                    )
+            except (ValueError, RuntimeError) as exc:
+                raise CommandError(str(exc)) from exc
+            except DomainError as exc:  # e.g. a --password the password validators refuse
+                details = " ".join(
+                    m
+                    for messages in (exc.field_errors or {}).values()
+                    for m in ([messages] if isinstance(messages, str) else messages)
                 )
-            else:
-                if likes is not None:
-                    raise CommandError("--likes goes with --fast; members like what they like.")
-                summary = demo.demo_seed(
-                    users=12 if users is None else users,
-                    portraits=60 if portraits is None else portraits,
-                    seed=seed,
-                    password=password,
-                    progress=progress,
-                )
-        except (ValueError, RuntimeError) as exc:
-            raise CommandError(str(exc)) from exc
-        except DomainError as exc:  # e.g. a --password the password validators refuse
-            details = " ".join(
-                m
-                for messages in (exc.field_errors or {}).values()
-                for m in ([messages] if isinstance(messages, str) else messages)
-            )
-            raise CommandError(details or exc.message) from exc
+                raise CommandError(details or exc.message) from exc
+
+        finally:
+            for name, level in quieted.items():
+                logging.getLogger(name).setLevel(level)
 
         self.stdout.write(
             self.style.SUCCESS(
