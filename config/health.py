@@ -6,7 +6,7 @@ object::
     {"status": "ok", "checks": {"database": {"ok": true, "ms": 0.4},
                                 "cache": {"ok": true, "backend": "redis", "ms": 0.3},
                                 "broker": {"ok": true, "transport": "redis", "ms": 1.9},
-                                "workers": {"ok": true, "up": 2, "ms": 0.5}}}
+                                "workers": {"ok": true, "up": 2, "ready": 2, "ms": 0.5}}}
 
 HTTP 200 while the database answers, 503 when it does not: nothing a member does works
 without it, so a load balancer should send them elsewhere. The cache and the broker are
@@ -15,8 +15,9 @@ cache falls back to the process's memory, ``config.cache``; a job submitted mean
 queued and is sent again by the sweeper), and every web process shares the same Redis, so
 taking them all out of the pool would turn a degraded site into no site. ``status`` then
 reads ``degraded``. Apps add what they know (:func:`health_report_register`): generation,
-how many workers announced themselves lately (``workers``), informative, as a web process
-is healthy without one.
+how many workers announced themselves lately (``workers.up``) and how many of them have
+their models loaded (``workers.ready``), informative, as a web process is healthy without
+one.
 
 Nothing secret is said: no host, URL, user or error message, only which part failed and
 the kind of error (``"error": "ConnectionError"``).

@@ -319,9 +319,19 @@ GENERATION_BATCH_WINDOW = env_int("GENERATION_BATCH_WINDOW_MS", 30, minimum=0) /
 # Storing a painted job's portraits (PNG, thumbnail, C2PA signature, storage writes) on a
 # thread of the worker, while its next pipeline call paints: "auto" when painted on an
 # accelerator (services.running.store_in_background), "true" or "false" always.
-# A worker starting loads (and, with LIKENESS_COMPILE, compiles) the models of its queues
-# before taking a job: "auto" when compiling, "true", "false".
+# A worker starting loads the models of its queues before taking a job, and is then ready
+# (services.models_warm_up): "auto" loads them and, with LIKENESS_COMPILE, also paints once
+# per batch bucket to compile; "true" always paints; "false" leaves it to the first job.
 GENERATION_WARM_UP = env_choice("GENERATION_WARM_UP", "auto", choices={"auto", "true", "false"})
+# How much a painting worker yields the CPU (its nice value; 0: not at all): on a machine
+# that paints on its CPU beside daphne, the database and Redis (the embedded default, a
+# small self-host), pages and live progress go first and painting takes what is left. On
+# a GPU machine nothing competes with it. Applies to the painting thread and the threads
+# it starts (the in-process worker's thread only, not the web's).
+GENERATION_WORKER_NICE = env_int("GENERATION_WORKER_NICE", 10, minimum=0)
+# A file the worker writes once its models are loaded and removes when it stops (or starts
+# again): a container's readiness probe (`test -f`). Unset: none is written.
+GENERATION_WORKER_READY_FILE = os.environ.get("GENERATION_WORKER_READY_FILE", "").strip()
 GENERATION_STORE_IN_BACKGROUND = env_choice(
     "GENERATION_STORE_IN_BACKGROUND", "auto", choices={"auto", "true", "false"}
 )

@@ -213,11 +213,17 @@ class GenerationJobAdmin(admin.ModelAdmin):
 
 @admin.register(WorkerPresence)
 class WorkerPresenceAdmin(admin.ModelAdmin):
-    """The workers that announced themselves, and the queues they consume (read-only: the
-    workers write it). One not seen for GENERATION_STALE_AFTER is gone."""
+    """The workers that announced themselves, the queues they consume and whether their
+    models are loaded (read-only: the workers write it). One not seen for
+    GENERATION_STALE_AFTER is gone."""
 
-    list_display = ["hostname", "queues", "started_at", "seen_at"]
-    readonly_fields = ["hostname", "queues", "started_at", "seen_at"]
+    list_display = ["hostname", "queues", "is_ready", "models_loaded", "started_at", "seen_at"]
+    readonly_fields = ["hostname", "queues", "ready_at", "models_loaded", "started_at", "seen_at"]
+
+    @admin.display(boolean=True, description="ready", ordering="ready_at")
+    def is_ready(self, presence):
+        """Its models loaded (``ready_at``)."""
+        return presence.ready_at is not None
 
     def has_add_permission(self, request):
         return False

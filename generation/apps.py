@@ -7,11 +7,11 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         from config.health import health_report_register
-        from generation.selectors import portrait_has_active_remix_jobs, workers_up
+        from generation.selectors import portrait_has_active_remix_jobs, workers_health
         from portraits.selectors import portrait_in_use_register
 
         # A portrait a queued or running remix job builds on keeps a tombstone when
         # deleted: portraits asks, through this check, without importing generation.
         portrait_in_use_register(portrait_has_active_remix_jobs)
         # /healthz says how many workers are up (config may not import generation).
-        health_report_register("workers", lambda: {"up": workers_up()})
+        health_report_register("workers", workers_health)

@@ -465,6 +465,11 @@ def load_pipeline(model: ModelRef) -> Any:
     return _loaded(model).text2img
 
 
+def pipeline_cache_size() -> int:
+    """How many pipelines a process keeps loaded (`LIKENESS_PIPELINE_CACHE_SIZE`)."""
+    return _env_int(ENV_CACHE_SIZE, 1, 1)
+
+
 def loaded_sources() -> list[str]:
     """The sources of the pipelines loaded in this process, most recently used last."""
     with _cache_lock:
@@ -494,7 +499,7 @@ def _loaded(model: ModelRef) -> _LoadedModel:
         if entry is not None:
             _cache.move_to_end(key)
             return entry
-        size = _env_int(ENV_CACHE_SIZE, 1, 1)
+        size = pipeline_cache_size()
         if len(_cache) >= size:
             while len(_cache) >= size:
                 _cache.popitem(last=False)

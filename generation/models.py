@@ -375,6 +375,7 @@ class WorkerPresence(models.Model):
     every GENERATION_HEARTBEAT_INTERVAL while it runs, deleted when it stops
     (``services.WorkerPresenceBeat``). A row older than GENERATION_STALE_AFTER belongs to a
     worker that died; a queued job whose queue no fresh row lists is told it waits for one.
+    It is *ready* (``ready_at``) once the process that paints has its models loaded.
     """
 
     hostname = models.CharField(max_length=200, unique=True)
@@ -383,6 +384,10 @@ class WorkerPresence(models.Model):
     queues = models.CharField(max_length=1000, default=",")
     started_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Readiness: set once the process that paints has loaded every model of its queues
+    # (``services.worker_warmed``), cleared when a worker of this name starts again.
+    ready_at = models.DateTimeField(null=True, blank=True)
+    models_loaded = models.CharField(max_length=1000, blank=True, default="")
 
     class Meta:
         verbose_name_plural = "worker presences"

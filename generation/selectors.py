@@ -158,10 +158,14 @@ def _queue_served() -> Exists:
     )
 
 
-def workers_up() -> int:
-    """How many workers announced themselves within GENERATION_STALE_AFTER (``/healthz``)."""
+def workers_health() -> dict[str, int]:
+    """``/healthz``'s ``workers``: how many announced themselves within
+    GENERATION_STALE_AFTER (``up``), and how many of those have their models loaded
+    (``ready``), in one query."""
     cutoff = timezone.now() - timedelta(seconds=settings.GENERATION_STALE_AFTER)
-    return WorkerPresence.objects.filter(seen_at__gte=cutoff).count()
+    return WorkerPresence.objects.filter(seen_at__gte=cutoff).aggregate(
+        up=Count("pk"), ready=Count("pk", filter=Q(ready_at__isnull=False))
+    )
 
 
 def job_waits_for_a_worker(*, job: GenerationJob) -> bool:

@@ -11,10 +11,13 @@ gathers them).
 from __future__ import annotations
 
 import logging
+import os
+import threading
 
 from celery import Task, current_app, shared_task
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import (
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
@@ -88,9 +91,41 @@ def finish_storing(**kwargs) -> None:
         logger.warning("Stopped before every painted job was stored; the sweeper will requeue")
 
 
+def yield_the_cpu(nice: int) -> None:
+    """Lower the calling thread's priority to ``nice`` (never raise it): on Linux a nice
+    value is a thread's, and the threads it starts afterwards (torch's, the storing thread)
+    inherit it, so the in-process worker's painting yields without slowing the web threads
+    of its process."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    thread = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < nice:
+            os.setpriority(os.PRIO_PROCESS, thread, nice)
+    except OSError:  # not permitted here: painting at the priority it has
+        logger.warning("Could not lower the painting worker's priority", exc_info=True)
+
+
+@worker_init.connect
+def forget_readiness(sender, **kwargs) -> None:
+    """A worker starting, before its pool: it is not ready until its models are loaded,
+    whatever a worker of the same name said before it."""
+    try:
+        services.worker_starting(hostname=sender.hostname)
+    except Exception:  # the database away: the presence beat reports it
+        logger.warning("Could not reset the readiness of %s", sender.hostname, exc_info=True)
+
+
 @worker_process_init.connect
-def warm_up_models(**kwargs) -> None:
+def warm_up_models(sender=None, **kwargs) -> None:
     """Each process that paints (the worker's own with ``--pool solo``, each pool process
-    with prefork) warms the models of the worker's queues before its first job."""
-    queues = current_app.amqp.queues.consume_from or {}
-    services.models_warm_up(queues=list(queues))
+    with prefork; ``sender`` is the worker's hostname) loads the models of the worker's
+    queues before its first job, then says it is ready (``services.worker_warmed``)."""
+    yield_the_cpu(settings.GENERATION_WORKER_NICE)
+    queues = list(current_app.amqp.queues.consume_from or {})
+    try:
+        loaded, failed = services.models_warm_up(queues=queues)
+        if sender:
+            services.worker_warmed(hostname=sender, queues=queues, loaded=loaded, failed=failed)
+    except Exception:  # e.g. the database away: the worker still starts, unready
+        logger.exception("Could not load the models of %s", sender or "this worker")

@@ -23,7 +23,7 @@ from accounts.services import api_token_create
 from config.env import celery_broker_url_for_redis
 from generation import services
 from generation.models import GenerationJob
-from generation.selectors import workers_up
+from generation.selectors import workers_health
 from portraits.credentials import read_manifest
 from tests import support
 from tests.cluster import Cluster, S3Server, production_env
@@ -105,7 +105,9 @@ def cluster(tmp_path, settings, s3, tiny_model):
         running = Cluster(env, tmp_path).start()
         try:
             support.wait_until(
-                lambda: workers_up() == 2, timeout=90, what="both workers to announce themselves"
+                lambda: workers_health() == {"up": 2, "ready": 2},
+                timeout=90,
+                what="both workers to load their model and say they are ready",
             )
             yield running
         finally:

@@ -7,7 +7,7 @@
 * ``running``: painting a claimed job (the step reporter, the messages a failure shows);
 * ``registry``: the models workers may load;
 * ``curation``: publishing some of a finished job's portraits, keeping others private;
-* ``workers``: which workers are up and the queues they consume.
+* ``workers``: which workers are up, the queues they consume, and whether they are ready.
 """
 
 from generation.services.curation import job_portraits_visibility_set
@@ -54,6 +54,8 @@ from generation.services.workers import (
     worker_gone,
     worker_presence_beat,
     worker_present,
+    worker_starting,
+    worker_warmed,
 )
 
 __all__ = [
@@ -96,4 +98,6 @@ __all__ = [
     "worker_gone",
     "worker_presence_beat",
     "worker_present",
+    "worker_starting",
+    "worker_warmed",
 ]

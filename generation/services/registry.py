@@ -85,35 +85,39 @@ def model_make_default(*, model: GenerationModel) -> GenerationModel:
     return model
 
 
-def models_warm_up(*, queues) -> list[str]:
-    """Load, and paint once at every batch bucket, each enabled model whose jobs go to one
-    of ``queues`` (a worker starting: ``generation.tasks``), so its first job finds the
-    model loaded and, with ``LIKENESS_COMPILE``, compiled. GENERATION_WARM_UP: ``auto``
-    (when compiling), ``true``, ``false``. Returns the slugs warmed; a model that cannot
-    be loaded is logged and left for its jobs to fail with the reason."""
+def models_warm_up(*, queues) -> tuple[list[str], list[str]]:
+    """Load the enabled models whose jobs go to one of ``queues`` (a worker starting:
+    ``generation.tasks``), so its first job finds its model loaded, and say which loaded:
+    the worker's readiness. GENERATION_WARM_UP: ``auto`` loads them, and also paints once
+    at every batch bucket when compiling (``LIKENESS_COMPILE``: the shapes compile now, not
+    during a job); ``true`` always paints; ``false`` loads nothing (the first job does).
+
+    Only as many as the worker keeps loaded (``LIKENESS_PIPELINE_CACHE_SIZE``) are loaded,
+    the default model first among them and loaded last, so it is the one kept. Returns the
+    slugs loaded and those that could not be; a model that cannot be loaded is logged and
+    left for its jobs to fail with the reason."""
     mode = settings.GENERATION_WARM_UP
     if mode == "false" or not inference.backend_available():
-        return []
-    if mode == "auto":
-        try:
-            if not inference.compiling():  # read before anything imports torch
-                return []
-        except ValueError:  # misconfigured: the first job says how
-            return []
-    warmed = []
+        return [], []
+    try:
+        paint = mode == "true" or inference.compiling()  # read before anything imports torch
+        keep = inference.pipeline_cache_size()
+    except ValueError:  # misconfigured: the first job says how
+        return [], []
     models = GenerationModel.objects.filter(is_enabled=True, queue__in=list(queues))
-    for model in models.order_by("-is_default", "name"):
+    chosen = list(models.order_by("-is_default", "name")[:keep])
+    loaded, failed = [], []
+    for model in reversed(chosen):
+        ref = inference.ModelRef(source=model.source, revision=model.revision, family=model.family)
         try:
-            inference.warm_up(
-                inference.ModelRef(
-                    source=model.source, revision=model.revision, family=model.family
-                ),
-                model.default_width,
-                model.default_height,
-            )
+            if paint:
+                inference.warm_up(ref, model.default_width, model.default_height)
+            else:
+                inference.load_pipeline(ref)
         except Exception:
-            logger.exception("Could not warm up model %s", model.slug)
+            logger.exception("Could not load model %s", model.slug)
+            failed.append(model.slug)
             continue
-        warmed.append(model.slug)
-    logger.info("Warmed up %s", ", ".join(warmed) or "no model")
-    return warmed
+        loaded.append(model.slug)
+    logger.info("Loaded %s%s", ", ".join(loaded) or "no model", " (warmed up)" if paint else "")
+    return loaded, failed

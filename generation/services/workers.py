@@ -3,7 +3,10 @@ can say that it waits, instead of waiting silently."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import threading
 
 from django.conf import settings
@@ -25,6 +28,59 @@ def worker_present(*, hostname: str, queues: list[str]) -> None:
 
 def worker_gone(*, hostname: str) -> None:
     WorkerPresence.objects.filter(hostname=hostname[:200]).delete()
+    _ready_file_remove()
+
+
+def worker_starting(*, hostname: str) -> None:
+    """A worker of this name is starting (before its pool): whatever an earlier life of it
+    said about its readiness no longer holds."""
+    WorkerPresence.objects.filter(hostname=hostname[:200]).update(
+        started_at=timezone.now(), ready_at=None, models_loaded=""
+    )
+    _ready_file_remove()
+
+
+def worker_warmed(
+    *, hostname: str, queues: list[str], loaded: list[str], failed: list[str]
+) -> bool:
+    """The process that paints for ``hostname`` has loaded ``loaded`` (and could not load
+    ``failed``): it is ready when nothing failed. Records it (``/healthz``, the admin) and
+    writes GENERATION_WORKER_READY_FILE for a container's readiness probe. Returns whether
+    it is ready."""
+    ready = not failed
+    now = timezone.now()
+    WorkerPresence.objects.update_or_create(
+        hostname=hostname[:200],
+        defaults={
+            "queues": WorkerPresence.queues_field(queues),
+            "seen_at": now,
+            "ready_at": now if ready else None,
+            "models_loaded": ",".join(loaded)[:1000],
+        },
+    )
+    if ready:
+        _ready_file_write({"hostname": hostname, "queues": sorted(queues), "models": loaded})
+        logger.info("Worker %s is ready: %s loaded", hostname, ", ".join(loaded) or "no model")
+    else:
+        logger.error("Worker %s is not ready: could not load %s", hostname, ", ".join(failed))
+    return ready
+
+
+def _ready_file_write(report: dict) -> None:
+    path = settings.GENERATION_WORKER_READY_FILE
+    if not path:
+        return
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump({**report, "ready_at": timezone.now().isoformat()}, out)
+    os.replace(tmp, path)  # a probe never reads half a file
+
+
+def _ready_file_remove() -> None:
+    path = settings.GENERATION_WORKER_READY_FILE
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
 class WorkerPresenceBeat:

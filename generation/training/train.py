@@ -184,8 +184,13 @@ class Trainer:
         resume: bool = False,
         say: Progress = print,
         progress_bars: bool = True,
+        init_from: Path | None = None,
     ):
         self.config = config
+        # A trained pipeline to go on from (``refine``): its VAE and tokenizer are kept, its
+        # UNet and text encoder trained further by this configuration's UNet stage.
+        self.init_from = Path(init_from) if init_from is not None else None
+        self.base_record = _read_record(self.init_from) if self.init_from else None
         self.work = Path(work)
         self.out = Path(out)
         self.device = device
@@ -207,7 +212,9 @@ class Trainer:
         settings (so a new UNet recipe resumes from a trained VAE), the UNet's on all."""
         config = asdict(self.config)
         if name in (VAE_CHECKPOINT, LATENTS_FILE):
-            return {k: v for k, v in config.items() if k in VAE_FIELDS}
+            config = {k: v for k, v in config.items() if k in VAE_FIELDS}
+        if self.base_record is not None:  # another starting point: other checkpoints
+            config["init_from"] = self.base_record
         return config
 
     def _checkpoint(self, name: str) -> dict[str, Any] | None:
@@ -240,8 +247,11 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         started = time.monotonic()
         images, attributes = self.data()
-        tokenizer = self.tokenizer()
-        vae = self.train_vae(images, tokenizer)
+        if self.init_from is not None:
+            tokenizer, vae = self.base_parts()
+        else:
+            tokenizer = self.tokenizer()
+            vae = self.train_vae(images, tokenizer)
         latents, scaling_factor = self.encode(vae, images)
         unet, text_encoder = self.train_unet(latents, attributes, tokenizer, vocab=len(tokenizer))
         self.record["seconds"] = round(time.monotonic() - started, 1)
@@ -295,6 +305,37 @@ class Trainer:
         )
         self.record["vocabulary"] = size
         return CLIPTokenizer.from_pretrained(folder, model_max_length=TOKENIZER_MAX_LENGTH)
+
+    def base_parts(self):
+        """The tokenizer and the frozen VAE of the pipeline in ``init_from``."""
+        from diffusers import AutoencoderKL
+        from transformers import CLIPTokenizer
+
+        tokenizer = CLIPTokenizer.from_pretrained(
+            self.init_from / TOKENIZER_DIR, model_max_length=TOKENIZER_MAX_LENGTH
+        )
+        self.record["vocabulary"] = len(tokenizer)
+        vae = AutoencoderKL.from_pretrained(self.init_from / "vae").to(self.device)
+        vae.requires_grad_(False).eval()
+        self.say(f"Going on from {self.init_from}: its VAE and tokenizer, frozen")
+        return tokenizer, vae
+
+    def _base_weights(self, unet, text_encoder) -> None:
+        """Load ``init_from``'s UNet and text encoder into the freshly built ones (the same
+        architecture, or a clear error)."""
+        from diffusers import UNet2DConditionModel
+        from transformers import CLIPTextModel
+
+        base_unet = UNet2DConditionModel.from_pretrained(self.init_from / "unet")
+        base_text = CLIPTextModel.from_pretrained(self.init_from / "text_encoder")
+        try:
+            unet.load_state_dict(base_unet.state_dict())
+            text_encoder.load_state_dict(base_text.state_dict())
+        except RuntimeError as exc:
+            raise ValueError(
+                f"{self.init_from} has another architecture than this configuration "
+                f"(vae_channels, size, pooled_text): {str(exc).splitlines()[0]}"
+            ) from exc
 
     def _fresh_pipeline(
         self,
@@ -399,6 +440,8 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.config.seed + 2)
         sampled = mean + std * torch.randn(mean.shape, generator=generator)
         scaling_factor = float(1.0 / sampled.std())
+        if self.init_from is not None:  # the scale its UNet was trained on
+            scaling_factor = float(vae.config.scaling_factor)
         self._save(LATENTS_FILE, {"mean": mean, "std": std, "scaling_factor": scaling_factor})
         self.record["scaling_factor"] = scaling_factor
         return (mean, std), scaling_factor
@@ -412,6 +455,8 @@ class Trainer:
         config = self.config
         fresh = self._fresh_pipeline(tokenizer, vocab)
         unet, text_encoder = fresh.unet.to(self.device), fresh.text_encoder.to(self.device)
+        if self.init_from is not None:
+            self._base_weights(unet, text_encoder)
         ema = [copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder)]
         ema[1].requires_grad_(False)
         noise_schedule = DDPMScheduler(
@@ -523,12 +568,26 @@ class Trainer:
             json.dumps({"factors": factors, "bias": bias}, indent=2) + "\n", encoding="utf-8"
         )
         self.record.update(config=asdict(self.config), data=self.config.data_recipe())
+        if self.base_record is not None:
+            # The recipe of what this run started from, so the chain can be trained again.
+            self.record["init_from"] = self.base_record
         self.record["versions"] = _versions()
         self.record["device"] = self.device
         (self.out / TRAINING_RECORD).write_text(
             json.dumps(self.record, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
         return self.out
+
+
+def _read_record(folder: Path) -> dict[str, Any]:
+    """A trained pipeline's ``training.json``: what ``--init-from`` records as its start."""
+    path = Path(folder) / TRAINING_RECORD
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(
+            f"{folder} has no {TRAINING_RECORD}: --init-from takes a folder this command saved"
+        ) from None
 
 
 def fit_latent_rgb(vae, images, scaling_factor: float, seed: int = 0):

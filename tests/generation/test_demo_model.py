@@ -179,6 +179,35 @@ def test_resuming_refuses_checkpoints_of_another_configuration(trained):
         Trainer(other, trained.work, trained.out, resume=True, progress_bars=False).run()
 
 
+def test_a_refinement_goes_on_from_a_trained_pipeline_and_records_where_it_started(
+    trained, tmp_path
+):
+    refined = train(
+        tmp_path,
+        TrainingConfig(**{**asdict(SHORT), "unet_steps": 2, "unet_lr": 1e-4, "face_weight": 3.0}),
+        init_from=trained.out,
+    )
+
+    base, out = weights(trained.out), weights(refined.out)
+    vae = [k for k in base if k.startswith("vae/")]
+    assert all(np.array_equal(base[k], out[k]) for k in vae)  # kept, frozen
+    unet = [k for k in base if k.startswith("unet/")]
+    assert any(not np.array_equal(base[k], out[k]) for k in unet)  # trained further
+    record = json.loads((refined.out / "training.json").read_text())
+    assert record["init_from"] == json.loads((trained.out / "training.json").read_text())
+    assert record["config"]["unet_steps"] == 2 and "vae" not in record["stages"]
+    assert (refined.out / "tokenizer" / "tokenizer.json").read_bytes() == (
+        trained.out / "tokenizer" / "tokenizer.json"
+    ).read_bytes()
+    vae_config = json.loads((refined.out / "vae" / "config.json").read_text())
+    assert vae_config["scaling_factor"] == pytest.approx(record["init_from"]["scaling_factor"])
+
+
+def test_a_refinement_needs_a_folder_the_command_saved(tmp_path):
+    with pytest.raises(CommandError, match="has no training.json"):
+        call_command("train_tiny_model", "--init-from", str(tmp_path), "--out", str(tmp_path / "o"))
+
+
 @pytest.mark.parametrize("face_shape", FACE_SHAPES)
 def test_the_loss_weighs_every_drawn_head_part_more_than_the_corners(face_shape):
     import random

@@ -54,9 +54,20 @@ class Command(BaseCommand):
             help="How much more the error on the head counts in the UNet's loss "
             f"(default: {_default('face_weight')}, an even loss)",
         )
+        for name, flag in (("unet_lr", "--unet-lr"), ("text_lr", "--text-lr")):
+            parser.add_argument(flag, dest=name, type=float, help=f"(default: {_default(name)})")
+        parser.add_argument(
+            "--init-from",
+            type=Path,
+            help="A folder this command saved: keep its VAE and tokenizer and train its UNet "
+            "and text encoder further, for --unet-steps (a refinement; its training.json is "
+            "recorded in the new one's).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
 
-    def handle(self, *args, out: Path, work: Path, resume: bool, device, threads, **options):
+    def handle(
+        self, *args, out: Path, work: Path, resume: bool, device, threads, init_from, **options
+    ):
         if not inference.backend_available():
             raise CommandError(inference.backend_missing_reason())
         import torch
@@ -73,21 +84,23 @@ class Command(BaseCommand):
         if threads:
             torch.set_num_threads(threads)
         device = device_for(device)
+        vae = f"the VAE of {init_from}" if init_from else f"VAE {config.vae_steps} steps"
         self.stdout.write(
             f"Training on {device} ({torch.get_num_threads()} threads): {config.images} "
-            f"portraits at {config.size} px, VAE {config.vae_steps} steps, UNet and text "
-            f"encoder {config.unet_steps} steps. Work folder {work}."
-        )
-        trainer = Trainer(
-            config,
-            work=work,
-            out=out,
-            device=device,
-            resume=resume,
-            say=self.stdout.write,
-            progress_bars=not options["no_progress"],
+            f"portraits at {config.size} px, {vae}, UNet and text encoder "
+            f"{config.unet_steps} steps. Work folder {work}."
         )
         try:
+            trainer = Trainer(
+                config,
+                work=work,
+                out=out,
+                device=device,
+                resume=resume,
+                say=self.stdout.write,
+                progress_bars=not options["no_progress"],
+                init_from=init_from,
+            )
             trainer.run()
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
