@@ -295,8 +295,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Generation ---------------------------------------------------------------
-GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 3, minimum=1)
-GENERATION_SUBMIT_RATE = env_rate("GENERATION_SUBMIT_RATE", "30/hour")
+# Per member: queued + running jobs, and submissions in a window. A sweep counts by its
+# cells (each a job): the defaults let a member run one full sweep at a time.
+GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 16, minimum=1)
+GENERATION_SUBMIT_RATE = env_rate("GENERATION_SUBMIT_RATE", "120/hour")
+# The most cells one sweep may have (generation.sweeps).
+GENERATION_SWEEP_MAX_CELLS = env_int("GENERATION_SWEEP_MAX_CELLS", 16, minimum=2)
 GENERATION_TINY_MODEL_DIR = DATA_DIR / "models" / "likeness-tiny"
 # The offline model the project trained (train_tiny_model) and ships: `make run`'s default.
 GENERATION_DEMO_MODEL_DIR = BASE_DIR / "generation" / "weights" / "likeness-portraits"

@@ -32,8 +32,15 @@ from django.utils.dateparse import parse_datetime
 from accounts.connections import CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN_LATER, MemberRelayConsumer
 from config.errors import NotFound
 from generation import events
-from generation.presenters import job_list_row, job_present
-from generation.selectors import job_get_for_viewer, job_list_changed_since, job_list_owned
+from generation.presenters import job_list_row, job_present, sweep_cell_present, sweep_present
+from generation.selectors import (
+    job_get_for_viewer,
+    job_list_changed_since,
+    job_list_owned,
+    sweep_cell_for_display,
+    sweep_cells_for_display,
+    sweep_get_for_viewer,
+)
 
 __all__ = [
     "CLOSE_NOT_FOUND",
@@ -41,6 +48,7 @@ __all__ = [
     "CLOSE_TRY_AGAIN_LATER",
     "JobConsumer",
     "JobListConsumer",
+    "SweepConsumer",
 ]
 
 CLOSE_NOT_SIGNED_IN = CLOSE_SIGNED_OUT
@@ -195,3 +203,62 @@ class JobListConsumer(MemberRelayConsumer):
                 await self.send_json({"type": "job", "job": row})
         elif await self.credentials_current():
             await self.send_json({**event, "job_id": message.get("job_id")})
+
+
+def _sweep_for(user, sweep_id) -> dict | None:
+    """The whole board as ``user`` may see it now; None once it is not theirs."""
+    try:
+        sweep = sweep_get_for_viewer(viewer=user, sweep_id=sweep_id)
+    except NotFound:
+        return None
+    cells = sweep_cells_for_display(sweep=sweep, viewer=user)
+    return {"type": "state", "sweep": sweep_present(sweep, cells=cells, viewer=user)}
+
+
+def _cell_for(user, sweep_id, job_id) -> dict | None:
+    job = sweep_cell_for_display(sweep_id=sweep_id, job_id=job_id, viewer=user)
+    return sweep_cell_present(job, viewer=user) if job is not None else None
+
+
+class SweepConsumer(MemberRelayConsumer):
+    """WebSocket ``ws/sweeps/<id>/``: every cell of one sweep painting live, for the board —
+    one socket however many cells. Its member only; refusals as ``ws/jobs/<id>/`` (4401,
+    4404 for a sweep that is not theirs or does not exist, 4503).
+
+    On connect (and on ``{"type": "refresh"}``): ``{"type": "state", "sweep": {...}}``, the
+    sweep resource (``generation.presenters.sweep_present``). Then each cell's job events,
+    as ``ws/jobs/<id>/`` relays them, with the cell's ``job_id``: ``queued``, ``started``,
+    ``progress`` (with its live ``preview``), and, when a cell ends (done, failed,
+    cancelled), ``{"type": "cell", "event": "done", "cell": {...}}``, the cell read for
+    this member (``sweep_cell_present``), with its portrait."""
+
+    sweep_id: uuid.UUID | None = None
+
+    def member_group(self, user) -> str | None:
+        self.sweep_id = _job_id(self.scope["url_route"]["kwargs"]["sweep_id"])
+        return events.sweep_group(self.sweep_id) if self.sweep_id is not None else None
+
+    def member_state(self, user) -> dict | None:
+        return _sweep_for(user, self.sweep_id)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "refresh" and self.group:
+            current, state = await self.credentials_then(
+                lambda: _sweep_for(self.scope["user"], self.sweep_id)
+            )
+            if current and state is not None:
+                await self.send_json(state)
+
+    async def sweep_event(self, message):
+        if self.group is None:
+            return
+        event, job_id = message.get("event") or {}, message.get("job_id")
+        kind = event.get("type")
+        if kind in FINAL_EVENTS:
+            current, cell = await self.credentials_then(
+                lambda: _cell_for(self.scope["user"], self.sweep_id, job_id)
+            )
+            if current and cell is not None:
+                await self.send_json({"type": "cell", "event": kind, "cell": cell})
+        elif await self.credentials_current():
+            await self.send_json({**event, "job_id": job_id})

@@ -32,7 +32,9 @@ caller names the owner, as every service does), as a message of type ``jobs.even
 with the job's id, for ``ws/jobs/`` — the "My jobs" page follows all of its member's
 jobs over one socket (``generation.consumers.JobListConsumer``). There a progress event
 comes without its ``preview``: a list shows thumbnails, and a preview costs kilobytes
-at every step.
+at every step. A sweep's cell's events also go, with their previews, to
+``sweep.<sweep id>`` as ``sweep.event`` messages with the job's id, for the sweep's board
+(``ws/sweeps/<id>/``, ``generation.consumers.SweepConsumer``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from config.broadcast import group_send
 
 EVENT_MESSAGE_TYPE = "job.event"
 LIST_EVENT_MESSAGE_TYPE = "jobs.event"
+SWEEP_EVENT_MESSAGE_TYPE = "sweep.event"
 
 
 def job_group(job_id) -> str:
@@ -56,14 +59,25 @@ def user_jobs_group(user_id) -> str:
     return f"user.{user_id}.jobs"
 
 
-def publish(job_id, event: dict[str, Any], *, user_id=None) -> None:
-    """Send ``event`` to everyone following the job now, and to its owner's list
-    (``user_id``: the job's ``user_id``). Never raises, never waits long
-    (``config.broadcast``): a dropped progress event must not fail a generation, nor a
-    lost ``done`` (the job row is the truth, sent on every connect). Call from
-    synchronous code."""
+def sweep_group(sweep_id) -> str:
+    """Every event of every cell of one sweep: what ``ws/sweeps/<id>/`` joins."""
+    return f"sweep.{sweep_id}"
+
+
+def publish(job_id, event: dict[str, Any], *, user_id=None, sweep_id=None) -> None:
+    """Send ``event`` to everyone following the job now, to its owner's list
+    (``user_id``: the job's ``user_id``) and, for a sweep's cell, to its board
+    (``sweep_id``). Never raises, never waits long (``config.broadcast``): a dropped
+    progress event must not fail a generation, nor a lost ``done`` (the job row is the
+    truth, sent on every connect). Call from synchronous code."""
     what = f"{event.get('type')} for job {job_id}"
     group_send(job_group(job_id), {"type": EVENT_MESSAGE_TYPE, "event": event}, what=what)
+    if sweep_id is not None:
+        group_send(
+            sweep_group(sweep_id),
+            {"type": SWEEP_EVENT_MESSAGE_TYPE, "job_id": str(job_id), "event": event},
+            what=what,
+        )
     if user_id is not None:
         listed = {key: value for key, value in event.items() if key != "preview"}
         group_send(
@@ -73,6 +87,8 @@ def publish(job_id, event: dict[str, Any], *, user_id=None) -> None:
         )
 
 
-def publish_on_commit(job_id, event: dict[str, Any], *, user_id=None) -> None:
+def publish_on_commit(job_id, event: dict[str, Any], *, user_id=None, sweep_id=None) -> None:
     """Publish once the surrounding transaction commits (never for a rolled-back change)."""
-    transaction.on_commit(lambda: publish(job_id, event, user_id=user_id), robust=True)
+    transaction.on_commit(
+        lambda: publish(job_id, event, user_id=user_id, sweep_id=sweep_id), robust=True
+    )

@@ -2,6 +2,15 @@ from django import forms
 
 from generation.models import GenerationModel, StylePreset
 from generation.selectors import model_list_enabled, style_list_enabled
+from generation.sweeps import (
+    AXIS_GUIDANCE,
+    AXIS_PROMPT,
+    AXIS_SEEDS,
+    AXIS_STEPS,
+    AXIS_STYLES,
+    MAX_STYLES,
+    MIN_CELLS,
+)
 from portraits.recipe import (
     MAX_IMAGES_PER_JOB,
     PROMPT_MAX_LENGTH,
@@ -347,3 +356,80 @@ def _asnumber_text(value, kind):
         return kind(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+class SweepForm(JobForm):
+    """The sweep page: a job's recipe (its base, one image per cell) and the axis to paint
+    it along, with each axis's values. Types only, as ``JobForm``: the service checks the
+    cells and says what is wrong with each."""
+
+    axis = forms.ChoiceField(
+        choices=[
+            (AXIS_STYLES, "Styles: the same idea in several styles"),
+            (AXIS_SEEDS, "Variations: the same recipe, new seeds"),
+            (AXIS_GUIDANCE, "Guidance: how closely to follow the words"),
+            (AXIS_STEPS, "Steps"),
+            (AXIS_PROMPT, "Prompt alternatives: every {a|b} of the prompt"),
+        ],
+        initial=AXIS_STYLES,
+        widget=forms.RadioSelect,
+        label="Sweep along",
+        error_messages={"invalid_choice": "Choose what to sweep."},
+    )
+    styles = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Styles",
+        help_text=f"Two to {MAX_STYLES}.",
+        error_messages={"invalid_choice": "Unknown style “%(value)s”."},
+    )
+    variations = forms.IntegerField(
+        required=False,
+        initial=4,
+        widget=forms.NumberInput(attrs={"min": MIN_CELLS}),
+        help_text="How many new seeds.",
+    )
+    values = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Values",
+        widget=forms.TextInput(attrs={"placeholder": "3, 7, 12", "inputmode": "decimal"}),
+        help_text="For guidance or steps: the values to try, separated by commas.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["num_images"]
+        self.fields["styles"].choices = [(s.slug, s.name) for s in self.styles]
+        self.fields["style"].help_text = "For every cell, unless you sweep the styles."
+        self.fields[
+            "prompt"
+        ].help_text = "For prompt alternatives, write them in braces: a {smiling|serious} woman."
+
+    def axis_values(self):
+        """What ``generation.sweeps.sweep_cells`` takes as the chosen axis's values."""
+        axis = self.cleaned_data.get("axis")
+        if axis == AXIS_STYLES:
+            return self.cleaned_data.get("styles") or []
+        if axis == AXIS_SEEDS:
+            return self.cleaned_data.get("variations")
+        if axis in (AXIS_GUIDANCE, AXIS_STEPS):
+            return self.cleaned_data.get("values") or ""
+        return None
+
+    def spec(self) -> dict:
+        spec = super().spec()
+        for name in ("axis", "styles", "variations", "values"):
+            spec.pop(name, None)
+        if self.cleaned_data.get("axis") == AXIS_STYLES:
+            spec.pop("style", None)
+        return spec
+
+    def error_field(self, name: str) -> str | None:
+        """Where the service's error about ``name`` shows on this form (its ``values``
+        are this axis's field)."""
+        if name == "values":
+            return {AXIS_STYLES: "styles", AXIS_SEEDS: "variations"}.get(
+                self.cleaned_data.get("axis"), "values"
+            )
+        return name if name in self.fields else None

@@ -157,6 +157,58 @@ class StylePreset(models.Model):
         )
 
 
+class Sweep(models.Model):
+    """One idea painted along one axis (``generation.sweeps``): its cells are jobs
+    (``GenerationJob.sweep``), painted together where they can be, shown as a board that
+    its member triages (keep, discard, skip) and compares. Only its member sees it."""
+
+    class Axis(models.TextChoices):
+        STYLES = "styles", "Styles"
+        SEEDS = "seeds", "Variations"
+        GUIDANCE = "guidance", "Guidance"
+        STEPS = "steps", "Steps"
+        PROMPT = "prompt", "Prompt alternatives"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sweeps"
+    )
+    axis = models.CharField(max_length=10, choices=Axis.choices)
+    # The idea as written (with its {a|b} alternatives, for a prompt sweep).
+    prompt = models.TextField(max_length=PROMPT_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The board as it was left: the two cells side by side in the comparison.
+    compare_left = models.ForeignKey(
+        "GenerationJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    compare_right = models.ForeignKey(
+        "GenerationJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(axis__in=["styles", "seeds", "guidance", "steps", "prompt"]),
+                name="generation_sweep_axis_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt[:40]} ({self.get_axis_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:sweep-detail", kwargs={"pk": self.pk})
+
+    @property
+    def ws_path(self) -> str:
+        return f"/ws/sweeps/{self.pk}/"
+
+
+# What a member makes of a sweep's cell (``GenerationJob.sweep_choice``; blank: untriaged).
+TRIAGE_CHOICES = [("keep", "Kept"), ("discard", "Discarded"), ("skip", "Skipped")]
+
+
 class GenerationJob(models.Model):
     """One submission: a recipe, painted as a batch of 1–4 images by a worker."""
 
@@ -242,6 +294,14 @@ class GenerationJob(models.Model):
     batch_id = models.UUIDField(null=True, blank=True)
     batch_jobs = models.PositiveSmallIntegerField(default=0)
     batch_images = models.PositiveSmallIntegerField(default=0)
+    # A cell of a sweep: its place on the board, what differs from its siblings
+    # (``generation.sweeps.Cell.label``) and its member's triage of it.
+    sweep = models.ForeignKey(
+        Sweep, on_delete=models.SET_NULL, null=True, blank=True, related_name="cells"
+    )
+    sweep_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    sweep_label = models.JSONField(default=dict, blank=True)
+    sweep_choice = models.CharField(max_length=8, choices=TRIAGE_CHOICES, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -276,6 +336,15 @@ class GenerationJob(models.Model):
             models.CheckConstraint(
                 condition=Q(width__gte=64) & Q(height__gte=64) & Q(steps__gte=1),
                 name="generation_job_minimums",
+            ),
+            models.UniqueConstraint(
+                fields=["sweep", "sweep_position"],
+                condition=Q(sweep__isnull=False),
+                name="generation_job_one_cell_per_place",
+            ),
+            models.CheckConstraint(
+                condition=Q(sweep_choice__in=["", "keep", "discard", "skip"]),
+                name="generation_job_sweep_choice_valid",
             ),
         ]
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from django.urls import reverse
 
-from generation.models import GenerationJob
+from generation.models import GenerationJob, Sweep
 from generation.selectors import job_queue_position, job_waits_for_a_worker
+from generation.sweeps import cell_caption
 from portraits.links import portrait_url
 from portraits.presenters import portrait_summary
 from portraits.recipe import recipe_for_viewer
@@ -149,3 +150,45 @@ def job_list_row(job: GenerationJob, *, viewer) -> dict[str, Any]:
 def _iso(value) -> str | None:
     # Python's isoformat, as the job resource has always written it ("+00:00", not "Z").
     return value.isoformat() if value else None
+
+
+def sweep_cell_present(job: GenerationJob, *, viewer) -> dict[str, Any]:
+    """A sweep's cell as its tile shows it: its place, what differs from its siblings
+    (``caption``), its member's choice and the job resource (``job_present``)."""
+    names = {job.style.slug: job.style.name} if job.style else {}
+    return {
+        "position": job.sweep_position,
+        "caption": cell_caption(job.sweep_label, names),
+        "label": job.sweep_label,
+        "choice": job.sweep_choice,
+        "job": job_present(job, viewer=viewer),
+    }
+
+
+def sweep_present(sweep: Sweep, *, cells: list[GenerationJob], viewer) -> dict[str, Any]:
+    """A sweep as its board, the API and ``ws/sweeps/<id>/`` show it, for its member.
+    ``batches`` is how many pipeline calls painted its cells so far."""
+    compare = None
+    if sweep.compare_left_id and sweep.compare_right_id:
+        place = {job.pk: job.sweep_position for job in cells}
+        compare = [place.get(sweep.compare_left_id), place.get(sweep.compare_right_id)]
+    return {
+        "id": str(sweep.pk),
+        "axis": sweep.axis,
+        "axis_label": sweep.get_axis_display(),
+        "prompt": sweep.prompt,
+        "created_at": _iso(sweep.created_at),
+        "url": sweep.get_absolute_url(),
+        "api_url": reverse("api:sweep-detail", kwargs={"pk": sweep.pk}),
+        "ws_url": sweep.ws_path,
+        "cells": [sweep_cell_present(job, viewer=viewer) for job in cells],
+        "compare": compare,
+        "batches": len({job.batch_id for job in cells if job.batch_id}),
+        "counts": {
+            "cells": len(cells),
+            "active": sum(job.is_active for job in cells),
+            "painted": sum(job.status == GenerationJob.Status.SUCCEEDED for job in cells),
+            "kept": sum(job.sweep_choice == "keep" for job in cells),
+            "discarded": sum(job.sweep_choice == "discard" for job in cells),
+        },
+    }

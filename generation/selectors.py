@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.permissions import is_moderator
 from config.errors import NotFound
-from generation.models import GenerationJob, GenerationModel, StylePreset, WorkerPresence
+from generation.models import GenerationJob, GenerationModel, StylePreset, Sweep, WorkerPresence
 from portraits.lineage import compute_changes
 from portraits.recipe import PARENT_KEY, WITHHOLDABLE
 from portraits.selectors import portrait_queryset_for_jobs, portrait_remix_withheld
@@ -210,3 +210,39 @@ def model_get_default() -> GenerationModel | None:
 
 def style_list_enabled() -> QuerySet[StylePreset]:
     return StylePreset.objects.filter(is_enabled=True)
+
+
+# --- Sweeps ---------------------------------------------------------------------------------
+
+
+def sweep_get_for_viewer(*, viewer, sweep_id) -> Sweep:
+    """A sweep, for its member only (a board and its choices are theirs: moderators act on
+    the jobs and portraits instead); NotFound for anyone else, as for no such sweep."""
+    if viewer is None or not viewer.is_authenticated:
+        raise NotFound("No such sweep.")
+    try:
+        return Sweep.objects.get(pk=sweep_id, user=viewer)
+    except (Sweep.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise NotFound("No such sweep.") from None
+
+
+def sweep_list_owned(*, user) -> QuerySet[Sweep]:
+    """``user``'s sweeps, newest first, each with how many cells it has, painted and kept."""
+    done = Q(cells__status=GenerationJob.Status.SUCCEEDED)
+    return Sweep.objects.filter(user=user).annotate(
+        cells_total=Count("cells"),
+        cells_painted=Count("cells", filter=done),
+        cells_kept=Count("cells", filter=Q(cells__sweep_choice="keep")),
+    )
+
+
+def sweep_cells_for_display(*, sweep: Sweep, viewer) -> list[GenerationJob]:
+    """The sweep's cells in board order, with what each tile shows (their portraits as
+    ``viewer`` may see them), in a fixed number of queries."""
+    return list(_for_display(sweep.cells.all(), viewer=viewer).order_by("sweep_position"))
+
+
+def sweep_cell_for_display(*, sweep_id, job_id, viewer) -> GenerationJob | None:
+    """One cell as its tile shows it, or None when it is not a cell of ``viewer``'s sweep."""
+    qs = GenerationJob.objects.filter(pk=job_id, sweep_id=sweep_id, sweep__user=viewer)
+    return _for_display(qs, viewer=viewer).first()

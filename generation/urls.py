@@ -18,4 +18,10 @@ urlpatterns = [
         name="portrait-reproduce",
     ),
     path("p/<public_id:public_id>/vary/", views.portrait_vary, name="portrait-vary"),
+    path("sweeps/", views.sweep_list, name="sweep-list"),
+    path("sweeps/new/", views.sweep_create, name="sweep-create"),
+    path("sweeps/<uuid:pk>/", views.sweep_detail, name="sweep-detail"),
+    path("sweeps/<uuid:pk>/triage/", views.sweep_triage, name="sweep-triage"),
+    path("sweeps/<uuid:pk>/compare/", views.sweep_compare, name="sweep-compare"),
+    path("sweeps/<uuid:pk>/cancel/", views.sweep_cancel, name="sweep-cancel"),
 ]

@@ -24,9 +24,9 @@ from config.errors import (
     http_status_for,
 )
 from generation import inference, selectors, services
-from generation.forms import JobForm
+from generation.forms import JobForm, SweepForm
 from generation.models import GenerationJob
-from generation.presenters import job_compare_scale, job_list_row, job_present
+from generation.presenters import job_compare_scale, job_list_row, job_present, sweep_present
 from portraits import recipe
 from portraits.models import Portrait
 from portraits.selectors import (
@@ -281,7 +281,17 @@ def job_publish(request, pk):
         )
         + ".",
     )
-    return redirect(job)
+    return redirect(_safe_next(request) or job)
+
+
+def _safe_next(request) -> str:
+    """A form's ``next`` (the sweep board publishes a cell and comes back), if it is ours."""
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return back
+    return ""
 
 
 @login_required
@@ -344,3 +354,181 @@ def portrait_vary(request, public_id):
             back = portrait.get_absolute_url()
         return redirect(back)
     return redirect(job)
+
+
+# --- Sweeps ------------------------------------------------------------------------------------
+
+# What the sweep page takes from its query string: the create form's fields, sent by its
+# "Try in several styles" button, or a portrait's recipe (``?portrait=<id>``).
+SWEEP_PREFILL = (
+    "prompt",
+    "style",
+    "negative_prompt",
+    "model",
+    "seed",
+    "steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "scheduler",
+    "axis",
+)
+
+
+def _sweep_initial(request) -> dict:
+    # The create form's buttons post its fields here (a POST keeps its CSRF token out of
+    # the address bar); a link passes them, or a portrait, in the query string.
+    source = request.POST if request.method == "POST" else request.GET
+    public_id = request.GET.get("portrait")
+    if public_id:
+        try:
+            portrait = portrait_get_remixable(viewer=request.user, public_id=public_id)
+        except (NotFound, errors.PermissionDenied):
+            raise Http404("No such portrait.") from None
+        withheld = portrait_withheld(portrait=portrait, viewer=request.user)
+        initial = _initial_from(portrait, withheld)
+        initial.pop("num_images", None)
+    else:
+        initial = {name: source[name] for name in SWEEP_PREFILL if source.get(name)}
+    axes = {choice for choice, _ in SweepForm.base_fields["axis"].choices}
+    initial.pop("axis", None)
+    if source.get("axis") in axes:
+        initial["axis"] = source["axis"]
+    return initial
+
+
+@login_required
+def sweep_create(request):
+    """One idea along one axis. Without JavaScript: every field is a plain form field.
+    ``?prefill=1``: the create form's "Try in several styles" and "Vary", opening this form
+    with its recipe, nothing submitted yet."""
+    status = 200
+    if request.method == "POST" and not request.GET.get("prefill"):
+        form = SweepForm(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                sweep = services.sweep_submit(
+                    user=request.user,
+                    spec=form.spec(),
+                    axis=form.cleaned_data["axis"],
+                    values=form.axis_values(),
+                )
+            except DomainError as exc:
+                for field, refusals in exc.field_errors.items():
+                    for refusal in refusals:
+                        form.add_error(form.error_field(field), refusal)
+                if not exc.field_errors:
+                    form.add_error(None, exc.message)
+                status = http_status_for(exc)
+            else:
+                return redirect(sweep)
+    else:
+        form = SweepForm(initial=_sweep_initial(request))
+    return render(
+        request,
+        "generation/sweep_form.html",
+        {"form": form, "max_cells": settings.GENERATION_SWEEP_MAX_CELLS},
+        status=status,
+    )
+
+
+@login_required
+def sweep_list(request):
+    sweeps, next_link, previous_link = cursor_page(
+        request, selectors.sweep_list_owned(user=request.user), page_size=JOBS_ON_PAGE
+    )
+    return render(
+        request,
+        "generation/sweep_list.html",
+        {"sweeps": sweeps, "next": next_link, "previous": previous_link},
+    )
+
+
+def _sweep_or_404(request, pk):
+    try:
+        return selectors.sweep_get_for_viewer(viewer=request.user, sweep_id=pk)
+    except NotFound:
+        raise Http404("No such sweep.") from None
+
+
+def _render_sweep(request, sweep, status=200):
+    cells = selectors.sweep_cells_for_display(sweep=sweep, viewer=request.user)
+    board = sweep_present(sweep, cells=cells, viewer=request.user)
+    by_position = {cell["position"]: cell for cell in board["cells"]}
+    compared = [by_position.get(place) for place in board["compare"] or ()]
+    return render(
+        request,
+        "generation/sweep_detail.html",
+        {
+            "sweep": sweep,
+            "board": board,
+            "compared": compared if len(compared) == 2 and all(compared) else None,
+            "choices": TRIAGE_BUTTONS,
+        },
+        status=status,
+    )
+
+
+# The board's triage buttons: the choice, what the button says, its keyboard shortcut.
+TRIAGE_BUTTONS = [("keep", "Keep", "K"), ("discard", "Discard", "D"), ("skip", "Skip", "S")]
+
+
+@login_required
+def sweep_detail(request, pk):
+    return _render_sweep(request, _sweep_or_404(request, pk))
+
+
+def _sweep_action(request, pk, act, done: str):
+    """A board form's POST (without script; the board's script calls the API instead):
+    run ``act(sweep)``, then back to the board, at the cell it concerned; a refusal is
+    said on the board as it stands."""
+    sweep = _sweep_or_404(request, pk)
+    try:
+        act(sweep)
+    except DomainError as exc:
+        messages.error(request, domain_error_text(exc))
+        return _render_sweep(request, sweep, status=http_status_for(exc))
+    if done:
+        messages.success(request, done)
+    anchor = request.POST.get("cell", "")
+    return redirect(f"{sweep.get_absolute_url()}#cell-{anchor}" if anchor.isdigit() else sweep)
+
+
+@login_required
+@require_POST
+def sweep_triage(request, pk):
+    return _sweep_action(
+        request,
+        pk,
+        lambda sweep: services.sweep_triage(
+            sweep=sweep,
+            position=request.POST.get("cell"),
+            choice=request.POST.get("choice", ""),
+            by=request.user,
+        ),
+        "",
+    )
+
+
+@login_required
+@require_POST
+def sweep_compare(request, pk):
+    positions = [value for value in request.POST.getlist("cells") if value != ""]
+    return _sweep_action(
+        request,
+        pk,
+        lambda sweep: services.sweep_compare(sweep=sweep, positions=positions, by=request.user),
+        "",
+    )
+
+
+@login_required
+@require_POST
+def sweep_cancel(request, pk):
+    return _sweep_action(
+        request,
+        pk,
+        lambda sweep: services.sweep_cancel(sweep=sweep, by=request.user),
+        "Sweep cancelled: the cells already painted keep their pictures.",
+    )

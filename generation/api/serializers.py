@@ -9,7 +9,9 @@ from rest_framework.fields import empty
 from config.api.fields import RefusesUnknownFieldsMixin, StrictCharField, StrictSlugField
 from config.api.filters import EnumFilter, QuerySerializer
 from generation.models import GenerationJob, GenerationModel, StylePreset
-from generation.presenters import job_present
+from generation.presenters import job_present, sweep_present
+from generation.selectors import sweep_cells_for_display
+from generation.sweeps import AXES
 from portraits.models import Portrait
 from portraits.recipe import MAX_IMAGES_PER_JOB, PROMPT_MAX_LENGTH, SCHEDULERS
 
@@ -292,3 +294,70 @@ class JobSubmittedDocSerializer(JobDocSerializer):
         "the job is kept and sent by the sweeper (within `GENERATION_SWEEP_INTERVAL`, "
         "15 s by default) once it can be — do not submit it again.",
     )
+
+
+# --- Sweeps ---------------------------------------------------------------------------------
+
+
+class SweepSpecSerializer(JobSpecSerializer):
+    """A sweep: a job's recipe (its base) and the axis to paint it along. Each cell paints
+    one image."""
+
+    num_images = None  # one picture per cell
+    axis = serializers.ChoiceField(
+        choices=list(AXES),
+        help_text="`styles` (values: 2–12 style slugs), `seeds` (values: how many "
+        "variations), `guidance` or `steps` (values: a list), `prompt` (no values: the "
+        "prompt's `{a|b}` alternatives, every combination).",
+        error_messages={"invalid_choice": f"Choose one of: {', '.join(AXES)}."},
+    )
+    values = serializers.JSONField(required=False, allow_null=True, default=None)
+
+
+class SweepTriageSerializer(serializers.Serializer):
+    cell = serializers.IntegerField(min_value=0, help_text="The cell's position on the board.")
+    choice = serializers.ChoiceField(
+        choices=["keep", "discard", "skip", ""],
+        help_text="`keep`, `discard`, `skip`, or empty to undecide.",
+        error_messages={"invalid_choice": "Choose one of: keep, discard, skip."},
+    )
+
+
+class SweepCompareSerializer(serializers.Serializer):
+    cells = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        max_length=2,
+        help_text="Two cell positions to put side by side; empty to close the comparison.",
+    )
+
+
+class SweepSerializer(serializers.Serializer):
+    """The sweep resource, read-only: ``generation.presenters.sweep_present``."""
+
+    def to_representation(self, instance) -> dict[str, Any]:
+        viewer = self.context["request"].user
+        cells = sweep_cells_for_display(sweep=instance, viewer=viewer)
+        return sweep_present(instance, cells=cells, viewer=viewer)
+
+
+class SweepDocSerializer(serializers.Serializer):
+    """Schema of :func:`generation.presenters.sweep_present`, for the OpenAPI document."""
+
+    id = serializers.UUIDField()
+    axis = serializers.ChoiceField(choices=list(AXES))
+    axis_label = serializers.CharField()
+    prompt = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    url = serializers.CharField()
+    api_url = serializers.CharField()
+    ws_url = serializers.CharField()
+    cells = serializers.ListField(
+        child=_Dict(),
+        help_text="In board order: `position`, `caption` (what differs from the other cells), "
+        "`label`, `choice` (keep, discard, skip or empty) and `job` (the job resource).",
+    )
+    compare = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True, help_text="The cells side by side."
+    )
+    batches = serializers.IntegerField(help_text="How many pipeline calls painted its cells.")
+    counts = _Dict()

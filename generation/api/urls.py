@@ -1,10 +1,16 @@
 from rest_framework.routers import SimpleRouter
 
-from generation.api.views import GenerationModelViewSet, JobViewSet, StylePresetViewSet
+from generation.api.views import (
+    GenerationModelViewSet,
+    JobViewSet,
+    StylePresetViewSet,
+    SweepViewSet,
+)
 
 router = SimpleRouter()
 router.register("jobs", JobViewSet, basename="job")
 router.register("models", GenerationModelViewSet, basename="generation-model")
 router.register("styles", StylePresetViewSet, basename="style")
+router.register("sweeps", SweepViewSet, basename="sweep")
 
 urlpatterns = router.urls

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from django.urls import reverse
 from django.urls.converters import SlugConverter, UUIDConverter
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -21,8 +22,13 @@ from generation.api.serializers import (
     JobSubmittedDocSerializer,
     RemixSerializer,
     StylePresetSerializer,
+    SweepCompareSerializer,
+    SweepDocSerializer,
+    SweepSerializer,
+    SweepSpecSerializer,
+    SweepTriageSerializer,
 )
-from generation.models import GenerationJob
+from generation.models import GenerationJob, Sweep
 from portraits.models import PUBLIC_ID_PATTERN
 from portraits.selectors import portrait_get_editable, portrait_get_remixable, portraits_withheld
 
@@ -235,3 +241,114 @@ class StylePresetViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = SlugConverter.regex
     pagination_class = None
     queryset = selectors.style_list_enabled()
+
+
+class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Your sweeps: one idea painted along one axis (styles, variations, guidance, steps or
+    the prompt's `{a|b}` alternatives), one job per cell, followed live at `ws_url`."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = SweepSerializer
+    lookup_value_regex = UUIDConverter.regex
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Sweep.objects.none()
+        return selectors.sweep_list_owned(user=self.request.user)
+
+    def get_object(self):
+        return selectors.sweep_get_for_viewer(viewer=self.request.user, sweep_id=self.kwargs["pk"])
+
+    def get_serializer_class(self):
+        return {
+            "create": SweepSpecSerializer,
+            "triage": SweepTriageSerializer,
+            "compare": SweepCompareSerializer,
+        }.get(self.action, SweepSerializer)
+
+    def _answer(self, sweep, code=status.HTTP_200_OK, headers=None) -> Response:
+        return Response(
+            SweepSerializer(sweep, context={"request": self.request}).data,
+            status=code,
+            headers=headers,
+        )
+
+    @extend_schema(responses=SweepDocSerializer(many=True))
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        rows = [
+            {
+                "id": str(sweep.pk),
+                "axis": sweep.axis,
+                "prompt": sweep.prompt,
+                "created_at": sweep.created_at.isoformat(),
+                "api_url": reverse("api:sweep-detail", kwargs={"pk": sweep.pk}),
+                "url": sweep.get_absolute_url(),
+                "counts": {
+                    "cells": sweep.cells_total,
+                    "painted": sweep.cells_painted,
+                    "kept": sweep.cells_kept,
+                },
+            }
+            for sweep in page
+        ]
+        return self.get_paginated_response(rows)
+
+    @extend_schema(responses=SweepDocSerializer)
+    def retrieve(self, request, *args, **kwargs):
+        return self._answer(self.get_object())
+
+    @extend_schema(
+        request=SweepSpecSerializer,
+        responses={201: SweepDocSerializer},
+        description="Paint one idea along one axis: every cell a job of one image, sharing the "
+        "seed unless the axis is the seed. Counts against your quotas by its cells. "
+        "Compatible cells are painted in one pipeline call.",
+    )
+    def create(self, request, *args, **kwargs):
+        spec = SweepSpecSerializer(data=request.data)
+        valid_or_every_error(spec, services.sweep_spec_errors)
+        body = dict(spec.validated_data)
+        axis, values = body.pop("axis"), body.pop("values", None)
+        sweep = services.sweep_submit(user=request.user, spec=body, axis=axis, values=values)
+        location = {"Location": reverse("api:sweep-detail", kwargs={"pk": sweep.pk})}
+        return self._answer(sweep, status.HTTP_201_CREATED, location)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: SweepDocSerializer,
+            409: error_response("Every cell has already finished; nothing to cancel."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel every cell still queued or painting (one cell: cancel its job)."""
+        sweep = self.get_object()
+        services.sweep_cancel(sweep=sweep, by=request.user)
+        return self._answer(sweep)
+
+    @extend_schema(request=SweepTriageSerializer, responses={200: SweepDocSerializer})
+    @action(detail=True, methods=["post"])
+    def triage(self, request, pk=None):
+        """Keep, discard or skip one cell: `{"cell": 2, "choice": "keep"}`."""
+        sweep = self.get_object()
+        body = SweepTriageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.sweep_triage(
+            sweep=sweep,
+            position=body.validated_data["cell"],
+            choice=body.validated_data["choice"],
+            by=request.user,
+        )
+        return self._answer(sweep)
+
+    @extend_schema(request=SweepCompareSerializer, responses={200: SweepDocSerializer})
+    @action(detail=True, methods=["post"])
+    def compare(self, request, pk=None):
+        """Put two cells side by side (`{"cells": [0, 3]}`); the board remembers them."""
+        sweep = self.get_object()
+        body = SweepCompareSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.sweep_compare(sweep=sweep, positions=body.validated_data["cells"], by=request.user)
+        return self._answer(sweep)

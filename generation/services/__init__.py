@@ -7,6 +7,7 @@
 * ``running``: painting a claimed job (the step reporter, the messages a failure shows);
 * ``registry``: the models workers may load;
 * ``curation``: publishing some of a finished job's portraits, keeping others private;
+* ``sweeps``: one idea submitted along an axis as several jobs, and the board's choices;
 * ``workers``: which workers are up, the queues they consume, and whether they are ready.
 """
 
@@ -49,6 +50,13 @@ from generation.services.submission import (
     submission_keys_expire,
 )
 from generation.services.sweeper import jobs_sweep
+from generation.services.sweeps import (
+    sweep_cancel,
+    sweep_compare,
+    sweep_spec_errors,
+    sweep_submit,
+    sweep_triage,
+)
 from generation.services.workers import (
     WorkerPresenceBeat,
     worker_gone,
@@ -82,6 +90,11 @@ __all__ = [
     "job_spec_errors",
     "job_start",
     "job_submit",
+    "sweep_cancel",
+    "sweep_compare",
+    "sweep_spec_errors",
+    "sweep_submit",
+    "sweep_triage",
     "job_submit_again",
     "job_submit_once",
     "job_submit_remix",

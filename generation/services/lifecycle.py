@@ -56,7 +56,9 @@ def job_cancel(*, job: GenerationJob, by) -> GenerationJob:
         )
     with job_logging(job.pk):
         logger.info("Job %s cancelled by %s", job.pk, by)
-    events.publish_on_commit(job.pk, {"type": "cancelled"}, user_id=job.user_id)
+    events.publish_on_commit(
+        job.pk, {"type": "cancelled"}, user_id=job.user_id, sweep_id=job.sweep_id
+    )
     transaction.on_commit(queue_positions_publisher.request)
     return job
 
@@ -148,6 +150,7 @@ def _publish_started(job: GenerationJob) -> None:
         job.pk,
         {"type": "started", "worker": job.worker, "total": job.steps_to_run},
         user_id=job.user_id,
+        sweep_id=job.sweep_id,
     )
 
 
@@ -364,7 +367,9 @@ def job_succeed(*, job: GenerationJob, result) -> bool:
             # robust: a failure to publish must not look like a failure to store.
             # Only what happened: each subscriber's connection reads the finished job as
             # that subscriber may see it (generation.consumers).
-            events.publish_on_commit(locked.pk, {"type": "done"}, user_id=locked.user_id)
+            events.publish_on_commit(
+                locked.pk, {"type": "done"}, user_id=locked.user_id, sweep_id=locked.sweep_id
+            )
     except BaseException:
         portrait_services.portrait_files_discard(portraits=created)
         raise
@@ -400,7 +405,9 @@ def job_fail_locked(job: GenerationJob, error: str) -> None:
     job.error = error[:2000]
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
-    events.publish_on_commit(job.pk, {"type": "failed", "error": job.error}, user_id=job.user_id)
+    events.publish_on_commit(
+        job.pk, {"type": "failed", "error": job.error}, user_id=job.user_id, sweep_id=job.sweep_id
+    )
 
 
 def publish_queue_positions(limit: int = 100) -> None:
@@ -411,9 +418,11 @@ def publish_queue_positions(limit: int = 100) -> None:
     thread, never from a worker or a request.
     """
     queued = GenerationJob.objects.filter(status=Status.QUEUED).order_by("created_at")
-    rows = queued.values_list("pk", "user_id")[:limit]
-    for position, (job_id, user_id) in enumerate(rows, start=1):
-        events.publish(job_id, {"type": "queued", "position": position}, user_id=user_id)
+    rows = queued.values_list("pk", "user_id", "sweep_id")[:limit]
+    for position, (job_id, user_id, sweep_id) in enumerate(rows, start=1):
+        events.publish(
+            job_id, {"type": "queued", "position": position}, user_id=user_id, sweep_id=sweep_id
+        )
 
 
 class QueuePositionPublisher:

@@ -124,6 +124,7 @@ class JobStepReporter:
                 "preview": preview,
             },
             user_id=self.job.user_id,
+            sweep_id=self.job.sweep_id,
         )
 
 

@@ -142,21 +142,29 @@ def _parse_rate(rate: str) -> tuple[int, timedelta]:
     return int(count), timedelta(seconds=seconds)
 
 
-def _check_quota(user) -> None:
+def quota_check(user, *, adding: int = 1) -> None:
+    """Refuse (``QuotaExceeded``) ``adding`` more jobs for ``user``: a sweep adds one per
+    cell. Call with the member's row locked (``job_submit``), so two parallel submissions
+    cannot both pass."""
     active = GenerationJob.objects.filter(
         user=user, status__in=GenerationJob.ACTIVE_STATUSES
     ).count()
     limit = settings.GENERATION_MAX_ACTIVE_JOBS
-    if active >= limit:
+    if active + adding > limit:
+        if adding == 1:
+            raise QuotaExceeded(
+                f"You already have {active} jobs queued or running (the limit is {limit}). "
+                "Wait for one to finish or cancel one."
+            )
         raise QuotaExceeded(
-            f"You already have {active} jobs queued or running (the limit is {limit}). "
-            "Wait for one to finish or cancel one."
+            f"This sweep paints {adding} cells and you have {active} jobs queued or running "
+            f"(the limit is {limit} at once). Wait for some to finish, or sweep fewer cells."
         )
     count, window = _parse_rate(settings.GENERATION_SUBMIT_RATE)
     recent = GenerationJob.objects.filter(
         user=user, created_at__gte=timezone.now() - window
     ).count()
-    if recent >= count:
+    if recent + adding > count:
         raise QuotaExceeded(
             f"You have submitted {recent} jobs recently (the limit is {settings.GENERATION_SUBMIT_RATE}). "
             "Please wait a little."
@@ -192,7 +200,7 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None, reproduces=None) -
         locked = get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         if locked is not None:
             suspension_refuse(locked)
-        _check_quota(user)
+        quota_check(user)
         frozen = recipes.job_snapshot(
             prompt=fields["prompt"],
             negative_prompt=fields["negative_prompt"],
@@ -208,11 +216,13 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None, reproduces=None) -
             held_for_review=held,
             **fields,
         )
-        transaction.on_commit(lambda: _send(job))
+        transaction.on_commit(lambda: job_send(job))
     return job
 
 
-def _send(job: GenerationJob) -> None:
+def job_send(job: GenerationJob) -> None:
+    """Send a committed job to the broker (``job_enqueue``); a job it could not send says
+    so (``enqueued_at`` null) for the caller to tell its client."""
     if job_enqueue(job.pk) is False:
         job.enqueued_at = None  # what the row now says: the caller can tell its client
 
