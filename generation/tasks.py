@@ -24,6 +24,7 @@ from celery.signals import (
     worker_shutdown,
 )
 from django.conf import settings
+from django.db import connections
 
 from config.logs import job_logging
 from generation import services
@@ -114,6 +115,13 @@ def forget_readiness(sender, **kwargs) -> None:
         services.worker_starting(hostname=sender.hostname)
     except Exception:  # the database away: the presence beat reports it
         logger.warning("Could not reset the readiness of %s", sender.hostname, exc_info=True)
+    finally:
+        # Closed properly now: Celery's Django fixup closes the raw socket of any connection
+        # left open when the pool starts (its own ``worker_process_init`` receiver, which may
+        # run after ours), behind the connection pool's back; the embedded worker's pool
+        # starts in this very thread, and a pooled connection whose socket was closed
+        # under it breaks whichever thread takes it next.
+        connections.close_all()
 
 
 @worker_process_init.connect
@@ -129,3 +137,5 @@ def warm_up_models(sender=None, **kwargs) -> None:
             services.worker_warmed(hostname=sender, queues=queues, loaded=loaded, failed=failed)
     except Exception:  # e.g. the database away: the worker still starts, unready
         logger.exception("Could not load the models of %s", sender or "this worker")
+    finally:
+        connections.close_all()  # before Celery's Django fixup closes their sockets raw

@@ -68,6 +68,8 @@
     }
     part(cell, "state").textContent = stateText(cell, data);
     cell.dataset.imageUrl = portrait ? portrait.image_url : "";
+    const cancel = part(cell, "cancel");
+    if (cancel && job.status !== "queued" && job.status !== "running") cancel.remove();
     if (portrait) showPublish(cell, job, portrait);
   }
 
@@ -110,7 +112,7 @@
     document.getElementById("sweep-summary").textContent = `${counts.painted} painted, ${counts.kept} kept${calls}`;
     if (!counts.active) {
       const cancel = document.getElementById("sweep-cancel");
-      if (cancel) cancel.hidden = true;
+      if (cancel) cancel.remove();
     }
   }
 
