@@ -7,11 +7,14 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         from config.health import health_report_register
+        from generation.presenters import sweep_origin
         from generation.selectors import portrait_has_active_remix_jobs, workers_health
-        from portraits.selectors import portrait_in_use_register
+        from portraits.selectors import portrait_in_use_register, portrait_origin_register
 
         # A portrait a queued or running remix job builds on keeps a tombstone when
         # deleted: portraits asks, through this check, without importing generation.
         portrait_in_use_register(portrait_has_active_remix_jobs)
+        # A sweep's portrait says so on its page and in the API, with its sibling cells.
+        portrait_origin_register(sweep_origin)
         # /healthz says how many workers are up (config may not import generation).
         health_report_register("workers", workers_health)

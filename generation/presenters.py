@@ -11,7 +11,12 @@ from typing import Any
 from django.urls import reverse
 
 from generation.models import GenerationJob, Sweep
-from generation.selectors import job_queue_position, job_waits_for_a_worker
+from generation.selectors import (
+    job_queue_position,
+    job_waits_for_a_worker,
+    sweep_of_portrait,
+    sweep_siblings_viewable,
+)
 from generation.sweeps import cell_caption
 from portraits.links import portrait_url
 from portraits.presenters import portrait_summary
@@ -191,4 +196,37 @@ def sweep_present(sweep: Sweep, *, cells: list[GenerationJob], viewer) -> dict[s
             "kept": sum(job.sweep_choice == "keep" for job in cells),
             "discarded": sum(job.sweep_choice == "discard" for job in cells),
         },
+    }
+
+
+def _cell_caption(job: GenerationJob) -> str:
+    return cell_caption(job.sweep_label, {job.style.slug: job.style.name} if job.style else {})
+
+
+def sweep_origin(*, portrait, viewer) -> dict[str, Any] | None:
+    """Where a sweep's portrait came from, for its page and API resource (``origin``,
+    registered with ``portraits.selectors.portrait_origin_register``): the sweep's axis,
+    what its cell tried (``caption``) and the sibling cells' portraits ``viewer`` may see.
+    The sweep itself (its board, its size, its choices) is its member's: only they get
+    its ``id`` and ``url``."""
+    cell = sweep_of_portrait(portrait=portrait)
+    if cell is None:
+        return None
+    sweep = cell.sweep
+    own = viewer is not None and viewer.is_authenticated and viewer.pk == sweep.user_id
+    siblings = sweep_siblings_viewable(sweep_id=sweep.pk, portrait=portrait, viewer=viewer)
+    return {
+        "kind": "sweep",
+        "axis": sweep.axis,
+        "axis_label": sweep.get_axis_display(),
+        "caption": _cell_caption(cell),
+        "sweep": (
+            {"id": str(sweep.pk), "url": sweep.get_absolute_url(), "choice": cell.sweep_choice}
+            if own
+            else None
+        ),
+        "siblings": [
+            {**portrait_summary(sibling, viewer=viewer), "caption": _cell_caption(sibling.job)}
+            for sibling in siblings
+        ],
     }

@@ -25,7 +25,11 @@ from config.errors import NotFound
 from generation.models import GenerationJob, GenerationModel, StylePreset, Sweep, WorkerPresence
 from portraits.lineage import compute_changes
 from portraits.recipe import PARENT_KEY, WITHHOLDABLE
-from portraits.selectors import portrait_queryset_for_jobs, portrait_remix_withheld
+from portraits.selectors import (
+    portrait_queryset_for_jobs,
+    portrait_queryset_viewable,
+    portrait_remix_withheld,
+)
 
 
 def _for_display(
@@ -246,3 +250,26 @@ def sweep_cell_for_display(*, sweep_id, job_id, viewer) -> GenerationJob | None:
     """One cell as its tile shows it, or None when it is not a cell of ``viewer``'s sweep."""
     qs = GenerationJob.objects.filter(pk=job_id, sweep_id=sweep_id, sweep__user=viewer)
     return _for_display(qs, viewer=viewer).first()
+
+
+def sweep_of_portrait(*, portrait) -> GenerationJob | None:
+    """The sweep cell (its job, with its sweep and style) that painted ``portrait``, if a
+    sweep did."""
+    if portrait.job_id is None:
+        return None
+    return (
+        GenerationJob.objects.filter(pk=portrait.job_id, sweep__isnull=False)
+        .select_related("sweep", "style")
+        .first()
+    )
+
+
+def sweep_siblings_viewable(*, sweep_id, portrait, viewer):
+    """The other cells' portraits of a sweep that ``viewer`` may see, in board order."""
+    return (
+        portrait_queryset_viewable(viewer=viewer)
+        .filter(job__sweep_id=sweep_id)
+        .exclude(pk=portrait.pk)
+        .select_related("job__style")
+        .order_by("job__sweep_position", "index_in_job")
+    )

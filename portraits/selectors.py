@@ -708,6 +708,27 @@ def portrait_in_use_register(check: Callable[[Portrait], bool]) -> None:
         _IN_USE_CHECKS.append(check)
 
 
+_ORIGINS: list[Callable[..., dict | None]] = []
+
+
+def portrait_origin_register(describe: Callable[..., dict | None]) -> None:
+    """Add ``describe(*, portrait, viewer) -> dict | None``: where a portrait was painted,
+    beyond its lineage (generation's sweeps: portraits knows nothing of them), as
+    ``viewer`` may see it."""
+    if describe not in _ORIGINS:
+        _ORIGINS.append(describe)
+
+
+def portrait_origin(*, portrait: Portrait, viewer) -> dict | None:
+    """What a registered app says of where ``portrait`` was painted (the first that knows),
+    or None: shown on its page and in its API resource (``origin``)."""
+    for describe in _ORIGINS:
+        found = describe(portrait=portrait, viewer=viewer)
+        if found is not None:
+            return found
+    return None
+
+
 def portrait_has_descendants(*, portrait: Portrait) -> bool:
     """Whether anything (a remix, even private or deleted, or anything another app
     registered with :func:`portrait_in_use_register`, such as a remix job still to run)

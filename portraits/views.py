@@ -104,6 +104,7 @@ def portrait_detail(request, public_id):
         "remix_login_url": f"{reverse('account_login')}?{urlencode({'next': remix_url})}",
         "tags": list(portrait.tags.all()),
         "family_size": selectors.portrait_family_size(portrait=portrait),
+        "origin": selectors.portrait_origin(portrait=portrait, viewer=request.user),
     }
     return _private_unless_public(render(request, "portraits/detail.html", context), portrait)
 

@@ -26,6 +26,7 @@ from portraits.selectors import (
     portrait_changes_for,
     portrait_credits,
     portrait_moderation_for,
+    portrait_origin,
     portrait_parent_for,
     portrait_recipe_for,
 )
@@ -184,6 +185,12 @@ class PortraitSerializer(PortraitSummarySerializer):
     role = serializers.ChoiceField(choices=Portrait.Role.choices, read_only=True)
     is_img2img = serializers.BooleanField(read_only=True)
     can_edit = serializers.SerializerMethodField()
+    origin = serializers.SerializerMethodField(
+        help_text="Where it was painted beyond its lineage, or null: a sweep's portrait has "
+        '`{"kind": "sweep", "axis", "axis_label", "caption" (what its cell tried), "sweep" '
+        '(its id and board url, for its author only), "siblings" (the other cells\' portraits '
+        "you may see, each with its caption)}`."
+    )
     links = serializers.SerializerMethodField()
     moderation = serializers.SerializerMethodField()
     published_at = serializers.DateTimeField(
@@ -225,6 +232,7 @@ class PortraitSerializer(PortraitSummarySerializer):
             "changes",
             "credits",
             "can_edit",
+            "origin",
             "links",
             "moderation",
             "updated_at",
@@ -316,6 +324,10 @@ class PortraitSerializer(PortraitSummarySerializer):
 
     def get_can_edit(self, portrait: Portrait) -> bool:
         return portrait_can_edit(portrait=portrait, viewer=self._viewer())
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_origin(self, portrait: Portrait) -> dict | None:
+        return portrait_origin(portrait=portrait, viewer=self._viewer())
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_links(self, portrait: Portrait) -> dict[str, str]:

@@ -451,3 +451,34 @@ def test_the_create_form_and_a_portrait_open_the_sweep_page_with_their_recipe(
     from_portrait = client.get(f"/sweeps/new/?portrait={portrait.public_id}&axis=styles")
     assert "a glazier</textarea>" in from_portrait.content.decode()
     assert client.get("/sweeps/new/?portrait=nope").status_code == 404
+
+
+def test_a_sweep_s_portrait_says_where_it_came_from_and_shows_only_visible_siblings(
+    styled, alice, bob, client, alice_api, api
+):
+    from portraits.services import portrait_update
+
+    sweep = services.sweep_submit(
+        user=alice, spec=BASE, axis="styles", values=["watercolour", "film-noir", "pop-art"]
+    )
+    painted = [paint_job(job.pk)[0] for job in sweep.cells.order_by("sweep_position")]
+    for portrait in painted[:2]:
+        portrait_update(portrait=portrait, by=alice, data={"visibility": "public"})
+
+    mine = alice_api.get(f"/api/v1/portraits/{painted[0].public_id}/").json()["origin"]
+    assert (mine["kind"], mine["axis"], mine["caption"]) == ("sweep", "styles", "Watercolour")
+    assert mine["sweep"]["url"] == sweep.get_absolute_url()
+    assert [s["caption"] for s in mine["siblings"]] == ["Film noir", "Pop art"]
+
+    # Anyone else: the siblings they may see, never the board or the private cell.
+    theirs = api.get(f"/api/v1/portraits/{painted[0].public_id}/").json()["origin"]
+    assert theirs["sweep"] is None
+    assert [s["id"] for s in theirs["siblings"]] == [painted[1].public_id]
+    client.force_login(bob)
+    page = client.get(painted[0].get_absolute_url()).content.decode()
+    assert "From a sweep" in page and painted[1].public_id in page
+    assert painted[2].public_id not in page and str(sweep.pk) not in page
+    client.force_login(alice)
+    assert sweep.get_absolute_url() in client.get(painted[0].get_absolute_url()).content.decode()
+    lone = paint_job(services.job_submit(user=alice, spec=BASE).pk)[0]
+    assert alice_api.get(f"/api/v1/portraits/{lone.public_id}/").json()["origin"] is None
