@@ -6,7 +6,13 @@ from django.utils.text import Truncator
 from accounts.admin import user_admin_link
 from config.errors import DomainError
 from generation import services
-from generation.models import GenerationJob, GenerationModel, StylePreset, WorkerPresence
+from generation.models import (
+    GenerationJob,
+    GenerationModel,
+    PromptModifier,
+    StylePreset,
+    WorkerPresence,
+)
 from portraits.admin import portrait_link, raw_json, recipe_readable, remix_of
 
 
@@ -70,6 +76,17 @@ class StylePresetAdmin(admin.ModelAdmin):
     list_editable = ["order", "is_enabled"]
     search_fields = ["name", "prompt_template"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(PromptModifier)
+class PromptModifierAdmin(admin.ModelAdmin):
+    """The prompt builder's vocabularies: the chips of the create page, by category."""
+
+    list_display = ["name", "category", "text", "order", "is_enabled"]
+    list_editable = ["order", "is_enabled"]
+    list_filter = ["category", "is_enabled"]
+    search_fields = ["name", "text"]
+    prepopulated_fields = {"slug": ["category", "name"]}
 
 
 @admin.register(GenerationJob)

@@ -1,7 +1,7 @@
 from django import forms
 
 from generation.models import GenerationModel, StylePreset
-from generation.selectors import model_list_enabled, style_list_enabled
+from generation.selectors import model_list_enabled, modifier_list_enabled, style_list_enabled
 from generation.sweeps import (
     AXIS_GUIDANCE,
     AXIS_PROMPT,
@@ -231,9 +231,22 @@ class JobForm(forms.Form):
         help_text="Low keeps the picture, high repaints it.",
     )
 
+    modifiers = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Add to the prompt",
+        help_text="Each chip adds its words to the end of your prompt.",
+        error_messages={"invalid_choice": "Unknown modifier “%(value)s”."},
+    )
+
     def __init__(self, *args, remix: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.remix = remix
+        self.modifiers = list(modifier_list_enabled()) if not remix else []
+        if remix:
+            del self.fields["modifiers"]
+        else:
+            self.fields["modifiers"].choices = [(m.slug, m.name) for m in self.modifiers]
         self.models = list(model_list_enabled())
         by_slug = {m.slug: m for m in self.models}
         self.fields["model"].choices = [(m.slug, m.name) for m in self.models]
@@ -287,6 +300,27 @@ class JobForm(forms.Form):
 
     def main_fields(self):
         return [field for field in self if field.name in ("prompt", "style")]
+
+    def modifier_groups(self) -> list[dict]:
+        """The prompt builder's chips by category: each with its words and whether it is
+        ticked (a form sent back with errors keeps them)."""
+        chosen = set(self["modifiers"].value() or []) if "modifiers" in self.fields else set()
+        groups: dict[str, dict] = {}
+        for modifier in self.modifiers:
+            group = groups.setdefault(
+                modifier.category,
+                {"label": modifier.get_category_display(), "chips": []},
+            )
+            group["chips"].append(
+                {
+                    "slug": modifier.slug,
+                    "name": modifier.name,
+                    "text": modifier.text,
+                    "checked": modifier.slug in chosen,
+                    "id": f"id_modifiers_{modifier.slug}",
+                }
+            )
+        return list(groups.values())
 
     def advanced_fields(self):
         return [field for field in self if field.name in ADVANCED_FIELDS]

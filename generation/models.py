@@ -205,6 +205,39 @@ class Sweep(models.Model):
         return f"/ws/sweeps/{self.pk}/"
 
 
+class PromptModifier(models.Model):
+    """A few words of the prompt builder (mood, lighting, time of day, framing, medium):
+    the create page offers them as chips that add their ``text`` to the prompt. Managed by
+    administrators; a disabled one is no longer offered (the prompts it went into keep
+    its words)."""
+
+    class Category(models.TextChoices):
+        MOOD = "mood", "Mood"
+        LIGHTING = "lighting", "Lighting"
+        TIME = "time", "Time of day"
+        FRAMING = "framing", "Framing"
+        MEDIUM = "medium", "Medium"
+
+    category = models.CharField(max_length=10, choices=Category.choices)
+    name = models.CharField(max_length=60, help_text="What the chip says.")
+    slug = models.SlugField(max_length=80, unique=True)
+    text = models.CharField(max_length=120, help_text="The words it adds to the prompt.")
+    order = models.PositiveSmallIntegerField(default=0)
+    is_enabled = models.BooleanField("enabled", default=True)
+
+    class Meta:
+        ordering = ["category", "order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category__in=["mood", "lighting", "time", "framing", "medium"]),
+                name="generation_modifier_category_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()}: {self.name}"
+
+
 # What a member makes of a sweep's cell (``GenerationJob.sweep_choice``; blank: untriaged).
 TRIAGE_CHOICES = [("keep", "Kept"), ("discard", "Discarded"), ("skip", "Skipped")]
 

@@ -22,7 +22,14 @@ from django.utils import timezone
 
 from accounts.permissions import is_moderator
 from config.errors import NotFound
-from generation.models import GenerationJob, GenerationModel, StylePreset, Sweep, WorkerPresence
+from generation.models import (
+    GenerationJob,
+    GenerationModel,
+    PromptModifier,
+    StylePreset,
+    Sweep,
+    WorkerPresence,
+)
 from portraits.lineage import compute_changes
 from portraits.recipe import PARENT_KEY, WITHHOLDABLE
 from portraits.selectors import (
@@ -214,6 +221,11 @@ def model_get_default() -> GenerationModel | None:
 
 def style_list_enabled() -> QuerySet[StylePreset]:
     return StylePreset.objects.filter(is_enabled=True)
+
+
+def modifier_list_enabled() -> QuerySet[PromptModifier]:
+    """The prompt builder's chips, by category then order."""
+    return PromptModifier.objects.filter(is_enabled=True)
 
 
 # --- Sweeps ---------------------------------------------------------------------------------

@@ -292,6 +292,16 @@ def _clean_text(errors: FieldErrors, field: str, value: Any, *, required: bool) 
     return text
 
 
+def prompt_with_modifiers(prompt: str, additions: Sequence[str]) -> str:
+    """The prompt with the prompt builder's words added at its end, each once: one the
+    prompt already says (any case) is not said twice."""
+    text = (prompt or "").strip().rstrip(",").strip()
+    for words in additions:
+        if words and words.lower() not in text.lower():
+            text = f"{text}, {words}" if text else words
+    return text
+
+
 def spec_clean(
     spec: Mapping[str, Any], *, model: ModelLimits | None, has_parent: bool
 ) -> tuple[dict[str, Any], FieldErrors]:

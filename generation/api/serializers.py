@@ -8,7 +8,7 @@ from rest_framework.fields import empty
 
 from config.api.fields import RefusesUnknownFieldsMixin, StrictCharField, StrictSlugField
 from config.api.filters import EnumFilter, QuerySerializer
-from generation.models import GenerationJob, GenerationModel, StylePreset
+from generation.models import GenerationJob, GenerationModel, PromptModifier, StylePreset
 from generation.presenters import job_present, sweep_present
 from generation.selectors import sweep_cells_for_display
 from generation.sweeps import AXES
@@ -41,6 +41,12 @@ class GenerationModelSerializer(serializers.ModelSerializer):
             "max_height",
             "default_scheduler",
         ]
+
+
+class PromptModifierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PromptModifier
+        fields = ["slug", "category", "name", "text", "order"]
 
 
 class StylePresetSerializer(serializers.ModelSerializer):
@@ -138,6 +144,13 @@ class JobSpecSerializer(RefusesUnknownFieldsMixin, serializers.Serializer):
             "max_value": f"Must be between 1 and {MAX_IMAGES_PER_JOB}.",
         },
     )
+    modifiers = serializers.ListField(
+        child=StrictSlugField(error_messages={"invalid": "Unknown modifier “%(value)s”."}),
+        required=False,
+        max_length=20,
+        help_text="The prompt builder's modifiers (`GET /api/v1/modifiers/`), by slug: their "
+        "words are added to the end of the prompt, each once.",
+    )
     scheduler = serializers.ChoiceField(
         choices=sorted(SCHEDULERS),
         required=False,
@@ -165,6 +178,7 @@ class RemixSerializer(JobSpecSerializer):
     is the portrait in the URL.
     """
 
+    modifiers = None  # the prompt builder is the create form's (a remix edits the prompt)
     prompt = PromptField(
         max_length=PROMPT_MAX_LENGTH,
         required=False,

@@ -20,6 +20,7 @@ from generation.api.serializers import (
     JobSerializer,
     JobSpecSerializer,
     JobSubmittedDocSerializer,
+    PromptModifierSerializer,
     RemixSerializer,
     StylePresetSerializer,
     SweepCompareSerializer,
@@ -230,6 +231,18 @@ class GenerationModelViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = SlugConverter.regex
     pagination_class = None
     queryset = selectors.model_list_enabled()
+
+
+class PromptModifierViewSet(viewsets.ReadOnlyModelViewSet):
+    """The prompt builder's modifiers by category (mood, lighting, time of day, framing,
+    medium): send their slugs as a job's or sweep's `modifiers` to add their words."""
+
+    serializer_class = PromptModifierSerializer
+    permission_classes = [permissions.AllowAny]
+    lookup_field = "slug"
+    lookup_value_regex = SlugConverter.regex
+    pagination_class = None
+    queryset = selectors.modifier_list_enabled()
 
 
 class StylePresetViewSet(viewsets.ReadOnlyModelViewSet):

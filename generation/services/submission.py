@@ -33,7 +33,13 @@ from config.errors import (
 )
 from config.gates import TextRefused, atomic_keeping_refusals, text_gate_check
 from config.logs import job_logging
-from generation.models import GenerationJob, GenerationModel, StylePreset, SubmissionKey
+from generation.models import (
+    GenerationJob,
+    GenerationModel,
+    PromptModifier,
+    StylePreset,
+    SubmissionKey,
+)
 from generation.selectors import model_get_default
 from portraits import recipe as recipes
 from portraits.selectors import (
@@ -86,6 +92,28 @@ def _resolve_style(errors: recipes.FieldErrors, value: Any) -> StylePreset | Non
     return style
 
 
+def _with_modifiers(errors: recipes.FieldErrors, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``spec`` with its ``modifiers`` (the prompt builder's chips, by slug) added to its
+    prompt, in the order given: what the member sees is what is painted and recorded."""
+    slugs = spec.get("modifiers")
+    rest = {name: value for name, value in spec.items() if name != "modifiers"}
+    if recipes.is_blank(slugs) or slugs == []:
+        return rest
+    if isinstance(slugs, str):
+        slugs = [slugs]
+    if not isinstance(slugs, list | tuple) or not all(isinstance(s, str) for s in slugs):
+        recipes.add_error(errors, "modifiers", "Give a list of modifier slugs.")
+        return rest
+    found = {m.slug: m for m in PromptModifier.objects.filter(slug__in=slugs, is_enabled=True)}
+    for slug in slugs:
+        if slug not in found:
+            recipes.add_error(errors, "modifiers", f"Unknown modifier “{slug}”.")
+    if set(found) != set(slugs) or recipes.is_blank(rest.get("prompt")):
+        return rest
+    additions = [found[slug].text for slug in slugs]
+    return {**rest, "prompt": recipes.prompt_with_modifiers(str(rest["prompt"]), additions)}
+
+
 def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]:
     """Check a job's recipe and fill in the model's defaults.
 
@@ -94,6 +122,7 @@ def job_validate_spec(spec: Mapping[str, Any], *, parent=None) -> dict[str, Any]
     the first only: the rows' errors here with the recipe's).
     """
     errors: recipes.FieldErrors = {}
+    spec = _with_modifiers(errors, spec)
     model = _resolve_model(errors, spec.get("model"))
     style = _resolve_style(errors, spec.get("style"))
     fields, field_errors = recipes.spec_clean(

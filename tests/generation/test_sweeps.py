@@ -482,3 +482,43 @@ def test_a_sweep_s_portrait_says_where_it_came_from_and_shows_only_visible_sibli
     assert sweep.get_absolute_url() in client.get(painted[0].get_absolute_url()).content.decode()
     lone = paint_job(services.job_submit(user=alice, spec=BASE).pk)[0]
     assert alice_api.get(f"/api/v1/portraits/{lone.public_id}/").json()["origin"] is None
+
+
+# --- The prompt builder -------------------------------------------------------------------------
+
+
+def test_prompt_builder_chips_add_their_words_on_the_page_and_through_the_api(
+    styled, alice, client, alice_api, api
+):
+    modifiers = api.get("/api/v1/modifiers/").json()
+    by_slug = {m["slug"]: m for m in modifiers}
+    assert {m["category"] for m in modifiers} == {"mood", "lighting", "time", "framing", "medium"}
+    assert by_slug["time-dusk"]["text"] == "at dusk"
+
+    client.force_login(alice)
+    page = client.get("/create/").content.decode()
+    assert "+ “at dusk”" in page and 'name="modifiers" value="time-dusk"' in page
+    client.post("/create/", {"prompt": "a fisherman", "modifiers": ["time-dusk", "mood-smiling"]})
+    assert GenerationJob.objects.get().prompt == "a fisherman, at dusk, with a smile"
+
+    made = alice_api.post(
+        "/api/v1/jobs/",
+        {"prompt": "a fisherman at dusk", "modifiers": ["time-dusk", "lighting-candlelight"]},
+        format="json",
+    )
+    assert made.status_code == 201
+    assert made.json()["recipe"]["prompt"] == "a fisherman at dusk, warm candlelight"  # once
+
+    refused = alice_api.post(
+        "/api/v1/jobs/", {"prompt": "x", "modifiers": ["time-noon"]}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"]["modifiers"] == ["Unknown modifier “time-noon”."]
+    swept = services.sweep_submit(
+        user=alice,
+        spec={**BASE, "modifiers": ["framing-profile"]},
+        axis="styles",
+        values=["watercolour", "pop-art"],
+    )
+    assert {job.prompt for job in swept.cells.all()} == {"an old sailor, in profile"}
+    assert GenerationJob.objects.count() == 4
