@@ -1,6 +1,6 @@
 from django import forms
 
-from generation.models import GenerationModel, StylePreset
+from generation.models import GenerationModel, PromptModifier, StylePreset
 from generation.selectors import model_list_enabled, modifier_list_enabled, style_list_enabled
 from generation.sweeps import (
     AXIS_GUIDANCE,
@@ -301,6 +301,13 @@ class JobForm(forms.Form):
     def main_fields(self):
         return [field for field in self if field.name in ("prompt", "style")]
 
+    @property
+    def modifiers_open(self) -> bool:
+        """The prompt builder's fold opens when a chip is ticked, or refused."""
+        return "modifiers" in self.fields and bool(
+            self["modifiers"].value() or self.errors.get("modifiers")
+        )
+
     def modifier_groups(self) -> list[dict]:
         """The prompt builder's chips by category: each with its words and whether it is
         ticked (a form sent back with errors keeps them)."""
@@ -320,7 +327,8 @@ class JobForm(forms.Form):
                     "id": f"id_modifiers_{modifier.slug}",
                 }
             )
-        return list(groups.values())
+        order = [value for value, _ in PromptModifier.Category.choices]
+        return [groups[key] for key in sorted(groups, key=order.index)]
 
     def advanced_fields(self):
         return [field for field in self if field.name in ADVANCED_FIELDS]

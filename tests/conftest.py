@@ -168,6 +168,20 @@ def style_presets(db):
     return StylePreset.objects.all()
 
 
+@pytest.fixture
+def prompt_modifiers(db):
+    """The seeded prompt builder's chips, again (as ``style_presets``)."""
+    import importlib
+
+    from django.apps import apps
+
+    from generation.models import PromptModifier
+
+    if not PromptModifier.objects.exists():
+        importlib.import_module("generation.migrations.0016_seed_prompt_modifiers").seed(apps, None)
+    return PromptModifier.objects.all()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """The tiny offline pipeline, built once per test session (random weights)."""

@@ -71,7 +71,7 @@ class EmbeddedSite:
 
 
 @pytest.fixture
-def embedded_site(transactional_db, tiny_model, style_presets, tmp_path):
+def embedded_site(transactional_db, tiny_model, style_presets, prompt_modifiers, tmp_path):
     site = EmbeddedSite(tmp_path)
     site.start()
     try:

@@ -488,7 +488,7 @@ def test_a_sweep_s_portrait_says_where_it_came_from_and_shows_only_visible_sibli
 
 
 def test_prompt_builder_chips_add_their_words_on_the_page_and_through_the_api(
-    styled, alice, client, alice_api, api
+    styled, prompt_modifiers, alice, client, alice_api, api
 ):
     modifiers = api.get("/api/v1/modifiers/").json()
     by_slug = {m["slug"]: m for m in modifiers}
