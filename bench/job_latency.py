@@ -139,11 +139,13 @@ def parse_time(value: str | None) -> float | None:
 class Site:
     """A Likeness data directory and the processes serving it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, database_url: str = "") -> None:
         self.root = root
         self.data = root / "data"
         self.c2pa = root / "c2pa"
         self.processes: list[subprocess.Popen] = []
+        # The embedded default's SQLite unless a (fresh) PostgreSQL database is given.
+        self.database_url = database_url
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment of the embedded default on this data directory, plus `extra`."""
@@ -158,6 +160,8 @@ class Site:
             API_REGISTER_RATE="100000/hour",
             PYTHONUNBUFFERED="1",
         )
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
         env.update(extra)
         return env
 

@@ -40,6 +40,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -270,6 +271,21 @@ async def run(args, port: int, daphne_pid: int, start_worker) -> dict[str, Any]:
     }
 
 
+def fresh_database(url: str) -> None:
+    """Drop and create the PostgreSQL database ``url`` names (from the server's own
+    ``postgres`` database): a benchmark's site starts empty, as a fresh SQLite file does."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if parts.scheme not in {"postgres", "postgresql"} or not name:
+        sys.exit(f"--database-url must name a PostgreSQL database, not {url!r}")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--watchers", type=int, default=800)
@@ -295,6 +311,12 @@ def main() -> None:
         help="no worker: the probes alone, what the web process relays without painting "
         "beside it (the jobs stay queued, so no done)",
     )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL database to create afresh and serve the site from (dropped first if "
+        "it exists), as production; default: the embedded default's SQLite",
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
@@ -303,8 +325,10 @@ def main() -> None:
 
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="likeness-watchers-") as tmp:
-        site = Site(Path(tmp))
+        site = Site(Path(tmp), database_url=args.database_url)
         try:
+            if args.database_url:
+                fresh_database(args.database_url)
             log(f"setting up a site in {tmp}")
             site.prepare()
             prefix = f"likeness-watchers-{os.getpid()}"
