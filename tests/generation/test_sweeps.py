@@ -411,6 +411,8 @@ def test_a_member_sweeps_from_the_page_and_triages_without_javascript(styled, al
     assert "Watercolour" in board and "Film noir" in board
     assert 'aria-keyshortcuts="K"' in board
 
+    cell_page = client.get(sweep.cells.get(sweep_position=1).get_absolute_url()).content.decode()
+    assert f'href="{sweep.get_absolute_url()}#cell-1">a sweep</a>' in cell_page
     kept = client.post(f"{sweep.get_absolute_url()}triage/", {"cell": "1", "choice": "keep"})
     assert kept.status_code == 302 and kept["Location"].endswith("#cell-1")
     assert sweep.cells.get(sweep_position=1).sweep_choice == "keep"
