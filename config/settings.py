@@ -502,6 +502,9 @@ SPECTACULAR_SETTINGS = {
         "ReportStatusEnum": "moderation.api.serializers.ReportStatus",
         # The job status kept its name when the moderation statuses came.
         "StatusEnum": "generation.models.GenerationJob.Status",
+        # A report's category kept its name when the prompt builder's categories came.
+        "CategoryEnum": "moderation.models.Report.Category",
+        "PromptModifierCategoryEnum": "generation.models.PromptModifier.Category",
     },
 }
 
