@@ -289,6 +289,7 @@ def test_a_bad_cursor_is_a_400_with_a_cursor_error_on_every_cursor_paginated_lis
     portrait = world["portrait"].public_id
     assert set(lists) == {
         "/api/v1/jobs/",
+        "/api/v1/sweeps/",
         "/api/v1/me/portraits/",
         "/api/v1/me/tokens/",
         f"/api/v1/portraits/{portrait}/remixes/",
@@ -314,7 +315,7 @@ def test_a_bad_cursor_is_a_400_with_a_cursor_error_on_every_cursor_paginated_lis
 def test_a_bad_cursor_on_a_page_is_the_sites_400_page(world, alice, client):
     client.force_login(alice)
     portrait = world["portrait"].public_id
-    for url in ("/me/portraits/", f"/p/{portrait}/remixes/", "/notifications/"):
+    for url in ("/me/portraits/", f"/p/{portrait}/remixes/", "/notifications/", "/sweeps/"):
         for cursor in BAD_CURSORS:
             response = client.get(f"{url}?cursor={cursor}")
             assert response.status_code == 400, (url, cursor)
