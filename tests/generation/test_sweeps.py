@@ -524,3 +524,19 @@ def test_prompt_builder_chips_add_their_words_on_the_page_and_through_the_api(
     )
     assert {job.prompt for job in swept.cells.all()} == {"an old sailor, in profile"}
     assert GenerationJob.objects.count() == 4
+
+
+def test_a_board_reads_in_the_same_few_queries_however_many_cells(
+    styled, alice, alice_api, django_assert_num_queries
+):
+    boards = []
+    for cells in (2, 6):
+        sweep = services.sweep_submit(user=alice, spec=BASE, axis="seeds", values=cells)
+        for job in sweep.cells.all():
+            paint_job(job.pk)
+        boards.append(f"/api/v1/sweeps/{sweep.pk}/")
+    alice_api.get(boards[0])  # the member's permissions, read once and kept
+
+    for url in boards:  # the sweep, its cells (with their queue places), their portraits
+        with django_assert_num_queries(3):
+            assert len(alice_api.get(url).json()["cells"]) in (2, 6)
