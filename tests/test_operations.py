@@ -113,6 +113,17 @@ def test_a_worker_sends_the_task_events_flower_reads(tmp_path, settings):
         listening = threading.Thread(target=receiver.capture, kwargs={"wakeup": False})
         listening.start()
         assert bound.wait(30), "the event receiver never started consuming"
+        # Consuming is not yet hearing: on Redis the receiver's SUBSCRIBE reaches the server
+        # with its first poll, and an event published before it is gone (pub/sub keeps
+        # nothing). Probe until one of ours comes back; then the task's `task-sent` cannot
+        # be missed.
+        with app.events.default_dispatcher() as dispatcher:
+
+            def heard() -> bool:
+                dispatcher.send("likeness-probe")
+                return any(e.get("type") == "likeness-probe" for e in list(seen))
+
+            support.wait_until(heard, timeout=30, what="the event receiver to hear an event")
         worker = support.celery_worker(env, tmp_path / "worker.log", "events")
         try:
             with support.running(worker):
