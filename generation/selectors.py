@@ -269,11 +269,11 @@ def sweep_of_portrait(*, portrait) -> GenerationJob | None:
     sweep did."""
     if portrait.job_id is None:
         return None
-    return (
-        GenerationJob.objects.filter(pk=portrait.job_id, sweep__isnull=False)
-        .select_related("sweep", "style")
-        .first()
-    )
+    # Read with the portrait (portraits.selectors select its job): a portrait no sweep
+    # painted, nearly all of them, costs its page no query.
+    if portrait.job is None or portrait.job.sweep_id is None:
+        return None
+    return GenerationJob.objects.select_related("sweep", "style").get(pk=portrait.job_id)
 
 
 def sweep_siblings_viewable(*, sweep_id, portrait, viewer):

@@ -224,28 +224,43 @@ def job_submit(*, user, spec: Mapping[str, Any], parent=None, reproduces=None) -
         {"prompt": fields["prompt"], "negative_prompt": fields["negative_prompt"]}, user=user
     )
     with transaction.atomic():
-        # Serialise one user's submissions so two parallel requests cannot both
-        # pass the quota check (SQLite serialises writers anyway).
-        locked = get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        if locked is not None:
-            suspension_refuse(locked)
-        quota_check(user)
-        frozen = recipes.job_snapshot(
-            prompt=fields["prompt"],
-            negative_prompt=fields["negative_prompt"],
-            model=fields["model"].limits(),
-            style=fields["style"].template() if fields["style"] is not None else None,
-            parent=parent.public_id if parent is not None else None,
-        )
-        job = GenerationJob.objects.create(
-            user=user,
-            parent=parent,
-            reproduces=reproduces,
-            frozen=frozen,
-            held_for_review=held,
-            **fields,
-        )
-        transaction.on_commit(lambda: job_send(job))
+        quota_claim(user, adding=1)
+        return job_create(user=user, fields=fields, held=held, parent=parent, reproduces=reproduces)
+
+
+def quota_claim(user, *, adding: int) -> None:
+    """Inside the submission's transaction: lock the member's row, so two parallel
+    submissions cannot both pass the quota check (SQLite serialises writers anyway),
+    refuse a member suspended meanwhile, and check the quota for ``adding`` more jobs."""
+    locked = get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    if locked is not None:
+        suspension_refuse(locked)
+    quota_check(user, adding=adding)
+
+
+def job_create(
+    *, user, fields: Mapping[str, Any], held: bool, parent=None, reproduces=None, **extra: Any
+) -> GenerationJob:
+    """Save a queued job from checked ``fields`` (``job_validate_spec``) with its frozen
+    snapshot, sent to the broker after commit. Inside the transaction of ``quota_claim``.
+    ``extra``: more columns (a sweep's cell: its sweep, place and label)."""
+    frozen = recipes.job_snapshot(
+        prompt=fields["prompt"],
+        negative_prompt=fields["negative_prompt"],
+        model=fields["model"].limits(),
+        style=fields["style"].template() if fields["style"] is not None else None,
+        parent=parent.public_id if parent is not None else None,
+    )
+    job = GenerationJob.objects.create(
+        user=user,
+        parent=parent,
+        reproduces=reproduces,
+        frozen=frozen,
+        held_for_review=held,
+        **fields,
+        **extra,
+    )
+    transaction.on_commit(lambda: job_send(job))
     return job
 
 

@@ -16,15 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from accounts.suspension import is_suspended, suspension_refusal, suspension_refuse
+from accounts.suspension import is_suspended, suspension_refusal
 from config.errors import Conflict, DomainError, PermissionDenied
 from config.gates import text_gate_check
 from generation.models import TRIAGE_CHOICES, GenerationJob, Sweep
 from generation.services.lifecycle import job_cancel
-from generation.services.submission import job_send, job_validate_spec, quota_check
+from generation.services.submission import job_create, job_validate_spec, quota_claim
 from generation.sweeps import AXIS_FIELD, SweepError, cell_caption, sweep_cells
 from portraits import recipe as recipes
 
@@ -104,34 +103,18 @@ def sweep_submit(*, user, spec: Mapping[str, Any], axis: str, values: Any = None
                 user=user,
             )
     with transaction.atomic():
-        locked = get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        if locked is not None:
-            suspension_refuse(locked)
-        quota_check(user, adding=len(cells))
+        quota_claim(user, adding=len(cells))
         sweep = Sweep.objects.create(user=user, axis=axis, prompt=str(spec.get("prompt") or ""))
-        jobs = []
         for position, (cell, fields) in enumerate(zip(cells, checked, strict=True)):
-            frozen = recipes.job_snapshot(
-                prompt=fields["prompt"],
-                negative_prompt=fields["negative_prompt"],
-                model=fields["model"].limits(),
-                style=fields["style"].template() if fields["style"] is not None else None,
-                parent=None,
+            job_create(
+                user=user,
+                fields=fields,
+                held=held[(fields["prompt"], fields["negative_prompt"])],
+                sweep=sweep,
+                sweep_position=position,
+                sweep_label=cell.label,
             )
-            jobs.append(
-                GenerationJob.objects.create(
-                    user=user,
-                    frozen=frozen,
-                    held_for_review=held[(fields["prompt"], fields["negative_prompt"])],
-                    sweep=sweep,
-                    sweep_position=position,
-                    sweep_label=cell.label,
-                    **fields,
-                )
-            )
-        logger.info("Sweep %s: %d cells along %s for %s", sweep.pk, len(jobs), axis, user.pk)
-        for job in jobs:
-            transaction.on_commit(lambda job=job: job_send(job))
+        logger.info("Sweep %s: %d cells along %s for %s", sweep.pk, len(cells), axis, user.pk)
     return sweep
 
 

@@ -25,6 +25,7 @@ from generation.models import GenerationJob, Sweep
 from generation.routing import websocket_urlpatterns
 from generation.sweeps import SweepError, cell_caption, prompt_alternatives, sweep_cells
 from generation.tasks import run_job
+from portraits.selectors import portrait_get_viewable, portrait_origin
 from tests.conftest import _api_client
 from tests.support import paint_job
 
@@ -456,7 +457,7 @@ def test_the_create_form_and_a_portrait_open_the_sweep_page_with_their_recipe(
 
 
 def test_a_sweep_s_portrait_says_where_it_came_from_and_shows_only_visible_siblings(
-    styled, alice, bob, client, alice_api, api
+    styled, alice, bob, client, alice_api, api, django_assert_num_queries
 ):
     from portraits.services import portrait_update
 
@@ -484,6 +485,10 @@ def test_a_sweep_s_portrait_says_where_it_came_from_and_shows_only_visible_sibli
     assert sweep.get_absolute_url() in client.get(painted[0].get_absolute_url()).content.decode()
     lone = paint_job(services.job_submit(user=alice, spec=BASE).pk)[0]
     assert alice_api.get(f"/api/v1/portraits/{lone.public_id}/").json()["origin"] is None
+    # A portrait no sweep painted costs its page and resource no query for it.
+    read = portrait_get_viewable(viewer=alice, public_id=lone.public_id)
+    with django_assert_num_queries(0):
+        assert portrait_origin(portrait=read, viewer=alice) is None
 
 
 # --- The prompt builder -------------------------------------------------------------------------
