@@ -20,8 +20,10 @@ from config.errors import DomainError, NotFound, PermissionDenied
 from gallery.models import Follow, Like
 from gallery.selectors import portrait_likeable
 from gallery.signals import member_followed, portrait_liked
+from generation.services.taste import taste_record, taste_withdraw
 from portraits.community import portrait_activity_record
 from portraits.models import Portrait
+from portraits.selectors import portrait_recipe_for
 
 
 class NotLikeable(PermissionDenied):
@@ -57,6 +59,10 @@ def like_add(*, user: User, portrait: Portrait) -> bool:
                 portrait_id=portrait.pk, kind="like", at=like.created_at, delta=1
             )
             portrait_liked.send(sender=Like, like=like)
+            # What a member likes says something of their taste (``generation.taste``).
+            # Its recipe as this member may read it: no words hidden from them.
+            recipe = portrait_recipe_for(portrait=portrait, viewer=user)
+            taste_record(user=user, kind="like", recipe=recipe, portrait=portrait)
         portrait.refresh_from_db(fields=["like_count", "trending"])
     return created
 
@@ -76,6 +82,7 @@ def like_remove(*, user: User, portrait: Portrait) -> bool:
         removed = like is not None
         if removed:
             like.delete()
+            taste_withdraw(user=user, kind="like", portrait=portrait)
             portrait_activity_record(
                 portrait_id=portrait.pk, kind="like", at=like.created_at, delta=-1
             )

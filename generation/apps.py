@@ -9,7 +9,9 @@ class GenerationConfig(AppConfig):
         from config.health import health_report_register
         from generation.presenters import sweep_origin
         from generation.selectors import portrait_has_active_remix_jobs, workers_health
+        from generation.services.taste import on_portrait_deleting, on_portrait_published
         from portraits.selectors import portrait_in_use_register, portrait_origin_register
+        from portraits.signals import portrait_deleting, portrait_published
 
         # A portrait a queued or running remix job builds on keeps a tombstone when
         # deleted: portraits asks, through this check, without importing generation.
@@ -18,3 +20,6 @@ class GenerationConfig(AppConfig):
         portrait_origin_register(sweep_origin)
         # /healthz says how many workers are up (config may not import generation).
         health_report_register("workers", workers_health)
+        # Publishing and deleting one's own portrait say something of one's taste.
+        portrait_published.connect(on_portrait_published, dispatch_uid="taste-publish")
+        portrait_deleting.connect(on_portrait_deleting, dispatch_uid="taste-delete")

@@ -239,9 +239,11 @@ class JobForm(forms.Form):
         error_messages={"invalid_choice": "Unknown modifier “%(value)s”."},
     )
 
-    def __init__(self, *args, remix: bool = False, **kwargs):
+    def __init__(self, *args, remix: bool = False, taste: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.remix = remix
+        # What the studio suggests to this member (``selectors.taste_studio``), or nothing.
+        self.taste = taste or {}
         self.modifiers = list(modifier_list_enabled()) if not remix else []
         if remix:
             del self.fields["modifiers"]
@@ -263,7 +265,7 @@ class JobForm(forms.Form):
                 attrs["placeholder"] = number_text(getattr(self.chosen_model, default_attr))
                 attrs["max"] = number_text(getattr(self.chosen_model, max_attr))
         self.styles = list(style_list_enabled())
-        self.fields["style"].choices = [("", "No style")] + [(s.slug, s.name) for s in self.styles]
+        self.fields["style"].choices = [("", "No style")] + self._style_choices()
         self.fields["style"].widget.additions = {s.slug: preset_additions(s) for s in self.styles}
         self.fields["scheduler"].choices = [("", model_default_sampler(self.chosen_model))] + [
             (name, label) for name, label in SCHEDULERS.items()
@@ -273,6 +275,28 @@ class JobForm(forms.Form):
             del self.fields["init_strength"]
         else:
             self._strength_setup()
+
+    def _style_choices(self) -> list:
+        """The styles, and with a member's taste, "Suggested for you" first, in its order
+        (the exploration slot last), then the others in the member's order."""
+        names = {s.slug: s.name for s in self.styles}
+        suggested = [s["slug"] for s in self.taste.get("styles", []) if s["slug"] in names]
+        if not suggested:
+            return list(names.items())
+        order = [slug for slug in self.taste.get("style_order", []) if slug in names]
+        order += [slug for slug in names if slug not in order]
+        return [
+            ("Suggested for you", [(slug, names[slug]) for slug in suggested]),
+            ("Other styles", [(slug, names[slug]) for slug in order if slug not in suggested]),
+        ]
+
+    @property
+    def suggested_styles(self) -> list[dict]:
+        return self.taste.get("styles", [])
+
+    @property
+    def suggested_modifiers(self) -> list[dict]:
+        return self.taste.get("modifiers", []) if "modifiers" in self.fields else []
 
     def _strength_setup(self) -> None:
         # A form filled in from an image-to-image job ("Edit and resubmit") starts from
@@ -442,7 +466,12 @@ class SweepForm(JobForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["num_images"]
-        self.fields["styles"].choices = [(s.slug, s.name) for s in self.styles]
+        # Suggested first, as the create form's picker orders them.
+        self.fields["styles"].choices = [
+            choice
+            for group in self._style_choices()
+            for choice in (group[1] if isinstance(group[1], list) else [group])
+        ]
         self.fields["style"].help_text = "For every cell, unless you sweep the styles."
         self.fields[
             "prompt"

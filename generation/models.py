@@ -500,3 +500,69 @@ class WorkerPresence(models.Model):
     @staticmethod
     def queues_field(queues) -> str:
         return "," + "".join(f"{queue}," for queue in sorted(queues))
+
+
+class TasteProfile(models.Model):
+    """Whether the studio learns a member's taste (``generation.taste``). No row: it does.
+    Switched off, it records nothing and suggests nothing of theirs; what it had learned
+    stays until they reset it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="taste_profile"
+    )
+    learning = models.BooleanField(default=True)
+    reset_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {'learning' if self.learning else 'off'}"
+
+
+class TasteSignal(models.Model):
+    """One choice a member made about a recipe, read as its features at the time
+    (``generation.taste.recipe_features``): a later edit or deletion of the portrait does
+    not rewrite what they chose. Only its member and the community's aggregate
+    (``generation.taste.community_prior``, never one member's) read it."""
+
+    class Kind(models.TextChoices):
+        KEEP = "keep", "Kept"
+        DISCARD = "discard", "Discarded"
+        PREFER = "prefer", "Picked over another"
+        PUBLISH = "publish", "Published"
+        LIKE = "like", "Liked"
+        REMIX = "remix", "Remixed"
+        DELETE = "delete", "Deleted"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="taste_signals"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    features = models.JSONField(default=list)
+    # A pick's other cell: what the chosen one was preferred to.
+    against = models.JSONField(default=list, blank=True)
+    # What it was about, while it exists (a sweep's cell, a portrait).
+    job = models.ForeignKey(
+        GenerationJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    other_job = models.ForeignKey(
+        GenerationJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    portrait = models.ForeignKey(
+        "portraits.Portrait", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="generation_taste_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=["keep", "discard", "prefer", "publish", "like", "remix", "delete"]
+                ),
+                name="generation_tastesignal_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.created_at:%Y-%m-%d}"

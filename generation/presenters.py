@@ -199,7 +199,7 @@ def sweep_present(sweep: Sweep, *, cells: list[GenerationJob], viewer) -> dict[s
     }
 
 
-def _cell_caption(job: GenerationJob) -> str:
+def job_cell_caption(job: GenerationJob) -> str:
     return cell_caption(job.sweep_label, {job.style.slug: job.style.name} if job.style else {})
 
 
@@ -219,14 +219,14 @@ def sweep_origin(*, portrait, viewer) -> dict[str, Any] | None:
         "kind": "sweep",
         "axis": sweep.axis,
         "axis_label": sweep.get_axis_display(),
-        "caption": _cell_caption(cell),
+        "caption": job_cell_caption(cell),
         "sweep": (
             {"id": str(sweep.pk), "url": sweep.get_absolute_url(), "choice": cell.sweep_choice}
             if own
             else None
         ),
         "siblings": [
-            {**portrait_summary(sibling, viewer=viewer), "caption": _cell_caption(sibling.job)}
+            {**portrait_summary(sibling, viewer=viewer), "caption": job_cell_caption(sibling.job)}
             for sibling in siblings
         ],
     }

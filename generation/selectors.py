@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import (
     Count,
     Exists,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -22,12 +25,15 @@ from django.utils import timezone
 
 from accounts.permissions import is_moderator
 from config.errors import NotFound
+from generation import taste
 from generation.models import (
     GenerationJob,
     GenerationModel,
     PromptModifier,
     StylePreset,
     Sweep,
+    TasteProfile,
+    TasteSignal,
     WorkerPresence,
 )
 from portraits.lineage import compute_changes
@@ -285,3 +291,172 @@ def sweep_siblings_viewable(*, sweep_id, portrait, viewer):
         .select_related("job__style")
         .order_by("job__sweep_position", "index_in_job")
     )
+
+
+# --- Taste ------------------------------------------------------------------------------
+
+# How long the community's prior, and a member's fit (keyed by their newest signal, so a
+# new choice is seen at once), are kept.
+TASTE_CACHE_SECONDS = 600
+# How many of the newest signals the community's prior reads.
+COMMUNITY_SIGNALS_READ = 20_000
+COMMUNITY_PRIOR_KEY = "generation:taste:community"
+
+
+def style_choices() -> list[taste.Choice]:
+    return [taste.Choice(s.slug, s.name) for s in style_list_enabled()]
+
+
+def modifier_choices() -> list[taste.Choice]:
+    return [taste.Choice(m.slug, m.name, m.text) for m in modifier_list_enabled()]
+
+
+def taste_is_learning(*, user) -> bool:
+    """Whether the studio learns ``user``'s taste (it does unless they switched it off)."""
+    return not TasteProfile.objects.filter(user=user, learning=False).exists()
+
+
+def _signal(kind, features, against) -> taste.Signal:
+    return taste.Signal(kind=kind, features=tuple(features or ()), against=tuple(against or ()))
+
+
+def taste_signals(*, user, limit: int = taste.SIGNALS_READ) -> list[taste.Signal]:
+    """``user``'s newest signals, as the model reads them."""
+    rows = TasteSignal.objects.filter(user=user).values_list("kind", "features", "against")
+    return [_signal(*row) for row in rows[:limit]]
+
+
+def taste_community_prior() -> dict[str, float]:
+    """The community's prior (``taste.community_prior``) over the newest signals of
+    members whose studio learns; cached, so a page pays for it once in a while."""
+
+    def compute() -> dict[str, float]:
+        rows = (
+            TasteSignal.objects.exclude(user__taste_profile__learning=False)
+            .order_by("-created_at")
+            .values_list("user_id", "kind", "features", "against")[:COMMUNITY_SIGNALS_READ]
+        )
+        by_member: dict[int, list[taste.Signal]] = {}
+        for user_id, *signal in rows:
+            by_member.setdefault(user_id, []).append(_signal(*signal))
+        return taste.community_prior(by_member)
+
+    return cache.get_or_set(COMMUNITY_PRIOR_KEY, compute, TASTE_CACHE_SECONDS)
+
+
+def taste_for_member(*, user) -> taste.Taste:
+    """``user``'s fitted taste over the community's prior (whether or not it learns:
+    what they see of it is theirs)."""
+    prior = taste_community_prior()
+    state = TasteSignal.objects.filter(user=user).aggregate(count=Count("id"), newest=Max("id"))
+    if not state["count"]:
+        return taste.Taste(prior=prior)
+    key = f"generation:taste:{user.pk}:{state['count']}:{state['newest']}"
+    return cache.get_or_set(
+        key, lambda: taste.taste_fit(taste_signals(user=user), prior=prior), TASTE_CACHE_SECONDS
+    )
+
+
+def _suggestion(found: taste.Suggestion) -> dict:
+    return {
+        "slug": found.choice.slug,
+        "name": found.choice.name,
+        **({"text": found.choice.text} if found.choice.text else {}),
+        "why": found.why,
+        "explore": found.explore,
+    }
+
+
+def taste_studio(*, user, styles: list[taste.Choice] | None = None) -> dict:
+    """What the studio has learned of ``user`` and suggests to them, for their eyes only:
+    the style picker's order with "suggested for you" (and one slot to explore), the
+    modifiers to try, the next sweep, and what it learned, each with why. Switched off:
+    nothing suggested, the styles in their own order."""
+    styles = style_choices() if styles is None else styles
+    learning = taste_is_learning(user=user)
+    fitted = taste_for_member(user=user)
+    answer = {
+        "learning": learning,
+        "signals": fitted.signals,
+        "source": "you" if fitted.signals else "community" if fitted.prior else "none",
+        "style_order": [c.slug for c in styles],
+        "styles": [],
+        "modifiers": [],
+        "next_sweep": None,
+        "learned": taste.taste_learned(fitted, _feature_names(styles)),
+    }
+    if not learning:
+        return answer
+    rng = random.Random(f"{user.pk}:{fitted.signals}")
+    suggested = taste.taste_suggest(fitted, styles, prefix="style:", count=4, rng=rng)
+    modifiers = taste.taste_suggest(
+        fitted, modifier_choices(), prefix="modifier:", count=3, explore=False
+    )
+    answer.update(
+        style_order=[c.slug for c in taste.taste_order(fitted, styles, prefix="style:")],
+        styles=[_suggestion(s) for s in suggested],
+        modifiers=[_suggestion(s) for s in modifiers],
+    )
+    if len(suggested) >= 2:
+        prompt = (
+            GenerationJob.objects.filter(user=user, sweep__isnull=True)
+            .order_by("-created_at")
+            .values_list("prompt", flat=True)
+            .first()
+        )
+        chosen = [s for s in suggested if not s.explore]
+        answer["next_sweep"] = {
+            "axis": Sweep.Axis.STYLES,
+            "prompt": prompt or "",
+            "styles": [s.choice.slug for s in suggested],
+            "why": (
+                "Your likeliest keeps, "
+                + ", ".join(s.choice.name for s in chosen)
+                + (
+                    ", and one to explore, " + suggested[-1].choice.name
+                    if suggested[-1].explore
+                    else ""
+                )
+                + "."
+            )
+            if chosen
+            else "Styles to explore: " + ", ".join(s.choice.name for s in suggested) + ".",
+        }
+    return answer
+
+
+def _feature_names(styles) -> dict[str, str]:
+    names = {f"style:{c.slug}": c.name for c in styles}
+    names.update({f"modifier:{c.slug}": c.name for c in modifier_choices()})
+    return names
+
+
+def taste_export(*, user) -> dict:
+    """Every signal of ``user``, for them to download: what they chose, when, about what
+    (a portrait's public id while they may still open it)."""
+    rows = list(
+        TasteSignal.objects.filter(user=user)
+        .select_related("portrait")
+        .order_by("created_at", "id")
+    )
+    visible = set(
+        portrait_queryset_viewable(viewer=user)
+        .filter(pk__in=[r.portrait_id for r in rows if r.portrait_id])
+        .values_list("pk", flat=True)
+    )
+    return {
+        "member": user.get_username(),
+        "exported_at": timezone.now().isoformat(),
+        "learning": taste_is_learning(user=user),
+        "signals": [
+            {
+                "kind": row.kind,
+                "created_at": row.created_at.isoformat(),
+                "features": row.features,
+                **({"against": row.against} if row.against else {}),
+                "job": str(row.job_id) if row.job_id else None,
+                "portrait": row.portrait.public_id if row.portrait_id in visible else None,
+            }
+            for row in rows
+        ],
+    }

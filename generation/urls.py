@@ -24,4 +24,9 @@ urlpatterns = [
     path("sweeps/<uuid:pk>/triage/", views.sweep_triage, name="sweep-triage"),
     path("sweeps/<uuid:pk>/compare/", views.sweep_compare, name="sweep-compare"),
     path("sweeps/<uuid:pk>/cancel/", views.sweep_cancel, name="sweep-cancel"),
+    path("sweeps/<uuid:pk>/pick/", views.sweep_pick, name="sweep-pick"),
+    path("taste/", views.taste_detail, name="taste"),
+    path("taste/learning/", views.taste_learning, name="taste-learning"),
+    path("taste/reset/", views.taste_reset, name="taste-reset"),
+    path("taste/export/", views.taste_export, name="taste-export"),
 ]

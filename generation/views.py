@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,13 @@ from config.errors import (
 from generation import inference, selectors, services
 from generation.forms import JobForm, SweepForm
 from generation.models import GenerationJob
-from generation.presenters import job_compare_scale, job_list_row, job_present, sweep_present
+from generation.presenters import (
+    job_cell_caption,
+    job_compare_scale,
+    job_list_row,
+    job_present,
+    sweep_present,
+)
 from portraits import recipe
 from portraits.models import Portrait
 from portraits.selectors import (
@@ -108,8 +114,11 @@ def job_create(request):
     # (portraits.recipe): the form starts without them and says why.
     withheld = portrait_withheld(portrait=parent, viewer=request.user) if parent else frozenset()
     status, from_job = 200, False
+    # A new portrait's style picker puts what the member keeps first (a remix starts from
+    # its parent's style instead).
+    taste = selectors.taste_studio(user=request.user) if parent is None else None
     if request.method == "POST":
-        form = JobForm(request.POST, remix=parent is not None)
+        form = JobForm(request.POST, remix=parent is not None, taste=taste)
         status = 400
         try:
             job = _job_submit_from(form, user=request.user, parent=parent)
@@ -128,7 +137,7 @@ def job_create(request):
             (initial, withheld), from_job = job_initial, True
         elif parent is not None:
             initial = _initial_from(parent, withheld)
-        form = JobForm(initial=initial, remix=parent is not None)
+        form = JobForm(initial=initial, remix=parent is not None, taste=taste)
     backend_missing = (
         inference.backend_missing_reason()
         if settings.CELERY_INPROCESS_WORKER and not inference.backend_available()
@@ -390,6 +399,8 @@ def _sweep_initial(request) -> dict:
         initial.pop("num_images", None)
     else:
         initial = {name: source[name] for name in SWEEP_PREFILL if source.get(name)}
+        if source.getlist("styles"):  # the studio's suggested sweep
+            initial["styles"] = source.getlist("styles")
     axes = {choice for choice, _ in SweepForm.base_fields["axis"].choices}
     initial.pop("axis", None)
     if source.get("axis") in axes:
@@ -403,8 +414,9 @@ def sweep_create(request):
     ``?prefill=1``: the create form's "Try in several styles" and "Vary", opening this form
     with its recipe, nothing submitted yet."""
     status = 200
+    taste = selectors.taste_studio(user=request.user)
     if request.method == "POST" and not request.GET.get("prefill"):
-        form = SweepForm(request.POST)
+        form = SweepForm(request.POST, taste=taste)
         status = 400
         if form.is_valid():
             try:
@@ -424,11 +436,15 @@ def sweep_create(request):
             else:
                 return redirect(sweep)
     else:
-        form = SweepForm(initial=_sweep_initial(request))
+        form = SweepForm(initial=_sweep_initial(request), taste=taste)
     return render(
         request,
         "generation/sweep_form.html",
-        {"form": form, "max_cells": settings.GENERATION_SWEEP_MAX_CELLS},
+        {
+            "form": form,
+            "max_cells": settings.GENERATION_SWEEP_MAX_CELLS,
+            "next_sweep": taste["next_sweep"],
+        },
         status=status,
     )
 
@@ -457,13 +473,17 @@ def _render_sweep(request, sweep, status=200):
     board = sweep_present(sweep, cells=cells, viewer=request.user)
     by_position = {cell["position"]: cell for cell in board["cells"]}
     compared = [by_position.get(place) for place in board["compare"] or ()]
+    compared = compared if len(compared) == 2 and all(compared) else None
     return render(
         request,
         "generation/sweep_detail.html",
         {
             "sweep": sweep,
             "board": board,
-            "compared": compared if len(compared) == 2 and all(compared) else None,
+            "compared": compared,
+            # The pick's two buttons: each side preferred to the other (without script,
+            # the script keeps them following the comparison).
+            "compared_pairs": [compared, compared[::-1]] if compared else [({}, {}), ({}, {})],
             "choices": TRIAGE_BUTTONS,
         },
         status=status,
@@ -532,3 +552,65 @@ def sweep_cancel(request, pk):
         lambda sweep: services.sweep_cancel(sweep=sweep, by=request.user),
         "Sweep cancelled: the cells already painted keep their pictures.",
     )
+
+
+@login_required
+@require_POST
+def sweep_pick(request, pk):
+    def pick(sweep):
+        chosen, over = services.sweep_pick(
+            sweep=sweep,
+            chosen=request.POST.get("chosen"),
+            over=request.POST.get("over"),
+            by=request.user,
+        )
+        messages.success(
+            request, f"You preferred {job_cell_caption(chosen)} to {job_cell_caption(over)}."
+        )
+
+    return _sweep_action(request, pk, pick, "")
+
+
+# --- Taste ------------------------------------------------------------------------------
+
+
+@login_required
+def taste_detail(request):
+    """What the studio learned of this member's taste and what it suggests, with why;
+    switch it off, reset it, download the signals."""
+    return render(
+        request, "generation/taste.html", {"taste": selectors.taste_studio(user=request.user)}
+    )
+
+
+@login_required
+@require_POST
+def taste_learning(request):
+    learning = request.POST.get("learning") == "on"
+    services.taste_learning_set(user=request.user, learning=learning)
+    messages.success(
+        request,
+        "The studio learns from your choices again."
+        if learning
+        else "The studio no longer learns from your choices. What it learned stays until you reset it.",
+    )
+    return redirect("generation:taste")
+
+
+@login_required
+@require_POST
+def taste_reset(request):
+    deleted = services.taste_reset(user=request.user)
+    messages.success(request, f"Forgotten: {deleted} choice{'s' if deleted != 1 else ''}.")
+    return redirect("generation:taste")
+
+
+@login_required
+def taste_export(request):
+    """Every signal of this member, as a JSON file (the API's ``/api/v1/taste/export/``)."""
+    response = JsonResponse(
+        selectors.taste_export(user=request.user), json_dumps_params={"indent": 2}
+    )
+    name = f"likeness-taste-{request.user.get_username()}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -36,7 +36,7 @@ from portraits.selectors import (
     portrait_is_viewable,
     portrait_original_bytes,
 )
-from portraits.signals import portrait_held_for_review
+from portraits.signals import portrait_deleting, portrait_held_for_review
 from portraits.signing import signing_credentials
 
 logger = logging.getLogger(__name__)
@@ -494,6 +494,7 @@ def portrait_delete(*, portrait: Portrait, by) -> bool:
         locked = Portrait.objects.select_for_update().get(pk=portrait.pk)
         if locked.is_deleted:
             raise NotFound("No such portrait.")
+        portrait_deleting.send(sender=Portrait, portrait=locked, by=by)
         files = [locked.image.name, locked.thumbnail.name]
         if locked.parent_id is not None:
             # A remix no longer counts among its parent's, nor in its trending score.

@@ -14,3 +14,7 @@ portrait_published = Signal()
 # (``config.gates``) let their text through for review, at their job's submission or at an
 # edit. Arguments: ``portraits`` (a list).
 portrait_held_for_review = Signal()
+
+# A portrait is about to be deleted (its author's or a moderator's ``portrait_delete``),
+# its row and recipe still readable. Arguments: ``portrait``, ``by``.
+portrait_deleting = Signal()

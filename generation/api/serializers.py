@@ -345,6 +345,64 @@ class SweepCompareSerializer(serializers.Serializer):
     )
 
 
+class SweepPickSerializer(serializers.Serializer):
+    chosen = serializers.IntegerField(min_value=0, help_text="The cell you prefer.")
+    over = serializers.IntegerField(min_value=0, help_text="The cell you prefer it to.")
+
+
+class TasteSettingsSerializer(serializers.Serializer):
+    learning = serializers.BooleanField(
+        help_text="Whether the studio learns from your choices and suggests from them."
+    )
+
+
+class TasteSuggestionSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    text = serializers.CharField(required=False, help_text="A modifier's words.")
+    why = serializers.CharField(help_text="Why it is suggested, in words.")
+    explore = serializers.BooleanField(help_text="The slot kept for something less tried.")
+
+
+class TasteLearnedSerializer(serializers.Serializer):
+    feature = serializers.CharField(help_text="`style:<slug>`, `modifier:<slug>`, `word:<w>`…")
+    label = serializers.CharField()
+    weight = serializers.FloatField()
+    why = serializers.CharField()
+    toward = serializers.BooleanField()
+
+
+class TasteNextSweepSerializer(serializers.Serializer):
+    axis = serializers.CharField()
+    prompt = serializers.CharField()
+    styles = serializers.ListField(child=serializers.CharField())
+    why = serializers.CharField()
+
+
+class TasteLearnedListsSerializer(serializers.Serializer):
+    likes = TasteLearnedSerializer(many=True)
+    dislikes = TasteLearnedSerializer(many=True)
+
+
+class TasteDocSerializer(serializers.Serializer):
+    """Schema of :func:`generation.selectors.taste_studio`, for the OpenAPI document."""
+
+    learning = serializers.BooleanField()
+    signals = serializers.IntegerField(help_text="How many of your choices it learned from.")
+    source = serializers.ChoiceField(
+        choices=["you", "community", "none"],
+        help_text="Whose choices the suggestions come from: yours, or (with none yet) the "
+        "community's.",
+    )
+    style_order = serializers.ListField(
+        child=serializers.CharField(), help_text="Every style's slug, your likeliest first."
+    )
+    styles = TasteSuggestionSerializer(many=True)
+    modifiers = TasteSuggestionSerializer(many=True)
+    next_sweep = TasteNextSweepSerializer(allow_null=True)
+    learned = TasteLearnedListsSerializer()
+
+
 class SweepSerializer(serializers.Serializer):
     """The sweep resource, read-only: ``generation.presenters.sweep_present``."""
 

@@ -6,6 +6,7 @@ from generation.api.views import (
     PromptModifierViewSet,
     StylePresetViewSet,
     SweepViewSet,
+    TasteViewSet,
 )
 
 router = SimpleRouter()
@@ -14,5 +15,6 @@ router.register("models", GenerationModelViewSet, basename="generation-model")
 router.register("styles", StylePresetViewSet, basename="style")
 router.register("modifiers", PromptModifierViewSet, basename="modifier")
 router.register("sweeps", SweepViewSet, basename="sweep")
+router.register("taste", TasteViewSet, basename="taste")
 
 urlpatterns = router.urls

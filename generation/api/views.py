@@ -25,9 +25,12 @@ from generation.api.serializers import (
     StylePresetSerializer,
     SweepCompareSerializer,
     SweepDocSerializer,
+    SweepPickSerializer,
     SweepSerializer,
     SweepSpecSerializer,
     SweepTriageSerializer,
+    TasteDocSerializer,
+    TasteSettingsSerializer,
 )
 from generation.models import GenerationJob, Sweep
 from portraits.models import PUBLIC_ID_PATTERN
@@ -277,6 +280,7 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "create": SweepSpecSerializer,
             "triage": SweepTriageSerializer,
             "compare": SweepCompareSerializer,
+            "pick": SweepPickSerializer,
         }.get(self.action, SweepSerializer)
 
     def _answer(self, sweep, code=status.HTTP_200_OK, headers=None) -> Response:
@@ -365,3 +369,67 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         services.sweep_compare(sweep=sweep, positions=body.validated_data["cells"], by=request.user)
         return self._answer(sweep)
+
+    @extend_schema(request=SweepPickSerializer, responses={200: SweepDocSerializer})
+    @action(detail=True, methods=["post"])
+    def pick(self, request, pk=None):
+        """Prefer one painted cell to another (`{"chosen": 2, "over": 0}`): the strongest
+        signal of your taste, since only the swept value differs between them."""
+        sweep = self.get_object()
+        body = SweepPickSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.sweep_pick(sweep=sweep, by=request.user, **body.validated_data)
+        return self._answer(sweep)
+
+
+class _Export(serializers.Serializer):
+    member = serializers.CharField()
+    exported_at = serializers.DateTimeField()
+    learning = serializers.BooleanField()
+    signals = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Oldest first: `kind`, `created_at`, `features` (and `against` for a "
+        "pick), the `job` and the `portrait` (while you may open it) it was about.",
+    )
+
+
+class TasteViewSet(viewsets.ViewSet):
+    """What the studio has learned of your taste from your choices (keeps, discards, picks,
+    publishes, likes, remixes, deletions) and what it suggests, each with why. Yours
+    only: nobody else can read it."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    def _answer(self, request) -> Response:
+        return Response(selectors.taste_studio(user=request.user))
+
+    @extend_schema(responses=TasteDocSerializer)
+    def list(self, request):
+        return self._answer(request)
+
+    @extend_schema(request=TasteSettingsSerializer, responses=TasteDocSerializer)
+    @action(detail=False, methods=["post"])
+    def learning(self, request):
+        """Switch learning on or off (`{"learning": false}`): off, nothing is recorded or
+        suggested from your choices; what was learned stays until you reset it."""
+        body = TasteSettingsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.taste_learning_set(user=request.user, learning=body.validated_data["learning"])
+        return self._answer(request)
+
+    @extend_schema(request=None, responses=TasteDocSerializer)
+    @action(detail=False, methods=["post"])
+    def reset(self, request):
+        """Forget every choice the studio learned from."""
+        services.taste_reset(user=request.user)
+        return self._answer(request)
+
+    @extend_schema(responses={200: _Export})
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """Every signal recorded of your choices, as a JSON file to download."""
+        name = f"likeness-taste-{request.user.get_username()}.json"
+        return Response(
+            selectors.taste_export(user=request.user),
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )

@@ -8,6 +8,7 @@
 * ``registry``: the models workers may load;
 * ``curation``: publishing some of a finished job's portraits, keeping others private;
 * ``sweeps``: one idea submitted along an axis as several jobs, and the board's choices;
+* ``taste``: a member's choices recorded as signals of their taste, and their control of it;
 * ``workers``: which workers are up, the queues they consume, and whether they are ready.
 """
 
@@ -53,10 +54,12 @@ from generation.services.sweeper import jobs_sweep
 from generation.services.sweeps import (
     sweep_cancel,
     sweep_compare,
+    sweep_pick,
     sweep_spec_errors,
     sweep_submit,
     sweep_triage,
 )
+from generation.services.taste import taste_learning_set, taste_reset
 from generation.services.workers import (
     WorkerPresenceBeat,
     worker_gone,
@@ -92,9 +95,12 @@ __all__ = [
     "job_submit",
     "sweep_cancel",
     "sweep_compare",
+    "sweep_pick",
     "sweep_spec_errors",
     "sweep_submit",
     "sweep_triage",
+    "taste_learning_set",
+    "taste_reset",
     "job_submit_again",
     "job_submit_once",
     "job_submit_remix",

@@ -41,6 +41,7 @@ from generation.models import (
     SubmissionKey,
 )
 from generation.selectors import model_get_default
+from generation.services.taste import taste_record
 from portraits import recipe as recipes
 from portraits.selectors import (
     portrait_can_edit,
@@ -329,7 +330,12 @@ def job_submit_remix(*, user, portrait, changes: Mapping[str, Any]) -> Generatio
             "Please correct the errors below.",
             field_errors={**found, **job_spec_errors(spec, parent=portrait, checked=found)},
         )
-    return job_submit(user=user, spec=spec, parent=portrait)
+    with transaction.atomic():
+        job = job_submit(user=user, spec=spec, parent=portrait)
+        # Building on a portrait says something of the member's taste: what they asked
+        # for, which holds no words of the parent's hidden from them.
+        taste_record(user=user, kind="remix", recipe=job.recipe, job=job)
+    return job
 
 
 def job_remix_errors(

@@ -24,6 +24,7 @@ from config.gates import text_gate_check
 from generation.models import TRIAGE_CHOICES, GenerationJob, Sweep
 from generation.services.lifecycle import job_cancel
 from generation.services.submission import job_create, job_validate_spec, quota_claim
+from generation.services.taste import taste_prefer, taste_triage
 from generation.sweeps import AXIS_FIELD, SweepError, cell_caption, sweep_cells
 from portraits import recipe as recipes
 
@@ -161,9 +162,30 @@ def sweep_triage(*, sweep: Sweep, position: Any, choice: str, by) -> GenerationJ
             field_errors={"choice": [f"Choose one of: {', '.join(TRIAGE_VALUES)}."]},
         )
     job = _cell(sweep, position)
-    GenerationJob.objects.filter(pk=job.pk).update(sweep_choice=choice)
-    job.sweep_choice = choice
+    with transaction.atomic():
+        GenerationJob.objects.filter(pk=job.pk).update(sweep_choice=choice)
+        job.sweep_choice = choice
+        # Kept or discarded, it says something of the member's taste (``generation.taste``).
+        taste_triage(user=by, job=job, choice=choice)
     return job
+
+
+def sweep_pick(*, sweep: Sweep, chosen: Any, over: Any, by) -> tuple[GenerationJob, GenerationJob]:
+    """The member prefers one painted cell to another: the strongest signal of taste, as
+    only the swept value differs between them (``generation.services.taste``). Returns
+    the two cells, the chosen first."""
+    _own(sweep, by)
+    first, second = _cell(sweep, chosen, "chosen"), _cell(sweep, over, "over")
+    errors: recipes.FieldErrors = {}
+    if first.pk == second.pk:
+        recipes.add_error(errors, "over", "Choose two different cells.")
+    for field, job in (("chosen", first), ("over", second)):
+        if job.status != GenerationJob.Status.SUCCEEDED:
+            recipes.add_error(errors, field, f"Cell {job.sweep_position} has no picture yet.")
+    if errors:
+        raise DomainError("Nothing was changed.", field_errors=errors)
+    taste_prefer(user=by, chosen=first, other=second)
+    return first, second
 
 
 def sweep_compare(*, sweep: Sweep, positions: Sequence[Any], by) -> Sweep:

@@ -259,6 +259,13 @@
       document.getElementById("compare-right").alt = right.caption;
       document.getElementById("compare-left-caption").textContent = left.caption;
       document.getElementById("compare-right-caption").textContent = right.caption;
+      document.querySelectorAll("#compare-pick form").forEach((form) => {
+        const [chosen, over] = form.dataset.side === "left" ? [left, right] : [right, left];
+        form.elements.chosen.value = chosen.position;
+        form.elements.over.value = over.position;
+        form.elements.cell.value = chosen.position;
+        form.querySelector("[data-role=caption]").textContent = chosen.caption;
+      });
       section.hidden = false;
       range.value = 50;
       over.style.width = "50%";
@@ -267,6 +274,22 @@
       say(`Comparing ${left.caption} with ${right.caption}.`);
     });
   }
+  // The pick between the two side by side: the strongest signal of the member's taste.
+  document.getElementById("compare-pick").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const chosen = Number(form.elements.chosen.value);
+    const over = Number(form.elements.over.value);
+    post("pick/", { chosen, over }).then(({ ok, data }) => {
+      if (!ok) {
+        const errors = Object.values(data.errors || {}).flat();
+        say(errors.join(" ") || data.detail || "Not saved.");
+        return;
+      }
+      const caption = (p) => data.cells.find((c) => c.position === p).caption;
+      say(`You preferred ${caption(chosen)} to ${caption(over)}.`);
+    });
+  });
   document.getElementById("compare-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const chosen = Array.from(event.target.querySelectorAll("select")).map((s) => Number(s.value));
