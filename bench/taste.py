@@ -22,7 +22,8 @@ two best cells (a pairwise signal). One *choice* is one cell kept or discarded.
 The community the prior comes from: 100 other simulated members, 60 random choices each.
 
 Reported: the share of suggested cells kept over the first 10, 50 and 200 choices
-(cumulative), per suggester, with a 95 % interval over members, and how long one fit of a
+(cumulative), per suggester, with a 95 % interval over members; the studio's lead over each
+baseline paired member by member (the same members and luck), with its interval; and how long one fit of a
 member's newest 50, 200 and 500 signals takes (what a page pays after each new choice). Writes
 ``bench/results/taste-<date>.json``. Figures are written down in bench/README.md.
 """
@@ -136,7 +137,7 @@ def main() -> None:
     prior = taste.community_prior(by_member)
     popular = sorted(styles, key=lambda s: -kept_count[s])
 
-    results = {}
+    results, kept_by = {}, {}
     started = time.perf_counter()
     for suggester in ("random", "popular", "studio"):
         member_rng = random.Random(args.seed + 1000)  # the same members for each
@@ -147,6 +148,7 @@ def main() -> None:
                 suggester, member, styles, prior, popular, args.choices, args.seed * 10_000 + index
             )
             per_member.append(flags)
+        kept_by[suggester] = per_member
         results[suggester] = {}
         for window in (*WINDOWS, args.choices):
             if window > args.choices:
@@ -164,6 +166,27 @@ def main() -> None:
             flush=True,
         )
     elapsed = time.perf_counter() - started
+    # Paired, member by member (the same members, the same luck): the studio's lead.
+    lead = {}
+    for baseline in ("random", "popular"):
+        lead[baseline] = {}
+        for window in results["studio"]:
+            gaps = [
+                (sum(ours[:window]) - sum(theirs[:window])) / window
+                for ours, theirs in zip(kept_by["studio"], kept_by[baseline], strict=True)
+            ]
+            half = 1.96 * statistics.stdev(gaps) / math.sqrt(len(gaps))
+            lead[baseline][window] = {
+                "lead": round(statistics.fmean(gaps), 4),
+                "ci95": round(half, 4),
+            }
+        print(
+            f"studio − {baseline}: "
+            + "  ".join(
+                f"first {w}: {r['lead'] * 100:+5.1f} points ± {r['ci95'] * 100:.1f}"
+                for w, r in lead[baseline].items()
+            )
+        )
     # What a page pays once after each new choice: one fit of a member's newest signals.
     fit_ms = {}
     history = [s for member_signals in by_member.values() for s in member_signals]
@@ -184,6 +207,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "seconds": round(elapsed, 1),
                 "kept_share": results,
+                "studio_lead": lead,
                 "fit_ms": fit_ms,
             },
             indent=2,

@@ -373,6 +373,7 @@ def taste_studio(*, user, styles: list[taste.Choice] | None = None) -> dict:
     modifiers to try, the next sweep, and what it learned, each with why. Switched off:
     nothing suggested, the styles in their own order."""
     styles = style_choices() if styles is None else styles
+    chips = modifier_choices()
     learning = taste_is_learning(user=user)
     fitted = taste_for_member(user=user)
     answer = {
@@ -383,31 +384,24 @@ def taste_studio(*, user, styles: list[taste.Choice] | None = None) -> dict:
         "styles": [],
         "modifiers": [],
         "next_sweep": None,
-        "learned": taste.taste_learned(fitted, _feature_names(styles)),
+        "learned": taste.taste_learned(fitted, _feature_names(styles, chips)),
     }
     if not learning:
         return answer
     rng = random.Random(f"{user.pk}:{fitted.signals}")
     suggested = taste.taste_suggest(fitted, styles, prefix="style:", count=4, rng=rng)
-    modifiers = taste.taste_suggest(
-        fitted, modifier_choices(), prefix="modifier:", count=3, explore=False
-    )
+    modifiers = taste.taste_suggest(fitted, chips, prefix="modifier:", count=3, explore=False)
     answer.update(
         style_order=[c.slug for c in taste.taste_order(fitted, styles, prefix="style:")],
         styles=[_suggestion(s) for s in suggested],
         modifiers=[_suggestion(s) for s in modifiers],
     )
     if len(suggested) >= 2:
-        prompt = (
-            GenerationJob.objects.filter(user=user, sweep__isnull=True)
-            .order_by("-created_at")
-            .values_list("prompt", flat=True)
-            .first()
-        )
+        prompt = taste_idea_last(user=user)
         chosen = [s for s in suggested if not s.explore]
         answer["next_sweep"] = {
             "axis": Sweep.Axis.STYLES,
-            "prompt": prompt or "",
+            "prompt": prompt,
             "styles": [s.choice.slug for s in suggested],
             "why": (
                 "Your likeliest keeps, "
@@ -425,10 +419,32 @@ def taste_studio(*, user, styles: list[taste.Choice] | None = None) -> dict:
     return answer
 
 
-def _feature_names(styles) -> dict[str, str]:
+def _feature_names(styles, modifiers) -> dict[str, str]:
     names = {f"style:{c.slug}": c.name for c in styles}
-    names.update({f"modifier:{c.slug}": c.name for c in modifier_choices()})
+    names.update({f"modifier:{c.slug}": c.name for c in modifiers})
     return names
+
+
+def taste_idea_last(*, user) -> str:
+    """The member's latest idea, for the next sweep: their latest sweep's prompt (not a
+    prompt sweep's, whose braces are its axis), else their latest job's that is not a
+    remix (a remix's words may be kept from a portrait since hidden from them)."""
+    swept = (
+        Sweep.objects.filter(user=user)
+        .exclude(axis=Sweep.Axis.PROMPT)
+        .values_list("prompt", flat=True)
+        .first()
+    )
+    if swept:
+        return swept
+    return (
+        GenerationJob.objects.filter(user=user, sweep__isnull=True, parent__isnull=True)
+        .filter(**{f"frozen__{PARENT_KEY}": None})
+        .order_by("-created_at")
+        .values_list("prompt", flat=True)
+        .first()
+        or ""
+    )
 
 
 def taste_export(*, user) -> dict:

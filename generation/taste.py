@@ -49,8 +49,15 @@ SIGNALS_READ = 500
 
 # The prior's precision: how many signals' worth a feature's prior weight counts for.
 PRIOR_PRECISION = 1.0
+# The intercept's is weak: it takes the member's overall rate of keeping, so a feature every
+# choice shared (a sweep's words and settings) is not credited with it.
+BIAS_PRECISION = 0.01
 ITERATIONS = 40
 BIAS = "bias"
+# How widely the exploration slot samples each weight: its posterior's spread, tempered
+# (bench/taste.py: at 1 it explores too widely in a member's first choices, costing them
+# keeps the community's prior would have found).
+EXPLORE_SPREAD = 0.5
 
 # Bands of the numbers, so that guidance 7 and 7.5 are one taste.
 GUIDANCE_BANDS = ((5.0, "low"), (9.0, "medium"), (math.inf, "high"))
@@ -254,12 +261,13 @@ def taste_fit(signals: Sequence[Signal], *, prior: Mapping[str, float] | None = 
     features = {f for vector, _, _ in rows for f in vector}
     weights = {f: prior.get(f, 0.0) for f in features}
     # An upper bound of each weight's curvature: sigma' <= 1/4.
-    bound = {f: PRIOR_PRECISION for f in features}
+    precision = {f: BIAS_PRECISION if f == BIAS else PRIOR_PRECISION for f in features}
+    bound = dict(precision)
     for vector, _, weight in rows:
         for f, x in vector.items():
             bound[f] += 0.25 * weight * x * x
     for _ in range(ITERATIONS if rows else 0):
-        gradient = {f: -PRIOR_PRECISION * (weights[f] - prior.get(f, 0.0)) for f in features}
+        gradient = {f: -precision[f] * (weights[f] - prior.get(f, 0.0)) for f in features}
         for vector, label, weight in rows:
             error = label - _sigmoid(sum(weights[f] * x for f, x in vector.items()))
             for f, x in vector.items():
@@ -267,7 +275,7 @@ def taste_fit(signals: Sequence[Signal], *, prior: Mapping[str, float] | None = 
         for f in features:
             weights[f] += gradient[f] / bound[f]
     # The posterior's spread (Laplace, diagonal): what the exploration slot samples from.
-    curvature = {f: PRIOR_PRECISION for f in features}
+    curvature = dict(precision)
     for vector, _, weight in rows:
         p = _sigmoid(sum(weights[f] * x for f, x in vector.items()))
         for f, x in vector.items():
@@ -346,25 +354,62 @@ class Suggestion:
     explore: bool = False
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def feature_nouns(feature: str, names: Mapping[str, str]) -> tuple[str, str, str]:
+    """A feature in words: its name ("Watercolour", "“smiling”"), and the portraits that
+    have it, singular and plural ("Watercolour portrait", "portraits with “smiling”")."""
+    kind, _, value = feature.partition(":")
+    name = names.get(feature, value)
+    if kind == "style":
+        name = name or "No style"
+        return name, f"{name} portrait", f"{name} portraits"
+    if kind in ("modifier", "word"):
+        name = name if kind == "modifier" else f"“{value}”"
+        return name, f"portrait with {name}", f"portraits with {name}"
+    if kind == "guidance":
+        return (
+            f"{value} guidance",
+            f"portrait at {value} guidance",
+            f"portraits at {value} guidance",
+        )
+    if kind == "steps":
+        return f"{value} steps", f"portrait with {value} steps", f"portraits with {value} steps"
+    return value, f"{value} portrait", f"{value} portraits"
 
 
-def why_text(evidence: Evidence | None, name: str, *, prior: float = 0.0) -> str:
+def _count(n: int, nouns: tuple[str, str, str]) -> str:
+    return f"{n} {nouns[1] if n == 1 else nouns[2]}"
+
+
+def why_text(
+    evidence: Evidence | None, feature: str, names: Mapping[str, str], *, prior: float = 0.0
+) -> str:
     """In words, the strongest evidence about one feature ("You kept 7 of 9 Watercolour
-    portraits"), or the community's where the member has none."""
+    portraits", "You picked the Film noir portrait in 3 of 4 comparisons"), or the
+    community's where the member has none."""
+    nouns = feature_nouns(feature, names)
     if evidence is None or not evidence.total:
         if prior > 0:
-            return f"Members often keep {name}; you have not tried it yet."
-        return f"You have not tried {name} yet."
+            return f"Members often keep {nouns[0]}; you have not tried it yet."
+        return f"You have not tried {nouns[0]} yet."
     facts = []
     judged = evidence.kept + evidence.discarded
     if judged:
-        facts.append(f"you kept {evidence.kept} of {_count(judged, name + ' portrait')}")
-    if evidence.won or evidence.lost:
-        facts.append(
-            f"you picked {name} in {evidence.won} of {_count(evidence.won + evidence.lost, 'comparison')}"
+        verb, number = (
+            ("kept", evidence.kept)
+            if evidence.kept >= evidence.discarded
+            else ("discarded", evidence.discarded)
         )
+        facts.append(f"you {verb} {number} of {_count(judged, nouns)}")
+    compared = evidence.won + evidence.lost
+    if compared:
+        comparisons = "comparison" if compared == 1 else "comparisons"
+        if evidence.won >= evidence.lost:
+            facts.append(f"you picked the {nouns[1]} in {evidence.won} of {compared} {comparisons}")
+        else:
+            facts.append(
+                f"you preferred another to the {nouns[1]} in {evidence.lost} of {compared} "
+                f"{comparisons}"
+            )
     for number, verb in (
         (evidence.published, "published"),
         (evidence.liked, "liked"),
@@ -372,7 +417,7 @@ def why_text(evidence: Evidence | None, name: str, *, prior: float = 0.0) -> str
         (evidence.deleted, "deleted"),
     ):
         if number:
-            facts.append(f"you {verb} {_count(number, name + ' portrait')}")
+            facts.append(f"you {verb} {_count(number, nouns)}")
     text = "; ".join(facts[:2])
     return text[0].upper() + text[1:] + "."
 
@@ -409,7 +454,8 @@ def taste_suggest(
             score,
             why_text(
                 taste.evidence.get(prefix + choice.slug),
-                choice.name,
+                prefix + choice.slug,
+                {prefix + choice.slug: choice.name},
                 prior=taste.prior.get(prefix + choice.slug, 0.0),
             ),
         )
@@ -421,7 +467,8 @@ def taste_suggest(
         draws = [
             (
                 rng.gauss(
-                    taste.weight(prefix + c.slug), math.sqrt(taste.variance(prefix + c.slug))
+                    taste.weight(prefix + c.slug),
+                    EXPLORE_SPREAD * math.sqrt(taste.variance(prefix + c.slug)),
                 ),
                 c,
             )
@@ -437,7 +484,7 @@ def taste_suggest(
             times = "once" if tried == 1 else f"{tried} times"
             why = f"Worth another look: you have tried {choice.name} only {times}."
         else:
-            seen = why_text(evidence, choice.name)
+            seen = why_text(evidence, feature, {feature: choice.name})
             why = f"Worth another look: {seen[0].lower()}{seen[1:]}"
         suggestions.append(Suggestion(choice, taste.weight(feature), why, explore=True))
     return suggestions
@@ -448,51 +495,47 @@ def taste_order(taste: Taste, choices: Sequence[Choice], *, prefix: str) -> list
     return [choice for _, choice in _rank(taste, choices, prefix)]
 
 
-def feature_label(feature: str, names: Mapping[str, str]) -> str:
-    """A feature in words: "Watercolour (style)", "“smiling” in the prompt"."""
-    kind, _, value = feature.partition(":")
-    if kind in ("style", "modifier"):
-        if kind == "style" and not value:
-            return "No style"
-        return f"{names.get(feature, value)} ({kind})"
-    if kind == "word":
-        return f"“{value}” in the prompt"
-    return {"guidance": "Guidance", "steps": "Steps", "shape": "Shape"}.get(
-        kind, kind
-    ) + f": {value}"
+def _leaning(evidence: Evidence) -> int:
+    """Which way a member's own choices about a feature went: +1 toward, -1 away, 0 even."""
+    toward = evidence.kept + evidence.published + evidence.liked + evidence.remixed + evidence.won
+    away = evidence.discarded + evidence.deleted + evidence.lost
+    return (toward > away) - (toward < away)
 
 
 def taste_learned(
-    taste: Taste, names: Mapping[str, str], *, count: int = 8
+    taste: Taste, names: Mapping[str, str], *, count: int = 8, least: float = 0.1
 ) -> dict[str, list[dict[str, Any]]]:
-    """What the studio has learned, in words: the features the member's own signals
-    moved most, toward (``likes``) and away (``dislikes``), each with its evidence."""
-    own = [
-        (taste.weights[f] - taste.prior.get(f, 0.0), f)
-        for f in taste.weights
-        if f != BIAS and f in taste.evidence
-    ]
+    """What the studio has learned, in words: the features the member's own signals moved
+    most (by at least ``least``), toward (``likes``) and away (``dislikes``), each with its
+    evidence. A feature whose weight moved against what the member did with it (a word
+    every cell of their sweeps shared, kept and discarded alike, that only the others'
+    differences moved) is left out: its evidence would contradict it."""
     rows = []
-    # The most moved first; among equals (features every choice shared), what a member
-    # chooses most deliberately first: the style, the modifiers, then words and settings.
-    kinds = ("style", "modifier", "word")
-    order = [
-        (-round(abs(moved), 2), kinds.index(k) if (k := f.partition(":")[0]) in kinds else 3)
-        for moved, f in own
-    ]
-    own = [pair for _, pair in sorted(zip(order, own, strict=True))]
-    for moved, feature in own:
-        name = feature_label(feature, names)
-        short = names.get(feature, feature.partition(":")[2] or "no style")
-        rows.append(
-            {
-                "feature": feature,
-                "label": name,
-                "weight": round(taste.weights[feature], 3),
-                "why": why_text(taste.evidence.get(feature), short),
-                "toward": moved > 0,
-            }
+    for feature, weight in taste.weights.items():
+        evidence = taste.evidence.get(feature)
+        moved = weight - taste.prior.get(feature, 0.0)
+        if feature == BIAS or evidence is None or abs(moved) < least:
+            continue
+        if _leaning(evidence) != (1 if moved > 0 else -1):
+            continue
+        label, _, _ = feature_nouns(feature, names)
+        kind = feature.partition(":")[0]
+        row = {
+            "feature": feature,
+            "label": f"{label} ({kind})" if kind in ("style", "modifier") else label,
+            "weight": round(weight, 3),
+            "why": why_text(evidence, feature, names),
+            "toward": moved > 0,
+        }
+        # Among equals, what a member chooses most deliberately first: the style, the
+        # modifiers, then words and settings.
+        rank = (
+            ("style", "modifier", "word").index(kind)
+            if kind in ("style", "modifier", "word")
+            else 3
         )
+        rows.append((-round(abs(moved), 2), rank, feature, row))
+    rows = [row for *_, row in sorted(rows)]
     return {
         "likes": [r for r in rows if r["toward"]][:count],
         "dislikes": [r for r in rows if not r["toward"]][:count],

@@ -546,11 +546,14 @@ def sweep_compare(request, pk):
 @login_required
 @require_POST
 def sweep_cancel(request, pk):
+    position = request.POST.get("cell") or None
     return _sweep_action(
         request,
         pk,
-        lambda sweep: services.sweep_cancel(sweep=sweep, by=request.user),
-        "Sweep cancelled: the cells already painted keep their pictures.",
+        lambda sweep: services.sweep_cancel(sweep=sweep, by=request.user, position=position),
+        "Cell cancelled."
+        if position is not None
+        else "Sweep cancelled: the cells already painted keep their pictures.",
     )
 
 

@@ -345,6 +345,12 @@ class SweepCompareSerializer(serializers.Serializer):
     )
 
 
+class SweepCancelSerializer(serializers.Serializer):
+    cell = serializers.IntegerField(
+        min_value=0, required=False, help_text="One cell to cancel; without it, every active cell."
+    )
+
+
 class SweepPickSerializer(serializers.Serializer):
     chosen = serializers.IntegerField(min_value=0, help_text="The cell you prefer.")
     over = serializers.IntegerField(min_value=0, help_text="The cell you prefer it to.")

@@ -23,6 +23,7 @@ from generation.api.serializers import (
     PromptModifierSerializer,
     RemixSerializer,
     StylePresetSerializer,
+    SweepCancelSerializer,
     SweepCompareSerializer,
     SweepDocSerializer,
     SweepPickSerializer,
@@ -280,6 +281,7 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "create": SweepSpecSerializer,
             "triage": SweepTriageSerializer,
             "compare": SweepCompareSerializer,
+            "cancel": SweepCancelSerializer,
             "pick": SweepPickSerializer,
         }.get(self.action, SweepSerializer)
 
@@ -332,7 +334,7 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return self._answer(sweep, status.HTTP_201_CREATED, location)
 
     @extend_schema(
-        request=None,
+        request=SweepCancelSerializer,
         responses={
             200: SweepDocSerializer,
             409: error_response("Every cell has already finished; nothing to cancel."),
@@ -340,9 +342,13 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """Cancel every cell still queued or painting (one cell: cancel its job)."""
+        """Cancel every cell still queued or painting, or one (`{"cell": 2}`)."""
         sweep = self.get_object()
-        services.sweep_cancel(sweep=sweep, by=request.user)
+        body = SweepCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.sweep_cancel(
+            sweep=sweep, by=request.user, position=body.validated_data.get("cell")
+        )
         return self._answer(sweep)
 
     @extend_schema(request=SweepTriageSerializer, responses={200: SweepDocSerializer})

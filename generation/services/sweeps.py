@@ -125,10 +125,13 @@ def _own(sweep: Sweep, by) -> None:
         raise PermissionDenied("Only the member who made this sweep can change it.")
 
 
-def sweep_cancel(*, sweep: Sweep, by) -> list[GenerationJob]:
-    """Cancel every queued or running cell; the finished ones keep their pictures.
-    Returns the cells cancelled; ``Conflict`` when none was active."""
+def sweep_cancel(*, sweep: Sweep, by, position: Any = None) -> list[GenerationJob]:
+    """Cancel every queued or running cell (or only the one at ``position``); the
+    finished ones keep their pictures. Returns the cells cancelled; ``Conflict`` when
+    none was active."""
     _own(sweep, by)
+    if position is not None:
+        return [job_cancel(job=_cell(sweep, position), by=by)]
     cancelled = []
     for job in sweep.cells.filter(status__in=GenerationJob.ACTIVE_STATUSES):
         try:

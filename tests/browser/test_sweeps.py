@@ -1,5 +1,6 @@
 """The creative loop in a real browser: one idea over four styles, painted live side by side,
-triaged with the keyboard, two compared with the slider, one published."""
+triaged with the keyboard, two compared with the slider and one picked, one published, and the
+studio suggesting the picked style first, with why."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from generation.models import GenerationJob, Sweep
+from generation.models import GenerationJob, Sweep, TasteSignal
 from portraits.models import Portrait
 from tests.browser.actions import fill, log_in, view_at_width
 from tests.browser.test_job_pages import shots_dir
@@ -88,6 +89,14 @@ def test_a_member_sweeps_four_styles_keeps_two_by_keyboard_compares_and_publishe
         slider.send_keys(Keys.ARROW_LEFT)
     width = browser.execute_script("return document.getElementById('compare-over').style.width;")
     assert width == f"{int(slider.get_attribute('value'))}%" and width != "50%"
+    # Pick one of the two: the strongest signal of the member's taste.
+    browser.find_element(By.XPATH, "//button[normalize-space()='I prefer Neon futurism']").click()
+    WebDriverWait(browser, 20).until(
+        lambda d: (
+            d.find_element(By.ID, "board-announce").get_attribute("textContent")
+            == "You preferred Neon futurism to Watercolour."
+        )
+    )
 
     # Publish the first kept one, from its tile.
     cell(browser, 0).find_element(By.XPATH, ".//button[normalize-space()='Publish']").click()
@@ -108,4 +117,15 @@ def test_a_member_sweeps_four_styles_keeps_two_by_keyboard_compares_and_publishe
     assert pressed(browser, 0) == "keep" and pressed(browser, 2) == "keep"
     assert browser.find_element(By.ID, "compare").is_displayed()
     assert set(GenerationJob.objects.values_list("status", flat=True)) == {"succeeded"}
+
+    # The studio learned: the kept and picked style is suggested first, and says why.
+    pick = TasteSignal.objects.get(kind="prefer")
+    assert "style:neon-futurism" in pick.features and "style:watercolour" in pick.against
+    browser.get(f"{embedded_site.url}/taste/")
+    suggested = browser.find_elements(By.CSS_SELECTOR, "#suggested-styles li")
+    assert suggested[0].text.startswith("Neon futurism\nYou kept 1 of 1 Neon futurism portrait")
+    problems.update(check_page(browser, "i14-taste", shots_dir(tmp_path)))
+    browser.get(f"{embedded_site.url}/create/")
+    assert "Neon futurism" in browser.find_element(By.ID, "taste-hint").text
+    problems.update(check_page(browser, "i14-create-suggested", shots_dir(tmp_path)))
     assert not problems, problems

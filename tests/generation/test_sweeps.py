@@ -236,6 +236,29 @@ def test_cancelling_a_sweep_cancels_its_active_cells_and_one_cell_alone(styled, 
     assert set(sweep.cells.values_list("status", flat=True)) == {Status.CANCELLED}
 
 
+def test_one_cell_is_cancelled_from_the_board_and_the_api(styled, alice, alice_api, client):
+    sweep = services.sweep_submit(user=alice, spec=BASE, axis="seeds", values=3)
+    url = f"/api/v1/sweeps/{sweep.pk}/cancel/"
+
+    answer = alice_api.post(url, {"cell": 2}, format="json")
+    assert answer.status_code == 200
+    assert [c["job"]["status"] for c in answer.json()["cells"]] == ["queued", "queued", "cancelled"]
+    again = alice_api.post(url, {"cell": 2}, format="json")
+    assert again.status_code == 409  # already ended: nothing changed
+    assert alice_api.post(url, {"cell": 7}, format="json").json()["errors"] == {
+        "cell": ["No cell 7 in this sweep."]
+    }
+    client.force_login(alice)
+    page = client.get(sweep.get_absolute_url()).content.decode()
+    assert page.count('class="inline cell-cancel"') == 2  # the two still queued
+    client.post(f"/sweeps/{sweep.pk}/cancel/", {"cell": "0"})
+    assert list(sweep.cells.order_by("sweep_position").values_list("status", flat=True)) == [
+        Status.CANCELLED,
+        Status.QUEUED,
+        Status.CANCELLED,
+    ]
+
+
 # --- The API and the board's choices ---------------------------------------------------------
 
 

@@ -85,9 +85,33 @@ def test_a_pick_between_two_moves_the_chosen_above_the_other_alone():
     assert fitted.weight("style:film-noir") > 0 > fitted.weight("style:neon")
     assert fitted.weight("word:sailor") == 0  # shared by both: it says nothing
     assert fitted.evidence["style:film-noir"].won == 3
-    assert taste.why_text(fitted.evidence["style:film-noir"], "Film noir") == (
-        "You picked Film noir in 3 of 3 comparisons."
+    names = {"style:film-noir": "Film noir", "style:neon": "Neon"}
+    assert taste.why_text(fitted.evidence["style:film-noir"], "style:film-noir", names) == (
+        "You picked the Film noir portrait in 3 of 3 comparisons."
     )
+    assert taste.why_text(fitted.evidence["style:neon"], "style:neon", names) == (
+        "You preferred another to the Neon portrait in 3 of 3 comparisons."
+    )
+    learned = taste.taste_learned(fitted, names)
+    assert [r["feature"] for r in learned["likes"]] == ["style:film-noir"]
+    assert [r["feature"] for r in learned["dislikes"]] == ["style:neon"]
+
+
+def test_what_it_learned_leaves_out_what_every_choice_shared():
+    shared = ("word:sailor", "steps:few")
+    fitted = taste.taste_fit(
+        [signal("keep", "neon", *shared)] * 3
+        + [signal("discard", "film-noir", *shared)]
+        + [signal(taste.PREFER, "neon", *shared, against=("style:film-noir", *shared))]
+    )
+    learned = taste.taste_learned(fitted, {})
+    assert [r["feature"] for r in learned["likes"]] == ["style:neon"]
+    assert [r["feature"] for r in learned["dislikes"]] == ["style:film-noir"]
+    assert learned["dislikes"][0]["why"] == (
+        "You discarded 1 of 1 film-noir portrait; "
+        "you preferred another to the film-noir portrait in 1 of 1 comparison."
+    )
+    assert abs(fitted.weight("word:sailor")) < 0.1  # the intercept took the keep rate
 
 
 def test_the_exploration_slot_keeps_a_style_other_than_the_favourites():
@@ -241,6 +265,7 @@ def test_the_studio_suggests_what_the_member_keeps_and_explains_it(styled, alice
     assert first["why"] == "You kept 3 of 3 Ukiyo-e woodblock portraits."
     assert studio["styles"][-1]["explore"] is True
     assert studio["next_sweep"]["styles"][0] == "ukiyo-e"
+    assert studio["next_sweep"]["prompt"] == "an old sailor"  # the latest idea swept
     assert studio["learned"]["likes"][0]["feature"] == "style:ukiyo-e"
     assert studio["learned"]["dislikes"][0]["feature"] == "style:watercolour"
 
@@ -259,12 +284,13 @@ def test_switched_off_it_records_and_suggests_nothing_and_reset_forgets(styled, 
     api = _api_client(alice)
     sweep = style_sweep(alice)
     services.sweep_triage(sweep=sweep, position=1, choice="keep", by=alice)
+    services.sweep_triage(sweep=sweep, position=0, choice="discard", by=alice)
 
     off = api.post("/api/v1/taste/learning/", {"learning": False}, format="json").json()
     assert off["learning"] is False and off["styles"] == [] and off["next_sweep"] is None
     assert off["learned"]["likes"][0]["feature"] == "style:film-noir"  # still shown to them
     services.sweep_triage(sweep=sweep, position=2, choice="keep", by=alice)
-    assert TasteSignal.objects.filter(user=alice).count() == 1
+    assert TasteSignal.objects.filter(user=alice).count() == 2
 
     bad = api.post("/api/v1/taste/learning/", {"learning": "perhaps"}, format="json")
     assert bad.status_code == 400 and "learning" in bad.json()["errors"]
@@ -324,11 +350,14 @@ def test_a_newcomer_starts_from_what_members_keep(styled, alice, bob, carol, mak
 def test_the_taste_page_shows_learning_controls_and_suggestions(styled, alice, client):
     sweep = style_sweep(alice)
     services.sweep_triage(sweep=sweep, position=3, choice="keep", by=alice)
+    services.sweep_triage(sweep=sweep, position=1, choice="discard", by=alice)
     client.force_login(alice)
 
     page = client.get("/taste/").content.decode()
-    assert "It has learned from 1 choice of yours." in page
+    assert "It has learned from 2 choices of yours." in page
     assert "You kept 1 of 1 Neon futurism portrait." in page
+    assert "Neon futurism (style)" in page and "Film noir (style)" in page
+    assert "“sailor”" not in page  # every cell had it: nothing learned of it
     assert 'id="next-sweep"' in page
 
     off = client.post("/taste/learning/", {"learning": "off"}, follow=True).content.decode()
@@ -336,3 +365,17 @@ def test_the_taste_page_shows_learning_controls_and_suggestions(styled, alice, c
     client.post("/taste/reset/")
     assert not TasteSignal.objects.filter(user=alice).exists()
     assert GenerationJob.objects.filter(sweep=sweep).count() == 4  # the work itself stays
+
+
+def test_the_next_sweep_never_takes_a_remixs_words(styled, alice, bob):
+    job = services.job_submit(user=alice, spec={"prompt": "a secret garden", "steps": 2})
+    (parent,) = paint_job(job.pk)
+    portrait_publish(portrait=parent, by=alice)
+    services.job_submit(user=bob, spec={"prompt": "bob's own idea", "steps": 2})
+    services.job_submit_remix(user=bob, portrait=parent, changes={"seed": 5})
+    services.taste_learning_set(user=bob, learning=True)
+    like_add(user=bob, portrait=parent)
+
+    studio = selectors.taste_studio(user=bob)
+    assert studio["next_sweep"] is None or studio["next_sweep"]["prompt"] == "bob's own idea"
+    assert selectors.taste_idea_last(user=bob) == "bob's own idea"

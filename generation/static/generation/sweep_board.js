@@ -192,6 +192,19 @@
 
   // Pointer: the forms' buttons, through the API (no reload, focus stays).
   board.addEventListener("submit", (event) => {
+    const cancelling = event.target.closest(".cell-cancel");
+    if (cancelling) {
+      event.preventDefault();
+      const cell = cancelling.closest(".sweep-cell");
+      const position = Number(cell.dataset.position);
+      post("cancel/", { cell: position }).then(({ ok, data }) => {
+        if (!ok) { say(data.detail || "Not cancelled."); return; }
+        renderSweep(data);
+        say(`${cell.querySelector("figcaption").textContent}: cancelled.`);
+      });
+      cell.focus();
+      return;
+    }
     const published = event.target.closest(".cell-publish");
     if (published) {
       event.preventDefault();
