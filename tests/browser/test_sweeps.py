@@ -97,6 +97,8 @@ def test_a_member_sweeps_four_styles_keeps_two_by_keyboard_compares_and_publishe
             == "You preferred Neon futurism to Watercolour."
         )
     )
+    said = browser.find_element(By.ID, "pick-said").text
+    assert said == "You preferred Neon futurism to Watercolour."
 
     # Publish the first kept one, from its tile.
     cell(browser, 0).find_element(By.XPATH, ".//button[normalize-space()='Publish']").click()

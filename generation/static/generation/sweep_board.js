@@ -279,6 +279,7 @@
         form.elements.cell.value = chosen.position;
         form.querySelector("[data-role=caption]").textContent = chosen.caption;
       });
+      document.getElementById("pick-said").textContent = "";
       section.hidden = false;
       range.value = 50;
       over.style.width = "50%";
@@ -300,7 +301,9 @@
         return;
       }
       const caption = (p) => data.cells.find((c) => c.position === p).caption;
-      say(`You preferred ${caption(chosen)} to ${caption(over)}.`);
+      const said = `You preferred ${caption(chosen)} to ${caption(over)}.`;
+      document.getElementById("pick-said").textContent = said;
+      say(said);
     });
   });
   document.getElementById("compare-form").addEventListener("submit", (event) => {
