@@ -46,6 +46,8 @@ def taste_record(*, user, kind: str, recipe: Mapping[str, Any], job=None, portra
 def taste_withdraw(*, user, kind: str, job=None, portrait=None) -> int:
     """Forget a choice undone (an unlike, a cell undecided): its signals about this job or
     portrait."""
+    if job is None and portrait is None:
+        raise ValueError("Say which job or portrait the choice undone was about.")
     found = TasteSignal.objects.filter(user=user, kind=kind)
     if job is not None:
         found = found.filter(job=job)
