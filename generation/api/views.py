@@ -319,19 +319,38 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         request=SweepSpecSerializer,
-        responses={201: SweepDocSerializer},
+        parameters=[idempotency.PARAMETER],
+        responses={
+            201: SweepDocSerializer,
+            422: error_response("This Idempotency-Key was used for a different request."),
+        },
         description="Paint one idea along one axis: every cell a job of one image, sharing the "
         "seed unless the axis is the seed. Counts against your quotas by its cells. "
-        "Compatible cells are painted in one pipeline call.",
+        "Compatible cells are painted in one pipeline call. With an `Idempotency-Key`, a "
+        "retry answers the sweep the first request made.",
     )
     def create(self, request, *args, **kwargs):
         spec = SweepSpecSerializer(data=request.data)
         valid_or_every_error(spec, services.sweep_spec_errors)
         body = dict(spec.validated_data)
         axis, values = body.pop("axis"), body.pop("values", None)
-        sweep = services.sweep_submit(user=request.user, spec=body, axis=axis, values=values)
-        location = {"Location": reverse("api:sweep-detail", kwargs={"pk": sweep.pk})}
-        return self._answer(sweep, status.HTTP_201_CREATED, location)
+
+        def submit():  # the key is kept with the sweep's first cell
+            sweep = services.sweep_submit(user=request.user, spec=body, axis=axis, values=values)
+            return sweep.cells.order_by("sweep_position").first()
+
+        key = idempotency.idempotency_key(request)
+        first, replayed = services.job_submit_once(
+            user=request.user,
+            key=key,
+            fingerprint=idempotency.request_fingerprint(request) if key else "",
+            submit=submit,
+        )
+        sweep = first.sweep
+        headers = {"Location": reverse("api:sweep-detail", kwargs={"pk": sweep.pk})}
+        if replayed:
+            headers[idempotency.REPLAYED_HEADER] = "true"
+        return self._answer(sweep, status.HTTP_201_CREATED, headers)
 
     @extend_schema(
         request=SweepCancelSerializer,

@@ -324,6 +324,22 @@ def test_bad_sweeps_and_choices_get_field_errors_and_change_nothing(styled, alic
     assert set(GenerationJob.objects.values_list("sweep_choice", flat=True)) == {""}
 
 
+def test_a_retried_sweep_with_its_idempotency_key_is_the_same_sweep(styled, alice_api):
+    body = {**BASE, "axis": "seeds", "values": 3}
+    first = alice_api.post("/api/v1/sweeps/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = alice_api.post("/api/v1/sweeps/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert again.json()["id"] == first.json()["id"] and again["Location"] == first["Location"]
+    assert Sweep.objects.count() == 1 and GenerationJob.objects.count() == 3
+    other = alice_api.post(
+        "/api/v1/sweeps/", {**body, "values": 4}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert other.status_code == 422
+    assert GenerationJob.objects.count() == 3
+
+
 def test_another_member_cannot_see_or_triage_a_sweep(styled, alice, bob_api, mod):
     sweep = services.sweep_submit(user=alice, spec=BASE, axis="seeds", values=2)
     url = f"/api/v1/sweeps/{sweep.pk}/"

@@ -54,6 +54,13 @@ class Command(BaseCommand):
             help="How much more the error on the head counts in the UNet's loss "
             f"(default: {_default('face_weight')}, an even loss)",
         )
+        parser.add_argument(
+            "--features-weight",
+            dest="features_weight",
+            type=float,
+            help="How much more again the error on the eyes and the mouth counts "
+            f"(default: {_default('features_weight')})",
+        )
         for name, flag in (("unet_lr", "--unet-lr"), ("text_lr", "--text-lr")):
             parser.add_argument(flag, dest=name, type=float, help=f"(default: {_default(name)})")
         parser.add_argument(
