@@ -228,6 +228,22 @@ def test_the_loss_weighs_every_drawn_head_part_more_than_the_corners(face_shape)
     assert weights[0, 0] == weights[-1, -1] == weights.min()
 
 
+@pytest.mark.parametrize("face_shape", FACE_SHAPES)
+def test_the_features_weight_covers_the_eyes_and_the_mouth(face_shape):
+    import random
+
+    plain, weighed = head_weights(16, 2.0).numpy(), head_weights(16, 2.0, 4.0).numpy()
+    sitter = sample_attributes(random.Random(0)).but(face_shape=face_shape, glasses=True)
+    regions = portrait_regions(sitter, 128)
+    for part in ("eyes", "mouth"):
+        # The latent cell holding most of the part.
+        cells = regions[part].reshape(16, 8, 16, 8).sum(axis=(1, 3))
+        row, column = np.unravel_index(cells.argmax(), cells.shape)
+        assert weighed[row, column] / weighed.min() == pytest.approx(7.0)  # 1 + 2 + 4
+        assert plain[row, column] / plain.min() == pytest.approx(3.0)
+    assert weighed.mean() == pytest.approx(1.0)
+
+
 def test_a_configuration_that_cannot_train_is_refused_with_every_reason():
     with pytest.raises(ValueError) as refused:
         TrainingConfig(size=100, images=0, vae_crop=20, face_weight=-1)
