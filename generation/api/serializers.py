@@ -6,7 +6,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from config.api.fields import RefusesUnknownFieldsMixin, StrictCharField, StrictSlugField
+from config.api.fields import (
+    RefusesUnknownFieldsMixin,
+    StrictBooleanField,
+    StrictCharField,
+    StrictSlugField,
+)
 from config.api.filters import EnumFilter, QuerySerializer
 from generation.models import GenerationJob, GenerationModel, PromptModifier, StylePreset
 from generation.presenters import job_present, sweep_present
@@ -357,7 +362,7 @@ class SweepPickSerializer(serializers.Serializer):
 
 
 class TasteSettingsSerializer(serializers.Serializer):
-    learning = serializers.BooleanField(
+    learning = StrictBooleanField(
         help_text="Whether the studio learns from your choices and suggests from them."
     )
 

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from generation.api.views import (
@@ -6,7 +7,10 @@ from generation.api.views import (
     PromptModifierViewSet,
     StylePresetViewSet,
     SweepViewSet,
-    TasteViewSet,
+    TasteExportView,
+    TasteLearningView,
+    TasteResetView,
+    TasteView,
 )
 
 router = SimpleRouter()
@@ -15,6 +19,11 @@ router.register("models", GenerationModelViewSet, basename="generation-model")
 router.register("styles", StylePresetViewSet, basename="style")
 router.register("modifiers", PromptModifierViewSet, basename="modifier")
 router.register("sweeps", SweepViewSet, basename="sweep")
-router.register("taste", TasteViewSet, basename="taste")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("taste/", TasteView.as_view(), name="taste"),
+    path("taste/learning/", TasteLearningView.as_view(), name="taste-learning"),
+    path("taste/reset/", TasteResetView.as_view(), name="taste-reset"),
+    path("taste/export/", TasteExportView.as_view(), name="taste-export"),
+]

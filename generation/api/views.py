@@ -8,8 +8,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from config.api import idempotency
+from config.api.parsers import JSONParser
 from config.api.schema import error_response
 from generation import selectors, services
 from generation.api.serializers import (
@@ -418,40 +420,48 @@ class _Export(serializers.Serializer):
     )
 
 
-class TasteViewSet(viewsets.ViewSet):
+class TasteView(APIView):
     """What the studio has learned of your taste from your choices (keeps, discards, picks,
     publishes, likes, remixes, deletions) and what it suggests, each with why. Yours
     only: nobody else can read it."""
 
     permission_classes = [permissions.IsAuthenticated]
 
-    def _answer(self, request) -> Response:
+    @extend_schema(responses=TasteDocSerializer)
+    def get(self, request):
         return Response(selectors.taste_studio(user=request.user))
 
-    @extend_schema(responses=TasteDocSerializer)
-    def list(self, request):
-        return self._answer(request)
+
+class TasteLearningView(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    # JSON only: a form's "0" or missing field is no clear yes or no.
+    parser_classes = [JSONParser]
 
     @extend_schema(request=TasteSettingsSerializer, responses=TasteDocSerializer)
-    @action(detail=False, methods=["post"])
-    def learning(self, request):
+    def post(self, request):
         """Switch learning on or off (`{"learning": false}`): off, nothing is recorded or
         suggested from your choices; what was learned stays until you reset it."""
         body = TasteSettingsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.taste_learning_set(user=request.user, learning=body.validated_data["learning"])
-        return self._answer(request)
+        return Response(selectors.taste_studio(user=request.user))
+
+
+class TasteResetView(APIView):
+    permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(request=None, responses=TasteDocSerializer)
-    @action(detail=False, methods=["post"])
-    def reset(self, request):
+    def post(self, request):
         """Forget every choice the studio learned from."""
         services.taste_reset(user=request.user)
-        return self._answer(request)
+        return Response(selectors.taste_studio(user=request.user))
+
+
+class TasteExportView(APIView):
+    permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses={200: _Export})
-    @action(detail=False, methods=["get"])
-    def export(self, request):
+    def get(self, request):
         """Every signal recorded of your choices, as a JSON file to download."""
         name = f"likeness-taste-{request.user.get_username()}.json"
         return Response(

@@ -294,6 +294,11 @@ def test_switched_off_it_records_and_suggests_nothing_and_reset_forgets(styled, 
 
     bad = api.post("/api/v1/taste/learning/", {"learning": "perhaps"}, format="json")
     assert bad.status_code == 400 and "learning" in bad.json()["errors"]
+    missing = api.post("/api/v1/taste/learning/", {}, format="json")
+    assert missing.status_code == 400 and missing.json()["errors"]["learning"]
+    for vague in (0, "off"):  # JSON true or false only
+        answer = api.post("/api/v1/taste/learning/", {"learning": vague}, format="json")
+        assert answer.json()["errors"]["learning"] == ["Must be true or false."]
     assert api.get("/api/v1/taste/").json()["learning"] is False
 
     on = api.post("/api/v1/taste/learning/", {"learning": True}, format="json").json()
