@@ -114,7 +114,7 @@ class TrainingConfig:
     # face's attributes are drawn) than elsewhere (`head_weights`; 0: an even loss, as the
     # first stage of the shipped weights was trained). For the face's words: the brush
     # textures of the styles, spread over the whole picture, dominate an even loss. The
-    # shipped weights' refinement (REFINEMENT, 3) lifted gender, age, hair and hats well
+    # shipped weights' second stage (REFINEMENT, 3) lifted gender, age, hair and hats well
     # above chance (bench/README.md).
     face_weight: float = 0.0
     # And how much more again on the eyes and the mouth (`head_weights`): the expression,
@@ -171,6 +171,11 @@ class TrainingConfig:
 # --face-weight 3 --unet-lr 3e-4 --text-lr 3e-4``): the face's words, which an even loss
 # left near chance, are followed much more often (bench/README.md, prompt_adherence.py).
 REFINEMENT = {"unet_steps": 6000, "face_weight": 3.0, "unet_lr": 3e-4, "text_lr": 3e-4}
+# The third stage, a refinement of the second's result that counts the eyes and the mouth
+# seven times over (``--init-from <that folder> --unet-steps 6000 --face-weight 3
+# --features-weight 6 --unet-lr 3e-4 --text-lr 3e-4``): the expression, the glasses, the
+# beard, the skin and the light, left near chance by the second, now follow the words.
+FEATURES_REFINEMENT = {**REFINEMENT, "features_weight": 6.0}
 
 
 def device_for(requested: str | None = None) -> str:

@@ -10,8 +10,9 @@ from generation.services import model_make_default, model_register
 DESCRIPTION = (
     "Trained by Likeness on portraits it draws itself (train_tiny_model): small stylised "
     "faces at 128 px, not photographs. It follows a prompt's style preset, time of day and "
-    "background colour; hair, expression, glasses, hat and beard only loosely (see its "
-    "model card). Runs on any CPU, fully offline."
+    "sitter (gender, age, hair, glasses, hat, beard, face shape, skin, light); the expression "
+    "and the background colour less reliably (see its model card). Runs on any CPU, fully "
+    "offline."
 )
 
 
