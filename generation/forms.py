@@ -239,11 +239,11 @@ class JobForm(forms.Form):
         error_messages={"invalid_choice": "Unknown modifier “%(value)s”."},
     )
 
-    def __init__(self, *args, remix: bool = False, taste: dict | None = None, **kwargs):
+    def __init__(self, *args, remix: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.remix = remix
-        # What the studio suggests to this member (``selectors.taste_studio``), or nothing.
-        self.taste = taste or {}
+        # What the studio suggests to this member (``taste_show``), or nothing.
+        self.taste: dict = {}
         self.modifiers = list(modifier_list_enabled()) if not remix else []
         if remix:
             del self.fields["modifiers"]
@@ -275,6 +275,12 @@ class JobForm(forms.Form):
             del self.fields["init_strength"]
         else:
             self._strength_setup()
+
+    def taste_show(self, taste: dict) -> None:
+        """Order the style picker by the studio's suggestions (``selectors.taste_studio``)
+        and show them: for a page about to be shown, not a submission that succeeds."""
+        self.taste = taste
+        self.fields["style"].choices = [("", "No style")] + self._style_choices()
 
     def _style_choices(self) -> list:
         """The styles, and with a member's taste, "Suggested for you" first, in its order
@@ -466,16 +472,20 @@ class SweepForm(JobForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["num_images"]
+        self.fields["styles"].choices = [(s.slug, s.name) for s in self.styles]
+        self.fields["style"].help_text = "For every cell, unless you sweep the styles."
+        self.fields[
+            "prompt"
+        ].help_text = "For prompt alternatives, write them in braces: a {smiling|serious} woman."
+
+    def taste_show(self, taste: dict) -> None:
+        super().taste_show(taste)
         # Suggested first, as the create form's picker orders them.
         self.fields["styles"].choices = [
             choice
             for group in self._style_choices()
             for choice in (group[1] if isinstance(group[1], list) else [group])
         ]
-        self.fields["style"].help_text = "For every cell, unless you sweep the styles."
-        self.fields[
-            "prompt"
-        ].help_text = "For prompt alternatives, write them in braces: a {smiling|serious} woman."
 
     def axis_values(self):
         """What ``generation.sweeps.sweep_cells`` takes as the chosen axis's values."""

@@ -33,6 +33,7 @@ from generation.presenters import (
     job_present,
     sweep_present,
 )
+from generation.taste import Choice
 from portraits import recipe
 from portraits.models import Portrait
 from portraits.selectors import (
@@ -114,11 +115,8 @@ def job_create(request):
     # (portraits.recipe): the form starts without them and says why.
     withheld = portrait_withheld(portrait=parent, viewer=request.user) if parent else frozenset()
     status, from_job = 200, False
-    # A new portrait's style picker puts what the member keeps first (a remix starts from
-    # its parent's style instead).
-    taste = selectors.taste_studio(user=request.user) if parent is None else None
     if request.method == "POST":
-        form = JobForm(request.POST, remix=parent is not None, taste=taste)
+        form = JobForm(request.POST, remix=parent is not None)
         status = 400
         try:
             job = _job_submit_from(form, user=request.user, parent=parent)
@@ -137,7 +135,9 @@ def job_create(request):
             (initial, withheld), from_job = job_initial, True
         elif parent is not None:
             initial = _initial_from(parent, withheld)
-        form = JobForm(initial=initial, remix=parent is not None, taste=taste)
+        form = JobForm(initial=initial, remix=parent is not None)
+    if parent is None:  # a remix starts from its parent's style instead
+        _taste_show(form, request.user)
     backend_missing = (
         inference.backend_missing_reason()
         if settings.CELERY_INPROCESS_WORKER and not inference.backend_available()
@@ -158,6 +158,15 @@ def job_create(request):
         },
         status=status,
     )
+
+
+def _taste_show(form: JobForm, user) -> dict:
+    """The studio's suggestions on a form about to be shown (the picker's order, why), read
+    with the form's own styles; a submission that succeeds never reads them."""
+    styles = [Choice(style.slug, style.name) for style in form.styles]
+    taste = selectors.taste_studio(user=user, styles=styles)
+    form.taste_show(taste)
+    return taste
 
 
 @login_required
@@ -414,9 +423,8 @@ def sweep_create(request):
     ``?prefill=1``: the create form's "Try in several styles" and "Vary", opening this form
     with its recipe, nothing submitted yet."""
     status = 200
-    taste = selectors.taste_studio(user=request.user)
     if request.method == "POST" and not request.GET.get("prefill"):
-        form = SweepForm(request.POST, taste=taste)
+        form = SweepForm(request.POST)
         status = 400
         if form.is_valid():
             try:
@@ -436,7 +444,8 @@ def sweep_create(request):
             else:
                 return redirect(sweep)
     else:
-        form = SweepForm(initial=_sweep_initial(request), taste=taste)
+        form = SweepForm(initial=_sweep_initial(request))
+    taste = _taste_show(form, request.user)
     return render(
         request,
         "generation/sweep_form.html",

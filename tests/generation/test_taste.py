@@ -275,6 +275,9 @@ def test_the_studio_suggests_what_the_member_keeps_and_explains_it(styled, alice
     assert '<optgroup label="Suggested for you">' in page
     assert page.index('value="ukiyo-e"') < page.index('value="watercolour"')
     assert "You kept 3 of 3 Ukiyo-e woodblock portraits." in page
+    refused = client.post("/create/", {"prompt": "", "style": "ukiyo-e"})  # shown again
+    assert refused.status_code == 400
+    assert '<optgroup label="Suggested for you">' in refused.content.decode()
     sweep_page = client.get("/sweeps/new/").content.decode()
     assert 'id="next-sweep"' in sweep_page
     assert sweep_page.index('value="ukiyo-e"') < sweep_page.index('value="watercolour"')
